@@ -1,0 +1,1 @@
+//! Exhaustive loom models live in `tests/`.

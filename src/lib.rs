@@ -1,0 +1,97 @@
+//! An async semaphore whose waiters are served **by priority**: smaller values first,
+//! equal values in arrival order.
+//!
+//! Put it between your code and a scarce resource (database connections, model inference,
+//! a rate-limited API, a bus on a microcontroller) when some callers must go first, for
+//! example realtime requests ahead of a batch backlog sharing one limit.
+//!
+//! * **Any executor.** Waiting uses nothing but the [`Waker`](core::task::Waker) of the
+//!   polling task: tokio, smol, async-std, `futures::executor`, embassy or your own.
+//! * **A drop-in for tokio's semaphore.** Same names and behaviour while you set no
+//!   priorities: `Semaphore::new`, `acquire`, `acquire_many`, `try_acquire`, `add_permits`,
+//!   `forget_permits`, `close`, permit `forget`/`merge`/`split`.
+//! * **No allocation per waiter.** Each [`Acquire`] future carries its own node of an
+//!   intrusive wait list, sorted by priority, guarded by a short spin lock.
+//! * **`no_std`.** The core needs neither `std` nor an allocator.
+//!
+//! # Quick start
+//!
+//! ```
+//! use prio_semaphore::Semaphore;
+//!
+//! static INFERENCE: Semaphore = Semaphore::new(4);
+//!
+//! async fn realtime(prompt: &str) -> usize {
+//!     let _permit = INFERENCE.acquire().priority(0).await.unwrap();
+//!     prompt.len() // ... call the model while holding the permit
+//! }
+//!
+//! async fn batch(prompt: &str) -> usize {
+//!     let _permit = INFERENCE.acquire().priority(10).await.unwrap();
+//!     prompt.len()
+//! }
+//! # futures::executor::block_on(async { assert_eq!(realtime("hi").await + batch("yo").await, 4) });
+//! ```
+//!
+//! # Ordering rules
+//!
+//! | situation | who is served first |
+//! |---|---|
+//! | different priorities | the smaller value (`Reverse<T>` flips it) |
+//! | equal priorities | the earlier arrival (strict FIFO) |
+//! | plain `acquire()` | priority `P::default()` (`0` for the default `i64`) |
+//! | `try_acquire` while anyone waits | nobody barges: it fails |
+//! | a large request at the front | it collects permits; those behind it wait |
+//! | a more urgent request arrives behind it | it takes the collected permits first |
+//!
+//! Priorities can be any [`Ord`] type: integers (default `i64`), your own enums, tuples,
+//! [`core::cmp::Reverse`], or [`FloatPriority`] for `f64` (NaN is served last).
+//!
+//! # Cancellation and timeouts
+//!
+//! Dropping an [`Acquire`] future at any point loses nothing (see its docs), so any
+//! runtime's timeout around `acquire()` is a correct acquire-with-timeout.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | implies `alloc`; reserved for thread-blocking and ambient-priority APIs |
+//! | `alloc` | via `std` | reserved for owned (`Arc`) permits |
+//!
+//! Without default features the crate is `#![no_std]` and needs no allocator.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![warn(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod acquire;
+mod error;
+mod lock;
+mod loom;
+mod permit;
+mod priority;
+mod raw;
+mod semaphore;
+mod wake_list;
+mod waitlist;
+
+pub use acquire::Acquire;
+pub use error::{AcquireError, TryAcquireError};
+pub use lock::{RawLock, SpinLock};
+pub use permit::{Permit, SemaphorePermit};
+pub use priority::FloatPriority;
+pub use semaphore::Semaphore;
+
+/// The largest number of permits a semaphore can hold, and the largest request.
+///
+/// `2³¹ − 1` on 64-bit targets and `2²⁹ − 1` on 32-bit ones: large enough for any
+/// concurrency limit, and small enough that a request for `u32::MAX` permits is always a
+/// clear error rather than a wait that can never end.
+///
+/// ```
+/// assert_eq!(prio_semaphore::MAX_PERMITS, prio_semaphore::Semaphore::MAX_PERMITS);
+/// ```
+pub const MAX_PERMITS: usize = raw::MAX_PERMITS;

@@ -1,0 +1,148 @@
+//! The lock that guards the wait list, behind a small trait so other locks slot in.
+//!
+//! The default is [`SpinLock`]: it needs no operating system and no allocator, and the
+//! critical sections it guards are short and bounded (see the `waitlist` module).
+//!
+//! # Why the spin lock must not be used from interrupt handlers
+//!
+//! On a single-core microcontroller, an interrupt handler that tries to take a spin lock
+//! held by the code it interrupted spins forever: the holder cannot run until the handler
+//! returns. Code that touches a semaphore from an interrupt handler needs a lock that masks
+//! interrupts instead, such as a `critical-section` based [`RawLock`].
+
+use crate::loom::{spin_loop, AtomicBool, Ordering, UnsafeCell};
+
+/// A raw mutual-exclusion lock that guards the semaphore's wait list.
+///
+/// The semaphore only ever calls [`RawLock::with_lock`] with short closures that never
+/// block, allocate or call user code other than the priority type's `Ord` implementation.
+///
+/// # Safety
+///
+/// Implementations must guarantee mutual exclusion: while one call to `with_lock` runs its
+/// closure, no other call (on any thread or interrupt context) may run a closure on the same
+/// lock, and the end of one closure must happen-before the start of the next (release on
+/// unlock, acquire on lock). If the closure panics, the lock must be released.
+pub unsafe trait RawLock {
+    /// A new, unlocked lock. A constant so that `Semaphore::new` can be a `const fn`.
+    #[cfg(not(loom))]
+    const INIT: Self;
+
+    /// A new, unlocked lock (loom's primitives cannot be built in a constant).
+    #[cfg(loom)]
+    fn new() -> Self;
+
+    /// Runs `f` with the lock held.
+    fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R;
+}
+
+/// A test-and-test-and-set spin lock: the default [`RawLock`].
+///
+/// Fine on threads and async executors, where critical sections are a few dozen
+/// instructions long. Do not use it from interrupt handlers (see the module docs).
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::{Semaphore, SpinLock};
+///
+/// // `SpinLock` is the default lock type, so these two are the same type.
+/// let sem: Semaphore<i64, SpinLock> = Semaphore::new(1);
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[derive(Debug)]
+pub struct SpinLock {
+    locked: AtomicBool,
+}
+
+impl SpinLock {
+    #[cfg(not(loom))]
+    const fn unlocked() -> Self {
+        Self { locked: AtomicBool::new(false) }
+    }
+
+    #[inline]
+    fn lock(&self) {
+        loop {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            // Spin on a plain load so waiting cores share the cache line until it is free.
+            while self.locked.load(Ordering::Relaxed) {
+                spin_loop();
+            }
+        }
+    }
+}
+
+// SAFETY: `with_lock` runs its closure only after winning the `false -> true` exchange
+// (Acquire), and a `Guard` stores `false` (Release) when the closure returns or unwinds, so
+// closures never overlap and each one happens-after the previous.
+unsafe impl RawLock for SpinLock {
+    #[cfg(not(loom))]
+    #[allow(clippy::declare_interior_mutable_const)] // it is a fresh lock per use, by design
+    const INIT: Self = Self::unlocked();
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        Self { locked: AtomicBool::new(false) }
+    }
+
+    #[inline]
+    fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Guard<'a>(&'a AtomicBool);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        self.lock();
+        let _guard = Guard(&self.locked);
+        f()
+    }
+}
+
+/// A value guarded by a [`RawLock`].
+pub(crate) struct Mutex<L, T> {
+    lock: L,
+    value: UnsafeCell<T>,
+}
+
+impl<L: RawLock, T> Mutex<L, T> {
+    #[cfg(not(loom))]
+    pub(crate) const fn new(value: T) -> Self {
+        Self { lock: L::INIT, value: UnsafeCell::new(value) }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> Self {
+        Self { lock: L::new(), value: UnsafeCell::new(value) }
+    }
+
+    /// Runs `f` with exclusive access to the value.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.lock.with_lock(|| {
+            self.value.with_mut(|ptr| {
+                // SAFETY: `RawLock`'s contract makes this closure the only code touching
+                // `value` until it returns, so the `&mut` is unique for its lifetime.
+                f(unsafe { &mut *ptr })
+            })
+        })
+    }
+}
+
+// SAFETY: the value is only reached through `with`, which holds the lock (mutual exclusion
+// by `RawLock`'s contract), so sharing the mutex hands the value to one thread at a time:
+// that needs `T: Send`, and the lock itself must be shareable.
+unsafe impl<L: Sync, T: Send> Sync for Mutex<L, T> {}
+
+impl<L, T> core::fmt::Debug for Mutex<L, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Mutex { .. }")
+    }
+}

@@ -1,0 +1,503 @@
+//! The semaphore's core: one atomic permit word, the wait list behind the lock, and the
+//! acquire protocol that the public futures wrap.
+//!
+//! # The permit word
+//!
+//! `state` holds `available << SHIFT | WAITING | CLOSED`.
+//!
+//! * `WAITING` is set exactly while the wait list is non-empty, and only changed under the
+//!   lock. While it is set (and the semaphore is open) `available` is zero: every free
+//!   permit is in the lock side's hands (the list's surplus, or a partial grant to the front
+//!   waiter). So the lock-free fast paths (`try_acquire`, a fresh acquire, and a release)
+//!   can never take permits a queued waiter is entitled to, and never lose a wake-up: a
+//!   releaser that sees `WAITING` goes through the lock, and a waiter sets `WAITING` with a
+//!   compare-and-swap on the same word, so the two cannot miss each other.
+//! * Uncontended acquire and release are one compare-and-swap each and never take the lock.
+//!
+//! # Counting
+//!
+//! `total` counts the permits in existence: available + held by permits + in the lock
+//! side's hands. It only changes in `add_permits`, `forget_permits` and `Permit::forget`,
+//! and `add_permits` checks it *before* changing anything, so no count can overflow and a
+//! failed `add_permits` leaves every count as it was.
+
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::error::{AcquireError, TryAcquireError};
+use crate::lock::{Mutex, RawLock};
+use crate::loom::{AtomicUsize, Ordering};
+use crate::wake_list::WakeList;
+use crate::waitlist::{Distributed, WaitList, Waiter, WaiterState};
+
+/// The largest number of permits a semaphore can hold, and the largest request.
+///
+/// `u32::MAX >> 1` on 64-bit targets (so that the largest `u32` request is always a
+/// detectable error rather than a silent hang), `usize::MAX >> 3` on 32-bit ones.
+pub(crate) const MAX_PERMITS: usize = {
+    let by_word = usize::MAX >> 3;
+    let by_request = (u32::MAX >> 1) as usize;
+    if by_word < by_request {
+        by_word
+    } else {
+        by_request
+    }
+};
+
+const CLOSED: usize = 1;
+const WAITING: usize = 2;
+const SHIFT: usize = 2;
+const FLAGS: usize = CLOSED | WAITING;
+
+/// Declares a function `const` except under loom, whose primitives are built at run time.
+macro_rules! const_unless_loom {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$meta])* $vis const fn $name($($arg: $ty),*) -> $ret $body
+        #[cfg(loom)]
+        $(#[$meta])* $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+pub(crate) use const_unless_loom;
+
+pub(crate) struct RawSemaphore<P, L> {
+    state: AtomicUsize,
+    total: AtomicUsize,
+    waiters: Mutex<L, WaitList<P>>,
+}
+
+impl<P, L: RawLock> RawSemaphore<P, L> {
+    const_unless_loom! {
+        pub(crate) fn new(permits: usize) -> Self {
+            assert!(
+                permits <= MAX_PERMITS,
+                "a semaphore may not have more than MAX_PERMITS permits"
+            );
+            Self {
+                state: AtomicUsize::new(permits << SHIFT),
+                total: AtomicUsize::new(permits),
+                waiters: Mutex::new(WaitList::new()),
+            }
+        }
+    }
+
+    pub(crate) fn available_permits(&self) -> usize {
+        self.state.load(Ordering::Acquire) >> SHIFT
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.waiters.with(|list| list.len())
+    }
+
+    /// Takes `n` permits without waiting, if no waiter is queued and enough are free.
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
+        if n > MAX_PERMITS {
+            return Err(if self.is_closed() {
+                TryAcquireError::Closed
+            } else {
+                TryAcquireError::NoPermits
+            });
+        }
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                return Err(TryAcquireError::Closed);
+            }
+            if cur & WAITING != 0 || cur >> SHIFT < n {
+                return Err(TryAcquireError::NoPermits);
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Returns `n` held permits: straight to the permit word when nobody waits, else to
+    /// the waiters in order.
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & WAITING != 0 && cur & CLOSED == 0 {
+                self.locked_then_settle(|list| list.add_surplus(n));
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur + (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Adds `n` new permits, panicking before any change if that would exceed the maximum.
+    pub(crate) fn add_permits(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if let Err(total) = self.total.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+            t.checked_add(n).filter(|&sum| sum <= MAX_PERMITS)
+        }) {
+            panic!(
+                "cannot add {n} permits to a semaphore with {total} permits in existence: \
+                 the total would exceed MAX_PERMITS ({MAX_PERMITS})"
+            );
+        }
+        self.release(n);
+    }
+
+    /// Removes up to `n` available permits for good; returns how many were removed.
+    pub(crate) fn forget_permits(&self, n: usize) -> usize {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let taken = n.min(cur >> SHIFT);
+            if taken == 0 {
+                return 0;
+            }
+            // Only the count changes: the flags (CLOSED in particular, tokio#8020) stay.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (taken << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.total.fetch_sub(taken, Ordering::AcqRel);
+                    return taken;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Records that `n` held permits were forgotten rather than released.
+    pub(crate) fn forget_held(&self, n: usize) {
+        self.total.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Permits in existence (available + held + being handed out).
+    #[cfg(test)]
+    pub(crate) fn total_permits(&self) -> usize {
+        self.total.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn close(&self) {
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        loop {
+            let mut wakers = WakeList::new();
+            let progress = self.waiters.with(|list| {
+                let progress = list.close_batch(&mut wakers);
+                self.give_back(list);
+                progress
+            });
+            // Woken (and dropped) outside the lock.
+            wakers.wake_all();
+            if progress == Distributed::Done {
+                return;
+            }
+        }
+    }
+
+    /// Runs `f` under the lock, then hands the lock side's surplus to waiters in order,
+    /// waking them outside the lock in bounded batches (re-locking between batches), and
+    /// finally returns what `f` returned. `f`'s result is dropped by the caller after the
+    /// lock is released, which is how replaced wakers are dropped outside it.
+    fn locked_then_settle<R>(&self, f: impl FnOnce(&mut WaitList<P>) -> R) -> R {
+        let mut wakers = WakeList::new();
+        let (result, mut progress) = self.waiters.with(|list| {
+            let result = f(list);
+            (result, self.settle(list, &mut wakers))
+        });
+        wakers.wake_all();
+        while progress == Distributed::BatchFull {
+            let mut wakers = WakeList::new();
+            progress = self.waiters.with(|list| self.settle(list, &mut wakers));
+            wakers.wake_all();
+        }
+        result
+    }
+
+    /// Under the lock: grants what the surplus allows; once nobody is left waiting (or the
+    /// semaphore is closed) the rest goes back to the permit word.
+    fn settle(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Distributed {
+        if self.state.load(Ordering::Acquire) & CLOSED != 0 {
+            // `close` fails every queued waiter; granting them now would be pointless.
+            self.give_back(list);
+            return Distributed::Done;
+        }
+        let progress = list.distribute(wakers);
+        if progress == Distributed::Done && list.is_empty() {
+            self.give_back(list);
+        }
+        progress
+    }
+
+    /// Under the lock: moves the surplus to the permit word, clearing `WAITING` if the list
+    /// is empty.
+    fn give_back(&self, list: &mut WaitList<P>) {
+        let surplus = list.take_surplus();
+        let clear = if list.is_empty() { WAITING } else { 0 };
+        if surplus == 0 && clear == 0 {
+            return;
+        }
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let new = (cur + (surplus << SHIFT)) & !clear;
+            match self.state.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
+    /// Under the lock: takes `n` permits at once if nobody waits and enough are free, else
+    /// queues `waiter` and moves the free permits into the lock side's hands.
+    ///
+    /// # Safety
+    ///
+    /// As for [`WaitList::enqueue`] on this semaphore's list.
+    unsafe fn enqueue(
+        &self,
+        list: &mut WaitList<P>,
+        waiter: Pin<&Waiter<P>>,
+        n: usize,
+        waker: Waker,
+    ) -> Result<(), AcquireError> {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                return Err(AcquireError::closed());
+            }
+            if cur & WAITING != 0 || cur >> SHIFT < n {
+                break;
+            }
+            // Freed since the fast path failed, and nobody waits: no need to queue.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
+        }
+        // Link first: it compares priorities (user code that may panic) before changing
+        // anything, so a panic leaves both the list and the permit word untouched.
+        // SAFETY: forwarded to the caller.
+        unsafe { list.enqueue(waiter, waker) };
+        // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
+        // releaser's fast path either lands before it (and its permits are taken here) or
+        // sees WAITING and comes through the lock.
+        let mut cur = cur;
+        loop {
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur & CLOSED) | WAITING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(prev) => {
+                    list.add_surplus(prev >> SHIFT);
+                    return Ok(());
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Start,
+    Queued,
+    Done,
+}
+
+pin_project_lite::pin_project! {
+    /// The protocol of one acquire: fast path, queueing, waiting, cancellation.
+    pub(crate) struct RawAcquire<P> {
+        #[pin]
+        waiter: Waiter<P>,
+        needed: usize,
+        phase: Phase,
+    }
+}
+
+impl<P> RawAcquire<P> {
+    pub(crate) fn new(priority: P, needed: usize) -> Self {
+        Self { waiter: Waiter::new(priority, needed), needed, phase: Phase::Start }
+    }
+
+    /// Replaces the priority; only possible before the first poll (`&mut self`).
+    pub(crate) fn set_priority(&mut self, priority: P) {
+        self.waiter.set_priority(priority);
+    }
+
+    pub(crate) fn needed(&self) -> usize {
+        self.needed
+    }
+
+    /// Cancels: unlinks the waiter if queued, returning any permits it was handed to the
+    /// semaphore (and so to the next waiters, with their wake-ups).
+    ///
+    /// # Safety
+    ///
+    /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
+    pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
+        let this = self.project();
+        if *this.phase != Phase::Queued {
+            return;
+        }
+        *this.phase = Phase::Done;
+        let waiter = this.waiter.into_ref();
+        if waiter.state() == WaiterState::Linked {
+            // SAFETY: a queued waiter is linked in `sem`'s list or nowhere (caller).
+            let unlinked = sem.locked_then_settle(|list| unsafe { list.cancel(waiter) });
+            if unlinked.is_some() {
+                // Its partial grant went back into the surplus and was settled above; its
+                // waker is dropped here, outside the lock.
+                return;
+            }
+        }
+        // Granted meanwhile (or closed): give granted permits back in full.
+        if waiter.state() == WaiterState::Granted {
+            sem.release(*this.needed);
+        }
+    }
+}
+
+impl<P: Ord> RawAcquire<P> {
+    /// Polls for the permits. `Ready(Ok(()))` means `needed()` permits now belong to the
+    /// caller, who must release or forget them.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`.
+    ///
+    /// # Safety
+    ///
+    /// Every call on `self` passes the same `sem`, which stays alive and in place until
+    /// [`RawAcquire::cancel`] has been called with it, and `cancel` is called before `self`
+    /// is dropped.
+    pub(crate) unsafe fn poll_acquire<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let this = self.project();
+        let waiter = this.waiter.into_ref();
+        let n = *this.needed;
+        match *this.phase {
+            Phase::Start => {
+                if n > MAX_PERMITS {
+                    *this.phase = Phase::Done;
+                    return Poll::Ready(Err(AcquireError::too_many_permits(n)));
+                }
+                match sem.try_acquire(n) {
+                    Ok(()) => {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(Ok(()));
+                    }
+                    Err(TryAcquireError::Closed) => {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(Err(AcquireError::closed()));
+                    }
+                    Err(TryAcquireError::NoPermits) => {}
+                }
+                // Cloned before locking: no user code runs under the lock but `Ord`.
+                let waker = cx.waker().clone();
+                // SAFETY: the waiter is unlinked (phase Start) and pinned; it is unlinked
+                // before it is dropped because the caller calls `cancel`, and `sem` stays in
+                // place until then (caller).
+                let queued = sem.locked_then_settle(|list| unsafe {
+                    sem.enqueue(list, waiter, n, waker)
+                });
+                match queued {
+                    Err(err) => {
+                        *this.phase = Phase::Done;
+                        Poll::Ready(Err(err))
+                    }
+                    Ok(()) => {
+                        *this.phase = Phase::Queued;
+                        Self::ready_or_pending(this.phase, waiter)
+                    }
+                }
+            }
+            Phase::Queued => {
+                if waiter.state() == WaiterState::Linked {
+                    let replaced = sem.waiters.with(|list| {
+                        if waiter.state() != WaiterState::Linked {
+                            return None;
+                        }
+                        // SAFETY: linked, and only ever in `sem`'s list (caller).
+                        unsafe { list.refresh_waker(waiter, cx.waker()) }
+                    });
+                    drop(replaced); // outside the lock (tokio#5429)
+                }
+                Self::ready_or_pending(this.phase, waiter)
+            }
+            Phase::Done => panic!("`Acquire` polled after it completed"),
+        }
+    }
+
+    fn ready_or_pending(
+        phase: &mut Phase,
+        waiter: Pin<&Waiter<P>>,
+    ) -> Poll<Result<(), AcquireError>> {
+        match waiter.state() {
+            WaiterState::Granted => {
+                *phase = Phase::Done;
+                Poll::Ready(Ok(()))
+            }
+            WaiterState::Closed => {
+                *phase = Phase::Done;
+                Poll::Ready(Err(AcquireError::closed()))
+            }
+            WaiterState::Linked | WaiterState::Idle => Poll::Pending,
+        }
+    }
+}
+
+impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let state = self.state.load(Ordering::Acquire);
+        f.debug_struct("Semaphore")
+            .field("available_permits", &(state >> SHIFT))
+            .field("closed", &(state & CLOSED != 0))
+            .field("waiting", &(state & WAITING != 0))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> core::fmt::Debug for RawAcquire<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Acquire")
+            .field("permits", &self.needed)
+            .field("phase", &self.phase)
+            .field("waiter", &self.waiter)
+            .finish()
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(FLAGS < 1 << SHIFT);

@@ -1,0 +1,696 @@
+//! The intrusive, priority-sorted wait list: the only module that follows raw pointers.
+//!
+//! # Structure
+//!
+//! Every queued [`Waiter`] lives inside a pinned `Acquire` future; the list only links them,
+//! so queueing never allocates. Waiters are served by `(priority, arrival)`:
+//!
+//! * A **run** is the FIFO of all queued waiters with one priority value: a circular,
+//!   doubly linked list through `next`/`prev`. Its first waiter is the run's **head**, and
+//!   the head's `prev` is the run's tail, so appending to a run is O(1).
+//! * Run heads are the nodes of a **treap** (a binary search tree by priority that is also a
+//!   min-heap on a random `heap` key, which keeps its expected depth O(log d) for d distinct
+//!   queued priorities, whatever order they arrive in). `first` caches the leftmost head:
+//!   the waiter to serve next.
+//!
+//! Costs, with n queued waiters and d distinct priorities among them:
+//!
+//! | operation | cost |
+//! |---|---|
+//! | enqueue, priority already queued | O(log d) compares, O(1) links; O(1) if it is the front run |
+//! | enqueue, new priority | O(log d) expected (compares + rotations) |
+//! | serve the front waiter | O(1) while its run has more waiters, else O(1) amortised |
+//! | cancel a waiter | O(1) unless it is alone in its run, then O(log d) expected |
+//!
+//! None depends on n, and with a handful of priority classes (the common case) d is small, so
+//! every operation is a few pointer writes: the lock is held for a short, bounded time.
+//! A binary heap would cost O(log n) per operation and needs a heap allocation.
+//!
+//! # Invariants (all guarded by the semaphore's lock)
+//!
+//! 1. A waiter is linked iff its `state` is `LINKED`; only the lock holder changes that,
+//!    except that the owner sets `IDLE` -> nothing (it never links itself without the lock).
+//! 2. Every linked waiter stays pinned and alive until it is unlinked: the owning future
+//!    unlinks it (under the lock) in its destructor before the memory can go away.
+//! 3. Node fields are read and written only through raw pointers, by the lock holder, and
+//!    never through a `&mut` to a waiter (tokio#3399): the owner only ever holds `&Waiter`.
+//! 4. Only the front waiter may hold a partial grant (`assigned > 0` while still linked).
+//!    A new front takes it back into `surplus`, so permits parked for a waiting large request
+//!    are never withheld from a more urgent request that arrives later.
+//! 5. Once the lock holder stores `GRANTED` or `CLOSED` (Release) it never touches the waiter
+//!    again, so the owner may free it as soon as it loads that state (Acquire).
+
+use core::marker::PhantomPinned;
+use core::pin::Pin;
+use core::ptr::{self, NonNull};
+use core::task::Waker;
+
+use crate::loom::{AtomicU8, Ordering, UnsafeCell};
+use crate::wake_list::WakeList;
+
+type Link<P> = Option<NonNull<Waiter<P>>>;
+
+const IDLE: u8 = 0;
+const LINKED: u8 = 1;
+const GRANTED: u8 = 2;
+const CLOSED: u8 = 3;
+
+/// Where a waiter stands, as its owner sees it without the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaiterState {
+    /// Not in any list (never queued, or cancelled).
+    Idle,
+    /// Queued; the lock holder may touch it.
+    Linked,
+    /// Unlinked with all its permits; the lock holder is done with it.
+    Granted,
+    /// Unlinked by `close`; it holds no permits.
+    Closed,
+}
+
+/// One queued permit request: the node embedded in an `Acquire` future.
+pub(crate) struct Waiter<P> {
+    state: AtomicU8,
+    node: UnsafeCell<Node<P>>,
+    /// Linked waiters are pointed to by their neighbours, so they must not move.
+    _pin: PhantomPinned,
+}
+
+struct Node<P> {
+    priority: P,
+    /// Permits requested.
+    needed: usize,
+    /// Permits handed to this waiter so far (only ever non-zero for the front waiter).
+    assigned: usize,
+    waker: Option<Waker>,
+    /// Next in the run (circular).
+    next: Link<P>,
+    /// Previous in the run (circular): for the run head, the run's tail.
+    prev: Link<P>,
+    /// Treap links, meaningful only while `is_head`.
+    left: Link<P>,
+    right: Link<P>,
+    parent: Link<P>,
+    heap: u32,
+    is_head: bool,
+}
+
+// SAFETY: a `Waiter` is shared between its owner and whichever thread holds the list's
+// lock. Its node is only accessed under that lock (invariant 3) and its state is atomic, so
+// it can be sent and shared as long as the priority it carries can be sent.
+unsafe impl<P: Send> Send for Waiter<P> {}
+// SAFETY: as above; `&Waiter` exposes nothing but the atomic state without the lock.
+unsafe impl<P: Send> Sync for Waiter<P> {}
+
+impl<P> Waiter<P> {
+    pub(crate) fn new(priority: P, needed: usize) -> Self {
+        Self {
+            state: AtomicU8::new(IDLE),
+            node: UnsafeCell::new(Node {
+                priority,
+                needed,
+                assigned: 0,
+                waker: None,
+                next: None,
+                prev: None,
+                left: None,
+                right: None,
+                parent: None,
+                heap: 0,
+                is_head: false,
+            }),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Replaces the priority of a waiter that was never queued (`&mut` proves it is not).
+    pub(crate) fn set_priority(&mut self, priority: P) {
+        // SAFETY: `&mut self` means no list can hold a pointer to this waiter: linking
+        // needs it pinned, and a pinned `!Unpin` waiter never hands out `&mut`.
+        self.node.with_mut(|node| unsafe { (*node).priority = priority });
+    }
+
+    /// The waiter's state, with Acquire ordering: after `Granted` or `Closed` nothing else
+    /// touches the waiter (invariant 5).
+    pub(crate) fn state(&self) -> WaiterState {
+        match self.state.load(Ordering::Acquire) {
+            IDLE => WaiterState::Idle,
+            LINKED => WaiterState::Linked,
+            GRANTED => WaiterState::Granted,
+            _ => WaiterState::Closed,
+        }
+    }
+}
+
+impl<P> core::fmt::Debug for Waiter<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Waiter").field("state", &self.state()).finish_non_exhaustive()
+    }
+}
+
+/// The node behind `w`.
+///
+/// # Safety
+///
+/// `w` points to a live waiter, and the caller holds the list's lock (or owns an unlinked
+/// waiter exclusively), so nobody else accesses the node while the pointer is used.
+#[inline]
+unsafe fn node<P>(w: NonNull<Waiter<P>>) -> *mut Node<P> {
+    // SAFETY: `w` is live (caller). We take `&` to the `UnsafeCell` field only, never a
+    // reference to the whole waiter's node contents, so no unique borrow is asserted.
+    let cell = unsafe { &*ptr::addr_of!((*w.as_ptr()).node) };
+    cell.with_mut(|node| node)
+}
+
+/// The state word of the waiter behind `w`.
+///
+/// # Safety
+///
+/// `w` points to a live waiter.
+#[inline]
+unsafe fn state<'a, P>(w: NonNull<Waiter<P>>) -> &'a AtomicU8 {
+    // SAFETY: `w` is live (caller); the atomic is designed to be shared.
+    unsafe { &*ptr::addr_of!((*w.as_ptr()).state) }
+}
+
+/// The queued waiters of one semaphore, plus the permits its lock holder is handing out.
+pub(crate) struct WaitList<P> {
+    root: Link<P>,
+    /// The leftmost run head: the waiter that is served next.
+    first: Link<P>,
+    len: usize,
+    /// Permits released into the lock side that no waiter has been handed yet.
+    surplus: usize,
+    /// xorshift32 state for treap heap keys.
+    rng: u32,
+}
+
+// SAFETY: the list only holds pointers to waiters, which are `Send` when `P: Send`; it is
+// always accessed under the semaphore's lock.
+unsafe impl<P: Send> Send for WaitList<P> {}
+
+impl<P> core::fmt::Debug for WaitList<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WaitList")
+            .field("len", &self.len)
+            .field("surplus", &self.surplus)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How [`WaitList::distribute`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Distributed {
+    /// No more progress is possible: the surplus is used up, or the list is empty.
+    Done,
+    /// The wake batch is full: wake it, re-lock and call again.
+    BatchFull,
+}
+
+impl<P> WaitList<P> {
+    pub(crate) const fn new() -> Self {
+        Self { root: None, first: None, len: 0, surplus: 0, rng: 0x9E37_79B9 }
+    }
+
+    /// The number of queued waiters.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Adds `n` released permits to the lock side's hands. The caller bounds the total
+    /// (permits in existence never exceed `MAX_PERMITS`), so this cannot overflow.
+    pub(crate) fn add_surplus(&mut self, n: usize) {
+        self.surplus += n;
+    }
+
+    /// Takes every permit the lock side holds but has not handed out.
+    pub(crate) fn take_surplus(&mut self) -> usize {
+        core::mem::take(&mut self.surplus)
+    }
+
+    /// Hands the surplus to waiters in order: each waiter it completes is unlinked, marked
+    /// granted and its waker pushed onto `wakers`; the next waiter gets a partial grant if
+    /// the surplus runs out first.
+    pub(crate) fn distribute(&mut self, wakers: &mut WakeList) -> Distributed {
+        while let Some(front) = self.first {
+            if self.surplus == 0 {
+                break;
+            }
+            // SAFETY: lock held; `front` is linked, hence live (invariant 2).
+            unsafe {
+                let n = node(front);
+                let missing = (*n).needed - (*n).assigned;
+                if self.surplus < missing {
+                    (*n).assigned += core::mem::take(&mut self.surplus);
+                    break;
+                }
+                if wakers.is_full() {
+                    return Distributed::BatchFull;
+                }
+                self.surplus -= missing;
+                (*n).assigned = (*n).needed;
+                self.unlink(front);
+                if let Some(waker) = (*n).waker.take() {
+                    wakers.push(waker);
+                }
+                // Last touch (invariant 5): the owner may free the waiter from here on.
+                state(front).store(GRANTED, Ordering::Release);
+            }
+        }
+        Distributed::Done
+    }
+
+    /// Unlinks up to a batch of waiters from the front, marking them closed. Their partial
+    /// grants return to the surplus. Returns [`Distributed::BatchFull`] if waiters remain.
+    pub(crate) fn close_batch(&mut self, wakers: &mut WakeList) -> Distributed {
+        while let Some(front) = self.first {
+            if wakers.is_full() {
+                return Distributed::BatchFull;
+            }
+            // SAFETY: lock held; `front` is linked, hence live (invariant 2).
+            unsafe {
+                let n = node(front);
+                self.surplus += core::mem::take(&mut (*n).assigned);
+                self.unlink(front);
+                if let Some(waker) = (*n).waker.take() {
+                    wakers.push(waker);
+                }
+                // Last touch (invariant 5).
+                state(front).store(CLOSED, Ordering::Release);
+            }
+        }
+        Distributed::Done
+    }
+
+    /// Unlinks `waiter` if it is still linked, returning its partial grant to the surplus
+    /// and its waker to the caller, who drops it after releasing the lock (a waker's drop
+    /// may run arbitrary code, tokio#5429). Returns `None` if it was not linked.
+    ///
+    /// # Safety
+    ///
+    /// `waiter` is either unlinked or linked in this list.
+    pub(crate) unsafe fn cancel(&mut self, waiter: Pin<&Waiter<P>>) -> Option<Option<Waker>> {
+        if waiter.state() != WaiterState::Linked {
+            return None;
+        }
+        let w = NonNull::from(waiter.get_ref());
+        // SAFETY: lock held; `w` is linked in this list (caller), hence live.
+        unsafe {
+            let n = node(w);
+            self.surplus += core::mem::take(&mut (*n).assigned);
+            self.unlink(w);
+            state(w).store(IDLE, Ordering::Relaxed);
+            Some((*n).waker.take())
+        }
+    }
+
+    /// Stores `waker` in a linked waiter unless the stored one would wake the same task.
+    /// Returns the replaced waker, for the caller to drop after releasing the lock.
+    ///
+    /// # Safety
+    ///
+    /// `waiter` is linked in this list.
+    pub(crate) unsafe fn refresh_waker(
+        &mut self,
+        waiter: Pin<&Waiter<P>>,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        debug_assert_eq!(waiter.state(), WaiterState::Linked);
+        let w = NonNull::from(waiter.get_ref());
+        // SAFETY: lock held; `w` is linked (caller), hence live.
+        let slot = unsafe { &mut (*node(w)).waker };
+        match slot {
+            Some(old) if old.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
+        }
+    }
+}
+
+/// Where a new waiter goes.
+enum Place<P> {
+    /// At the tail of the run headed by this waiter.
+    Run(NonNull<Waiter<P>>),
+    /// As the head of a new run: a leaf under `parent` (on its left if `left`).
+    NewRun { parent: Link<P>, left: bool, becomes_first: bool },
+}
+
+impl<P: Ord> WaitList<P> {
+    /// Links `waiter` behind every queued waiter that would be served before it.
+    ///
+    /// If it becomes the front waiter, the previous front's partial grant moves back to the
+    /// surplus (invariant 4); call [`WaitList::distribute`] afterwards. All priority
+    /// comparisons happen before the first write, so a panicking `Ord` leaves the list as it
+    /// was and the waiter unlinked.
+    ///
+    /// # Safety
+    ///
+    /// * `waiter` is not linked in any list.
+    /// * `waiter` is unlinked from this list (by [`WaitList::cancel`], or by this list
+    ///   granting or closing it) before it is dropped, and this list is neither moved nor
+    ///   dropped while `waiter` is linked.
+    pub(crate) unsafe fn enqueue(&mut self, waiter: Pin<&Waiter<P>>, waker: Waker) {
+        let w = NonNull::from(waiter.get_ref());
+        debug_assert_eq!(waiter.state(), WaiterState::Idle, "waiter linked twice");
+        // SAFETY: the caller holds the lock (`&mut self`); `w` is live and unlinked, and
+        // every linked waiter is live (invariant 2).
+        unsafe {
+            let place = self.find_place(w);
+            let n = node(w);
+            (*n).waker = Some(waker);
+            (*n).assigned = 0;
+            match place {
+                Place::Run(head) => self.append_to_run(head, w),
+                Place::NewRun { parent, left, becomes_first } => {
+                    self.insert_run_head(w, parent, left);
+                    if becomes_first {
+                        if let Some(old) = self.first {
+                            self.surplus += core::mem::take(&mut (*node(old)).assigned);
+                        }
+                        self.first = Some(w);
+                    }
+                }
+            }
+            state(w).store(LINKED, Ordering::Relaxed);
+        }
+        self.len += 1;
+    }
+
+    /// Finds where `w` goes, only reading (so a panicking `Ord` changes nothing).
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above; `w` is live.
+    unsafe fn find_place(&self, w: NonNull<Waiter<P>>) -> Place<P> {
+        // SAFETY: (whole body) the caller's conditions; only shared reads of priorities.
+        unsafe {
+            let prio = &(*node(w)).priority;
+            let Some(first) = self.first else {
+                return Place::NewRun { parent: None, left: true, becomes_first: true };
+            };
+            // The front run is the most common target: check it before walking the tree.
+            match prio.cmp(&(*node(first)).priority) {
+                core::cmp::Ordering::Equal => return Place::Run(first),
+                // `first` is leftmost, so its left slot is free.
+                core::cmp::Ordering::Less => {
+                    return Place::NewRun { parent: Some(first), left: true, becomes_first: true }
+                }
+                core::cmp::Ordering::Greater => {}
+            }
+            let mut cur = self.root.expect("non-empty list has a root");
+            loop {
+                let c = node(cur);
+                let (next, left) = match prio.cmp(&(*c).priority) {
+                    core::cmp::Ordering::Equal => return Place::Run(cur),
+                    core::cmp::Ordering::Less => ((*c).left, true),
+                    core::cmp::Ordering::Greater => ((*c).right, false),
+                };
+                match next {
+                    Some(next) => cur = next,
+                    None => return Place::NewRun { parent: Some(cur), left, becomes_first: false },
+                }
+            }
+        }
+    }
+
+}
+
+// Tree and run surgery. Every function here requires, beyond its own conditions: the caller
+// holds the lock, and every pointer passed or reached is to a linked, hence live, waiter.
+impl<P> WaitList<P> {
+    /// # Safety
+    ///
+    /// See the block comment above; `head` heads a run, `w` is live and unlinked.
+    unsafe fn append_to_run(&mut self, head: NonNull<Waiter<P>>, w: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let h = node(head);
+            let tail = (*h).prev.expect("run is circular");
+            let n = node(w);
+            (*n).is_head = false;
+            (*n).next = Some(head);
+            (*n).prev = Some(tail);
+            (*node(tail)).next = Some(w);
+            (*h).prev = Some(w);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// See the block comment above; `w` is live and unlinked, and `parent`'s `left`/right
+    /// slot is free (as found by `find_place`).
+    unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
+        let heap = self.next_heap_key();
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let n = node(w);
+            (*n).is_head = true;
+            (*n).next = Some(w);
+            (*n).prev = Some(w);
+            (*n).left = None;
+            (*n).right = None;
+            (*n).parent = parent;
+            (*n).heap = heap;
+            match parent {
+                None => self.root = Some(w),
+                Some(p) if left => (*node(p)).left = Some(w),
+                Some(p) => (*node(p)).right = Some(w),
+            }
+            while let Some(p) = (*n).parent {
+                if (*node(p)).heap <= heap {
+                    break;
+                }
+                self.rotate_up(w);
+            }
+        }
+    }
+
+    /// Removes a linked waiter from its run and, if it headed the run, from the tree.
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above; `w` is linked in this list.
+    unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let n = node(w);
+            let next = (*n).next.expect("linked waiter has a run");
+            let prev = (*n).prev.expect("linked waiter has a run");
+            if !(*n).is_head {
+                (*node(prev)).next = Some(next);
+                (*node(next)).prev = Some(prev);
+            } else if next != w {
+                // The next waiter of the run takes this one's place in the tree.
+                (*node(prev)).next = Some(next);
+                (*node(next)).prev = Some(prev);
+                self.replace_in_tree(w, next);
+            } else {
+                self.remove_from_tree(w);
+            }
+            (*n).next = None;
+            (*n).prev = None;
+            (*n).left = None;
+            (*n).right = None;
+            (*n).parent = None;
+            (*n).is_head = false;
+        }
+        self.len -= 1;
+    }
+
+    /// Puts `new` (unlinked from the tree) where the run head `old` is.
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above.
+    unsafe fn replace_in_tree(&mut self, old: NonNull<Waiter<P>>, new: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let (o, n) = (node(old), node(new));
+            (*n).is_head = true;
+            (*n).left = (*o).left;
+            (*n).right = (*o).right;
+            (*n).parent = (*o).parent;
+            (*n).heap = (*o).heap;
+            if let Some(l) = (*n).left {
+                (*node(l)).parent = Some(new);
+            }
+            if let Some(r) = (*n).right {
+                (*node(r)).parent = Some(new);
+            }
+            self.set_child((*o).parent, old, Some(new));
+            if self.first == Some(old) {
+                self.first = Some(new);
+            }
+        }
+    }
+
+    /// Removes the head of a run of one from the tree.
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above.
+    unsafe fn remove_from_tree(&mut self, w: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let n = node(w);
+            // Rotate `w` down (its lighter child up) until it has at most one child.
+            while let (Some(l), Some(r)) = ((*n).left, (*n).right) {
+                let up = if (*node(l)).heap <= (*node(r)).heap { l } else { r };
+                self.rotate_up(up);
+            }
+            let child = (*n).left.or((*n).right);
+            let parent = (*n).parent;
+            if let Some(c) = child {
+                (*node(c)).parent = parent;
+            }
+            self.set_child(parent, w, child);
+            if self.first == Some(w) {
+                // `w` was leftmost, so it had no left child: the next run is the leftmost
+                // of its right subtree, or else its parent.
+                self.first = match child {
+                    Some(c) => Some(Self::leftmost(c)),
+                    None => parent,
+                };
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// See the block comment above.
+    unsafe fn leftmost(mut w: NonNull<Waiter<P>>) -> NonNull<Waiter<P>> {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            while let Some(l) = (*node(w)).left {
+                w = l;
+            }
+        }
+        w
+    }
+
+    /// Makes `new` the child of `parent` that `old` was (or the root).
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above.
+    unsafe fn set_child(&mut self, parent: Link<P>, old: NonNull<Waiter<P>>, new: Link<P>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            match parent {
+                None => self.root = new,
+                Some(p) if (*node(p)).left == Some(old) => (*node(p)).left = new,
+                Some(p) => (*node(p)).right = new,
+            }
+        }
+    }
+
+    /// Rotates the run head `x` above its parent, keeping the search order.
+    ///
+    /// # Safety
+    ///
+    /// See the block comment above; `x` has a parent.
+    unsafe fn rotate_up(&mut self, x: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let xn = node(x);
+            let p = (*xn).parent.expect("rotate_up needs a parent");
+            let pn = node(p);
+            let grand = (*pn).parent;
+            if (*pn).left == Some(x) {
+                let moved = (*xn).right;
+                (*pn).left = moved;
+                if let Some(m) = moved {
+                    (*node(m)).parent = Some(p);
+                }
+                (*xn).right = Some(p);
+            } else {
+                let moved = (*xn).left;
+                (*pn).right = moved;
+                if let Some(m) = moved {
+                    (*node(m)).parent = Some(p);
+                }
+                (*xn).left = Some(p);
+            }
+            (*pn).parent = Some(x);
+            (*xn).parent = grand;
+            self.set_child(grand, p, Some(x));
+        }
+    }
+
+    fn next_heap_key(&mut self) -> u32 {
+        // xorshift32: cheap, and the tree shape only needs keys independent of priorities.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl<P: Ord + core::fmt::Debug> WaitList<P> {
+    /// Checks every structural invariant; returns the waiters' priorities in service order.
+    pub(crate) fn check(&self) -> std::vec::Vec<(usize, &P)> {
+        use std::vec::Vec;
+        let mut order: Vec<(usize, &P)> = Vec::new();
+        // SAFETY: tests call this with the list exclusively borrowed; all linked waiters
+        // are alive (invariant 2).
+        unsafe {
+            let mut count = 0;
+            if let Some(root) = self.root {
+                assert_eq!((*node(root)).parent, None, "root has no parent");
+            }
+            // In-order walk of the treap.
+            let mut stack: Vec<NonNull<Waiter<P>>> = Vec::new();
+            let mut cur = self.root;
+            let mut prev_head: Option<NonNull<Waiter<P>>> = None;
+            while cur.is_some() || !stack.is_empty() {
+                while let Some(c) = cur {
+                    stack.push(c);
+                    cur = (*node(c)).left;
+                }
+                let h = stack.pop().unwrap();
+                let hn = node(h);
+                assert!((*hn).is_head);
+                assert_eq!(state(h).load(Ordering::Relaxed), LINKED);
+                for child in [(*hn).left, (*hn).right].into_iter().flatten() {
+                    assert_eq!((*node(child)).parent, Some(h), "child's parent pointer");
+                    assert!((*node(child)).heap >= (*hn).heap, "heap order");
+                }
+                match prev_head {
+                    None => assert_eq!(self.first, Some(h), "first is the leftmost head"),
+                    Some(p) => assert!((*node(p)).priority < (*hn).priority, "search order"),
+                }
+                prev_head = Some(h);
+                // Walk the run.
+                let mut w = h;
+                loop {
+                    let wn = node(w);
+                    assert_eq!((*wn).priority, (*hn).priority, "run shares one priority");
+                    assert_eq!((*wn).is_head, w == h);
+                    assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
+                    if w != self.first.unwrap() {
+                        assert_eq!((*wn).assigned, 0, "only the front holds a partial grant");
+                    }
+                    order.push(((*wn).needed, &(*wn).priority));
+                    count += 1;
+                    w = (*wn).next.unwrap();
+                    if w == h {
+                        break;
+                    }
+                }
+                cur = (*hn).right;
+            }
+            assert_eq!(count, self.len, "len counts linked waiters");
+            assert_eq!(self.first.is_none(), self.root.is_none());
+        }
+        order
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
