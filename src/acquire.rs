@@ -71,7 +71,10 @@ pin_project_lite::pin_project! {
 
 impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     pub(crate) fn new(sem: &'a Semaphore<P, L>, priority: P, permits: usize) -> Self {
-        Self { sem, raw: RawAcquire::new(priority, permits) }
+        Self {
+            sem,
+            raw: RawAcquire::new(priority, permits),
+        }
     }
 
     /// Sets the priority this request waits with: smaller values are served first, equal

@@ -41,7 +41,9 @@ impl AcquireError {
     }
 
     pub(crate) const fn too_many_permits(requested: usize) -> Self {
-        Self { kind: Kind::TooManyPermits { requested } }
+        Self {
+            kind: Kind::TooManyPermits { requested },
+        }
     }
 
     /// The semaphore was closed before the permits could be acquired.

@@ -75,8 +75,8 @@ mod permit;
 mod priority;
 mod raw;
 mod semaphore;
-mod wake_list;
 mod waitlist;
+mod wake_list;
 
 pub use acquire::Acquire;
 pub use error::{AcquireError, TryAcquireError};

@@ -58,7 +58,9 @@ pub struct SpinLock {
 impl SpinLock {
     #[cfg(not(loom))]
     const fn unlocked() -> Self {
-        Self { locked: AtomicBool::new(false) }
+        Self {
+            locked: AtomicBool::new(false),
+        }
     }
 
     #[inline]
@@ -89,7 +91,9 @@ unsafe impl RawLock for SpinLock {
 
     #[cfg(loom)]
     fn new() -> Self {
-        Self { locked: AtomicBool::new(false) }
+        Self {
+            locked: AtomicBool::new(false),
+        }
     }
 
     #[inline]
@@ -115,12 +119,18 @@ pub(crate) struct Mutex<L, T> {
 impl<L: RawLock, T> Mutex<L, T> {
     #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> Self {
-        Self { lock: L::INIT, value: UnsafeCell::new(value) }
+        Self {
+            lock: L::INIT,
+            value: UnsafeCell::new(value),
+        }
     }
 
     #[cfg(loom)]
     pub(crate) fn new(value: T) -> Self {
-        Self { lock: L::new(), value: UnsafeCell::new(value) }
+        Self {
+            lock: L::new(),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Runs `f` with exclusive access to the value.

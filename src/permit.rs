@@ -95,7 +95,10 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// ```
     pub fn split(&mut self, n: usize) -> Option<Self> {
         self.permits = self.permits.checked_sub(n)?;
-        Some(Self { sem: self.sem, permits: n })
+        Some(Self {
+            sem: self.sem,
+            permits: n,
+        })
     }
 
     /// The semaphore these permits came from.
@@ -120,6 +123,8 @@ impl<P, L: RawLock> Drop for Permit<'_, P, L> {
 
 impl<P, L: RawLock> core::fmt::Debug for Permit<'_, P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Permit").field("permits", &self.permits).finish_non_exhaustive()
+        f.debug_struct("Permit")
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
     }
 }

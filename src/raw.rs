@@ -27,8 +27,8 @@ use core::task::{Context, Poll, Waker};
 use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{AtomicUsize, Ordering};
-use crate::wake_list::WakeList;
 use crate::waitlist::{Distributed, WaitList, Waiter, WaiterState};
+use crate::wake_list::WakeList;
 
 /// The largest number of permits a semaphore can hold, and the largest request.
 ///
@@ -151,9 +151,12 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         if n == 0 {
             return;
         }
-        if let Err(total) = self.total.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-            t.checked_add(n).filter(|&sum| sum <= MAX_PERMITS)
-        }) {
+        if let Err(total) = self
+            .total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                t.checked_add(n).filter(|&sum| sum <= MAX_PERMITS)
+            })
+        {
             panic!(
                 "cannot add {n} permits to a semaphore with {total} permits in existence: \
                  the total would exceed MAX_PERMITS ({MAX_PERMITS})"
@@ -259,7 +262,9 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             let new = (cur + (surplus << SHIFT)) & !clear;
-            match self.state.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            match self
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
@@ -308,7 +313,6 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
         // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
         // releaser's fast path either lands before it (and its permits are taken here) or
         // sees WAITING and comes through the lock.
-        let mut cur = cur;
         loop {
             match self.state.compare_exchange_weak(
                 cur,
@@ -345,7 +349,11 @@ pin_project_lite::pin_project! {
 
 impl<P> RawAcquire<P> {
     pub(crate) fn new(priority: P, needed: usize) -> Self {
-        Self { waiter: Waiter::new(priority, needed), needed, phase: Phase::Start }
+        Self {
+            waiter: Waiter::new(priority, needed),
+            needed,
+            phase: Phase::Start,
+        }
     }
 
     /// Replaces the priority; only possible before the first poll (`&mut self`).
@@ -429,9 +437,8 @@ impl<P: Ord> RawAcquire<P> {
                 // SAFETY: the waiter is unlinked (phase Start) and pinned; it is unlinked
                 // before it is dropped because the caller calls `cancel`, and `sem` stays in
                 // place until then (caller).
-                let queued = sem.locked_then_settle(|list| unsafe {
-                    sem.enqueue(list, waiter, n, waker)
-                });
+                let queued =
+                    sem.locked_then_settle(|list| unsafe { sem.enqueue(list, waiter, n, waker) });
                 match queued {
                     Err(err) => {
                         *this.phase = Phase::Done;

@@ -322,6 +322,12 @@ impl<P, L: RawLock> Semaphore<P, L> {
     }
 }
 
+// A panic anywhere (a priority's `Ord`, a waker, `add_permits` overflow, `merge` of foreign
+// permits) leaves the semaphore consistent and its counts exact, so observing it after
+// catching a panic is fine.
+impl<P, L> core::panic::RefUnwindSafe for Semaphore<P, L> {}
+impl<P, L> core::panic::UnwindSafe for Semaphore<P, L> {}
+
 impl<P, L> core::fmt::Debug for Semaphore<P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         self.raw.fmt(f)

@@ -127,7 +127,8 @@ impl<P> Waiter<P> {
     pub(crate) fn set_priority(&mut self, priority: P) {
         // SAFETY: `&mut self` means no list can hold a pointer to this waiter: linking
         // needs it pinned, and a pinned `!Unpin` waiter never hands out `&mut`.
-        self.node.with_mut(|node| unsafe { (*node).priority = priority });
+        self.node
+            .with_mut(|node| unsafe { (*node).priority = priority });
     }
 
     /// The waiter's state, with Acquire ordering: after `Granted` or `Closed` nothing else
@@ -144,7 +145,9 @@ impl<P> Waiter<P> {
 
 impl<P> core::fmt::Debug for Waiter<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Waiter").field("state", &self.state()).finish_non_exhaustive()
+        f.debug_struct("Waiter")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,7 +212,13 @@ pub(crate) enum Distributed {
 
 impl<P> WaitList<P> {
     pub(crate) const fn new() -> Self {
-        Self { root: None, first: None, len: 0, surplus: 0, rng: 0x9E37_79B9 }
+        Self {
+            root: None,
+            first: None,
+            len: 0,
+            surplus: 0,
+            rng: 0x9E37_79B9,
+        }
     }
 
     /// The number of queued waiters.
@@ -335,7 +344,11 @@ enum Place<P> {
     /// At the tail of the run headed by this waiter.
     Run(NonNull<Waiter<P>>),
     /// As the head of a new run: a leaf under `parent` (on its left if `left`).
-    NewRun { parent: Link<P>, left: bool, becomes_first: bool },
+    NewRun {
+        parent: Link<P>,
+        left: bool,
+        becomes_first: bool,
+    },
 }
 
 impl<P: Ord> WaitList<P> {
@@ -364,7 +377,11 @@ impl<P: Ord> WaitList<P> {
             (*n).assigned = 0;
             match place {
                 Place::Run(head) => self.append_to_run(head, w),
-                Place::NewRun { parent, left, becomes_first } => {
+                Place::NewRun {
+                    parent,
+                    left,
+                    becomes_first,
+                } => {
                     self.insert_run_head(w, parent, left);
                     if becomes_first {
                         if let Some(old) = self.first {
@@ -389,14 +406,22 @@ impl<P: Ord> WaitList<P> {
         unsafe {
             let prio = &(*node(w)).priority;
             let Some(first) = self.first else {
-                return Place::NewRun { parent: None, left: true, becomes_first: true };
+                return Place::NewRun {
+                    parent: None,
+                    left: true,
+                    becomes_first: true,
+                };
             };
             // The front run is the most common target: check it before walking the tree.
             match prio.cmp(&(*node(first)).priority) {
                 core::cmp::Ordering::Equal => return Place::Run(first),
                 // `first` is leftmost, so its left slot is free.
                 core::cmp::Ordering::Less => {
-                    return Place::NewRun { parent: Some(first), left: true, becomes_first: true }
+                    return Place::NewRun {
+                        parent: Some(first),
+                        left: true,
+                        becomes_first: true,
+                    }
                 }
                 core::cmp::Ordering::Greater => {}
             }
@@ -410,12 +435,17 @@ impl<P: Ord> WaitList<P> {
                 };
                 match next {
                     Some(next) => cur = next,
-                    None => return Place::NewRun { parent: Some(cur), left, becomes_first: false },
+                    None => {
+                        return Place::NewRun {
+                            parent: Some(cur),
+                            left,
+                            becomes_first: false,
+                        }
+                    }
                 }
             }
         }
     }
-
 }
 
 // Tree and run surgery. Every function here requires, beyond its own conditions: the caller
@@ -538,7 +568,11 @@ impl<P> WaitList<P> {
             let n = node(w);
             // Rotate `w` down (its lighter child up) until it has at most one child.
             while let (Some(l), Some(r)) = ((*n).left, (*n).right) {
-                let up = if (*node(l)).heap <= (*node(r)).heap { l } else { r };
+                let up = if (*node(l)).heap <= (*node(r)).heap {
+                    l
+                } else {
+                    r
+                };
                 self.rotate_up(up);
             }
             let child = (*n).left.or((*n).right);

@@ -20,7 +20,10 @@ pub(crate) struct WakeList {
 impl WakeList {
     pub(crate) const fn new() -> Self {
         const NONE: Option<Waker> = None;
-        Self { wakers: [NONE; WAKE_BATCH], len: 0 }
+        Self {
+            wakers: [NONE; WAKE_BATCH],
+            len: 0,
+        }
     }
 
     pub(crate) fn is_full(&self) -> bool {

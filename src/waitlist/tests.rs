@@ -65,8 +65,9 @@ fn random_enqueue_cancel_keeps_every_invariant() {
         let mut list = WaitList::new();
         let n = 1 + rng.below(200) as usize;
         let distinct = 1 + rng.below(if round % 2 == 0 { 4 } else { 1000 });
-        let waiters: Vec<_> =
-            (0..n).map(|_| waiter(rng.below(distinct) as i64, 1)).collect();
+        let waiters: Vec<_> = (0..n)
+            .map(|_| waiter(rng.below(distinct) as i64, 1))
+            .collect();
         // Reference: (priority, arrival) of still-linked waiters.
         let mut model: Vec<(i64, usize)> = Vec::new();
         for (i, w) in waiters.iter().enumerate() {
@@ -106,7 +107,10 @@ fn cancelling_the_head_promotes_its_run_and_keeps_arrival_order() {
         list.check();
         assert!(list.cancel(ws[3].as_ref()).is_some());
         list.check();
-        assert!(list.cancel(ws[3].as_ref()).is_none(), "second cancel is a no-op");
+        assert!(
+            list.cancel(ws[3].as_ref()).is_none(),
+            "second cancel is a no-op"
+        );
     }
     assert_eq!(drain(&mut list), [2, 2, 3]);
     // Served in arrival order within the run.
@@ -136,7 +140,11 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     assert_eq!(unsafe { (*node(NonNull::from(&*big))).assigned }, 1);
     // SAFETY: linked in this list.
     unsafe { list.cancel(big.as_ref()) };
-    assert_eq!(list.take_surplus(), 1, "a cancelled partial grant returns to the surplus");
+    assert_eq!(
+        list.take_surplus(),
+        1,
+        "a cancelled partial grant returns to the surplus"
+    );
 }
 
 #[test]
@@ -160,7 +168,9 @@ fn distribute_stops_at_a_full_wake_batch() {
 #[test]
 fn close_batch_unlinks_everyone_and_returns_partial_grants() {
     let mut list = WaitList::new();
-    let ws: Vec<_> = (0..WAKE_BATCH + 1).map(|i| waiter(i as i64 % 3, 2)).collect();
+    let ws: Vec<_> = (0..WAKE_BATCH + 1)
+        .map(|i| waiter(i as i64 % 3, 2))
+        .collect();
     for w in &ws {
         push(&mut list, w);
     }
@@ -177,8 +187,13 @@ fn close_batch_unlinks_everyone_and_returns_partial_grants() {
 
 #[test]
 fn panicking_ord_leaves_the_list_unchanged() {
-    #[derive(Debug, PartialEq, Eq, PartialOrd)]
+    #[derive(Debug, PartialEq, Eq)]
     struct Touchy(i64);
+    impl PartialOrd for Touchy {
+        fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
     impl Ord for Touchy {
         fn cmp(&self, other: &Self) -> core::cmp::Ordering {
             assert!(self.0 != 13 && other.0 != 13, "unlucky priority");
@@ -186,7 +201,10 @@ fn panicking_ord_leaves_the_list_unchanged() {
         }
     }
     let mut list = WaitList::new();
-    let ws: Vec<_> = [4, 2, 8].iter().map(|&p| Box::pin(Waiter::new(Touchy(p), 1))).collect();
+    let ws: Vec<_> = [4, 2, 8]
+        .iter()
+        .map(|&p| Box::pin(Waiter::new(Touchy(p), 1)))
+        .collect();
     for w in &ws {
         // SAFETY: alive for the whole test, drained at the end.
         unsafe { list.enqueue(w.as_ref(), Waker::noop().clone()) };
