@@ -63,6 +63,9 @@ pub(crate) use const_unless_loom;
 pub(crate) struct RawSemaphore<P, L> {
     state: AtomicUsize,
     total: AtomicUsize,
+    /// Anti-starvation: the most later arrivals that may overtake a waiter
+    /// (`usize::MAX`: strict priority, the default).
+    overtake_limit: usize,
     waiters: Mutex<L, WaitList<P>>,
 }
 
@@ -75,10 +78,20 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
             );
             Self {
                 state: AtomicUsize::new(permits << SHIFT),
-                total: AtomicUsize::new(permits),
+                                total: AtomicUsize::new(permits),
+                overtake_limit: usize::MAX,
                 waiters: Mutex::new(WaitList::new()),
             }
         }
+    }
+
+    /// Sets the anti-starvation bound (before the semaphore is shared).
+    pub(crate) const fn set_overtake_limit(&mut self, limit: usize) {
+        self.overtake_limit = limit;
+    }
+
+    pub(crate) fn overtake_limit(&self) -> Option<usize> {
+        (self.overtake_limit != usize::MAX).then_some(self.overtake_limit)
     }
 
     pub(crate) fn available_permits(&self) -> usize {
@@ -244,7 +257,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
             self.give_back(list);
             return Distributed::Done;
         }
-        let progress = list.distribute(wakers);
+        let progress = list.distribute(self.overtake_limit, wakers);
         if progress == Distributed::Done && list.is_empty() {
             self.give_back(list);
         }

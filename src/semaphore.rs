@@ -113,6 +113,47 @@ impl<P, L: RawLock> Semaphore<P, L> {
         }
     }
 
+    /// Turns on anti-starvation: no waiter is overtaken by more than `limit` later arrivals.
+    ///
+    /// Strict priority (the default) lets a steady stream of urgent requests starve the
+    /// rest. With a limit, a waiter that has watched `limit` other waiters be granted since
+    /// it queued goes to the front of the line, ahead of the priority order (such waiters
+    /// are served oldest first). The priority order still decides everything else, nothing
+    /// is re-sorted, and the cost is O(1).
+    ///
+    /// The guarantee, as a number: **a waiter is overtaken by at most `limit` requests
+    /// that arrived after it.** So it is served within `limit` grants plus the grants owed
+    /// to the (fewer than its queue position) waiters that arrived before it. `limit = 0` is
+    /// plain FIFO.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// // Batch work (priority 10) is overtaken by at most 8 later realtime requests.
+    /// static LLM: Semaphore = Semaphore::new(4).with_overtake_limit(8);
+    /// assert_eq!(LLM.overtake_limit(), Some(8));
+    /// ```
+    pub const fn with_overtake_limit(mut self, limit: usize) -> Self {
+        // `usize::MAX` is the internal "off"; a limit that large would never trigger anyway.
+        self.raw.set_overtake_limit(limit);
+        self
+    }
+
+    /// The anti-starvation bound set by
+    /// [`with_overtake_limit`](Semaphore::with_overtake_limit), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = prio_semaphore::Semaphore::new(1);
+    /// assert_eq!(sem.overtake_limit(), None);
+    /// ```
+    pub fn overtake_limit(&self) -> Option<usize> {
+        self.raw.overtake_limit()
+    }
+
     /// Acquires one permit, waiting in line if none is free.
     ///
     /// The returned [`Acquire`] future queues at priority `P::default()`; call

@@ -11,7 +11,12 @@
 //! * Run heads are the nodes of a **treap** (a binary search tree by priority that is also a
 //!   min-heap on a random `heap` key, which keeps its expected depth O(log d) for d distinct
 //!   queued priorities, whatever order they arrive in). `first` caches the leftmost head:
-//!   the waiter to serve next.
+//!   the waiter to serve next by priority.
+//! * Every waiter is also on an **arrival list** (`older`/`newer`, oldest first) and records
+//!   `ticket`, the list's grant count when it arrived. With an overtake limit `k` (opt-in
+//!   anti-starvation), a waiter that has seen `k` grants since it arrived becomes the front,
+//!   ahead of the priority order; such waiters are served oldest first. So no waiter is ever
+//!   overtaken by more than `k` later arrivals, keys are never re-sorted, and it is O(1).
 //!
 //! Costs, with n queued waiters and d distinct priorities among them:
 //!
@@ -34,9 +39,10 @@
 //!    unlinks it (under the lock) in its destructor before the memory can go away.
 //! 3. Node fields are read and written only through raw pointers, by the lock holder, and
 //!    never through a `&mut` to a waiter (tokio#3399): the owner only ever holds `&Waiter`.
-//! 4. Only the front waiter may hold a partial grant (`assigned > 0` while still linked).
-//!    A new front takes it back into `surplus`, so permits parked for a waiting large request
-//!    are never withheld from a more urgent request that arrives later.
+//! 4. Only `partial` may hold a partial grant (`assigned > 0` while still linked), and only
+//!    while it is the front: when another waiter becomes the front (a more urgent arrival,
+//!    or an aged one) the grant goes back into `surplus` first, so permits parked for a
+//!    waiting large request are never withheld from a request that is due before it.
 //! 5. Once the lock holder stores `GRANTED` or `CLOSED` (Release) it never touches the waiter
 //!    again, so the owner may free it as soon as it loads that state (Acquire).
 
@@ -87,6 +93,11 @@ struct Node<P> {
     next: Link<P>,
     /// Previous in the run (circular): for the run head, the run's tail.
     prev: Link<P>,
+    /// Arrival list neighbours.
+    older: Link<P>,
+    newer: Link<P>,
+    /// The list's grant count when this waiter arrived.
+    ticket: usize,
     /// Treap links, meaningful only while `is_head`.
     left: Link<P>,
     right: Link<P>,
@@ -113,6 +124,9 @@ impl<P> Waiter<P> {
                 waker: None,
                 next: None,
                 prev: None,
+                older: None,
+                newer: None,
+                ticket: 0,
                 left: None,
                 right: None,
                 parent: None,
@@ -179,8 +193,15 @@ unsafe fn state<'a, P>(w: NonNull<Waiter<P>>) -> &'a AtomicU8 {
 /// The queued waiters of one semaphore, plus the permits its lock holder is handing out.
 pub(crate) struct WaitList<P> {
     root: Link<P>,
-    /// The leftmost run head: the waiter that is served next.
+    /// The leftmost run head: the waiter that is served next by priority.
     first: Link<P>,
+    /// Ends of the arrival list.
+    oldest: Link<P>,
+    newest: Link<P>,
+    /// The waiter holding a partial grant, if any (invariant 4).
+    partial: Link<P>,
+    /// Waiters granted so far (wrapping): the clock of the overtake limit.
+    grants: usize,
     len: usize,
     /// Permits released into the lock side that no waiter has been handed yet.
     surplus: usize,
@@ -215,6 +236,10 @@ impl<P> WaitList<P> {
         Self {
             root: None,
             first: None,
+            oldest: None,
+            newest: None,
+            partial: None,
+            grants: 0,
             len: 0,
             surplus: 0,
             rng: 0x9E37_79B9,
@@ -241,20 +266,48 @@ impl<P> WaitList<P> {
         core::mem::take(&mut self.surplus)
     }
 
+    /// The waiter to serve next: the oldest one if it has seen `overtake_limit` grants
+    /// since it arrived, else the first by priority.
+    fn front(&self, overtake_limit: usize) -> Link<P> {
+        if overtake_limit != usize::MAX {
+            if let Some(oldest) = self.oldest {
+                // SAFETY: lock held; `oldest` is linked, hence live (invariant 2).
+                let ticket = unsafe { (*node(oldest)).ticket };
+                if self.grants.wrapping_sub(ticket) >= overtake_limit {
+                    return Some(oldest);
+                }
+            }
+        }
+        self.first
+    }
+
     /// Hands the surplus to waiters in order: each waiter it completes is unlinked, marked
     /// granted and its waker pushed onto `wakers`; the next waiter gets a partial grant if
-    /// the surplus runs out first.
-    pub(crate) fn distribute(&mut self, wakers: &mut WakeList) -> Distributed {
-        while let Some(front) = self.first {
-            if self.surplus == 0 {
-                break;
-            }
-            // SAFETY: lock held; `front` is linked, hence live (invariant 2).
+    /// the surplus runs out first. `overtake_limit` is the anti-starvation bound
+    /// (`usize::MAX`: strict priority).
+    pub(crate) fn distribute(
+        &mut self,
+        overtake_limit: usize,
+        wakers: &mut WakeList,
+    ) -> Distributed {
+        while let Some(front) = self.front(overtake_limit) {
+            // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
             unsafe {
+                if let Some(holder) = self.partial {
+                    if holder != front {
+                        // Someone else is due first: take the parked permits back.
+                        self.surplus += core::mem::take(&mut (*node(holder)).assigned);
+                        self.partial = None;
+                    }
+                }
+                if self.surplus == 0 {
+                    break;
+                }
                 let n = node(front);
                 let missing = (*n).needed - (*n).assigned;
                 if self.surplus < missing {
                     (*n).assigned += core::mem::take(&mut self.surplus);
+                    self.partial = Some(front);
                     break;
                 }
                 if wakers.is_full() {
@@ -263,6 +316,7 @@ impl<P> WaitList<P> {
                 self.surplus -= missing;
                 (*n).assigned = (*n).needed;
                 self.unlink(front);
+                self.grants = self.grants.wrapping_add(1);
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
                 }
@@ -354,8 +408,8 @@ enum Place<P> {
 impl<P: Ord> WaitList<P> {
     /// Links `waiter` behind every queued waiter that would be served before it.
     ///
-    /// If it becomes the front waiter, the previous front's partial grant moves back to the
-    /// surplus (invariant 4); call [`WaitList::distribute`] afterwards. All priority
+    /// Call [`WaitList::distribute`] afterwards: if the new waiter is now the front, that
+    /// moves the previous front's partial grant to it (invariant 4). All priority
     /// comparisons happen before the first write, so a panicking `Ord` leaves the list as it
     /// was and the waiter unlinked.
     ///
@@ -384,13 +438,18 @@ impl<P: Ord> WaitList<P> {
                 } => {
                     self.insert_run_head(w, parent, left);
                     if becomes_first {
-                        if let Some(old) = self.first {
-                            self.surplus += core::mem::take(&mut (*node(old)).assigned);
-                        }
                         self.first = Some(w);
                     }
                 }
             }
+            (*n).ticket = self.grants;
+            (*n).older = self.newest;
+            (*n).newer = None;
+            match self.newest {
+                Some(newest) => (*node(newest)).newer = Some(w),
+                None => self.oldest = Some(w),
+            }
+            self.newest = Some(w);
             state(w).store(LINKED, Ordering::Relaxed);
         }
         self.len += 1;
@@ -498,7 +557,8 @@ impl<P> WaitList<P> {
         }
     }
 
-    /// Removes a linked waiter from its run and, if it headed the run, from the tree.
+    /// Removes a linked waiter from its run, the arrival list and, if it headed its run,
+    /// from the tree.
     ///
     /// # Safety
     ///
@@ -520,6 +580,20 @@ impl<P> WaitList<P> {
             } else {
                 self.remove_from_tree(w);
             }
+            match (*n).older {
+                Some(older) => (*node(older)).newer = (*n).newer,
+                None => self.oldest = (*n).newer,
+            }
+            match (*n).newer {
+                Some(newer) => (*node(newer)).older = (*n).older,
+                None => self.newest = (*n).older,
+            }
+            if self.partial == Some(w) {
+                // Its grant was taken (cancel, close) or completed (distribute) by the caller.
+                self.partial = None;
+            }
+            (*n).older = None;
+            (*n).newer = None;
             (*n).next = None;
             (*n).prev = None;
             (*n).left = None;
@@ -707,8 +781,8 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                     assert_eq!((*wn).priority, (*hn).priority, "run shares one priority");
                     assert_eq!((*wn).is_head, w == h);
                     assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
-                    if w != self.first.unwrap() {
-                        assert_eq!((*wn).assigned, 0, "only the front holds a partial grant");
+                    if Some(w) != self.partial {
+                        assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
                     }
                     order.push(((*wn).needed, &(*wn).priority));
                     count += 1;
@@ -720,6 +794,24 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                 cur = (*hn).right;
             }
             assert_eq!(count, self.len, "len counts linked waiters");
+            // The arrival list holds the same waiters, oldest first, tickets non-decreasing.
+            let mut arrivals = 0;
+            let mut cur = self.oldest;
+            let mut prev: Link<P> = None;
+            while let Some(w) = cur {
+                assert_eq!((*node(w)).older, prev, "arrival links");
+                if let Some(p) = prev {
+                    assert!(
+                        (*node(p)).ticket <= (*node(w)).ticket,
+                        "tickets in arrival order"
+                    );
+                }
+                arrivals += 1;
+                prev = Some(w);
+                cur = (*node(w)).newer;
+            }
+            assert_eq!(self.newest, prev);
+            assert_eq!(arrivals, self.len, "every waiter is on the arrival list");
             assert_eq!(self.first.is_none(), self.root.is_none());
         }
         order

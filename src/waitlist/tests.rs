@@ -37,7 +37,7 @@ fn drain(list: &mut WaitList<i64>) -> Vec<i64> {
         served.push(unsafe { (*node(front)).priority });
         let mut wakers = WakeList::new();
         list.add_surplus(1);
-        assert_eq!(list.distribute(&mut wakers), Distributed::Done);
+        assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
         list.check();
     }
     served
@@ -127,14 +127,14 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     push(&mut list, &big);
     list.add_surplus(4);
     let mut wakers = WakeList::new();
-    assert_eq!(list.distribute(&mut wakers), Distributed::Done);
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
     assert_eq!(list.surplus, 0);
     list.check();
     // A more urgent waiter arrives: the 4 parked permits come back and serve it first.
     let urgent = waiter(1, 3);
     push(&mut list, &urgent);
-    assert_eq!(list.surplus, 4);
-    assert_eq!(list.distribute(&mut wakers), Distributed::Done);
+    list.check();
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
     assert_eq!(urgent.state(), WaiterState::Granted);
     assert_eq!(big.state(), WaiterState::Linked);
     list.check();
@@ -158,12 +158,15 @@ fn distribute_stops_at_a_full_wake_batch() {
     }
     list.add_surplus(ws.len());
     let mut wakers = WakeList::new();
-    assert_eq!(list.distribute(&mut wakers), Distributed::BatchFull);
+    assert_eq!(
+        list.distribute(usize::MAX, &mut wakers),
+        Distributed::BatchFull
+    );
     assert!(wakers.is_full());
     assert_eq!(list.len(), 3);
     assert_eq!(list.surplus, 3);
     let mut wakers = WakeList::new();
-    assert_eq!(list.distribute(&mut wakers), Distributed::Done);
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
     assert!(list.is_empty());
 }
 
@@ -178,7 +181,7 @@ fn close_batch_unlinks_everyone_and_returns_partial_grants() {
     }
     list.add_surplus(1);
     let mut wakers = WakeList::new();
-    list.distribute(&mut wakers);
+    list.distribute(usize::MAX, &mut wakers);
     assert_eq!(list.close_batch(&mut wakers), Distributed::BatchFull);
     let mut wakers = WakeList::new();
     assert_eq!(list.close_batch(&mut wakers), Distributed::Done);
@@ -220,6 +223,70 @@ fn panicking_ord_leaves_the_list_unchanged() {
     assert_eq!(bad.state(), WaiterState::Idle);
     assert_eq!(list.check().len(), 3);
     list.add_surplus(3);
-    list.distribute(&mut WakeList::new());
+    list.distribute(usize::MAX, &mut WakeList::new());
     assert!(list.is_empty());
+}
+
+/// Serves one permit at a time under an overtake limit, enqueueing a fresh urgent waiter
+/// (priority 0) before every grant; returns how many urgent waiters were served before
+/// the lone low-priority waiter.
+fn urgent_grants_before_low(limit: usize) -> usize {
+    let mut list = WaitList::new();
+    let low = waiter(10, 1);
+    let urgent: Vec<_> = (0..limit + 5).map(|_| waiter(0, 1)).collect();
+    push(&mut list, &low);
+    let mut overtakes = 0;
+    for u in &urgent {
+        push(&mut list, u);
+        list.check();
+        list.add_surplus(1);
+        assert_eq!(
+            list.distribute(limit, &mut WakeList::new()),
+            Distributed::Done
+        );
+        if low.state() == WaiterState::Granted {
+            // Drain the rest so every waiter is unlinked before it is dropped.
+            list.add_surplus(list.len());
+            list.distribute(limit, &mut WakeList::new());
+            return overtakes;
+        }
+        overtakes += 1;
+    }
+    panic!("the low-priority waiter was starved");
+}
+
+#[test]
+fn overtake_limit_bounds_how_often_a_waiter_is_overtaken() {
+    for limit in [0, 1, 3, 8] {
+        assert_eq!(urgent_grants_before_low(limit), limit, "limit {limit}");
+    }
+}
+
+#[test]
+fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
+    let mut list = WaitList::new();
+    let old = waiter(9, 1);
+    push(&mut list, &old);
+    let big = waiter(0, 5);
+    push(&mut list, &big);
+    // One grant has happened since `old` arrived once `first` is served, so with limit 1
+    // `old` is due; meanwhile `big` collects a partial grant as the priority front.
+    list.add_surplus(2);
+    list.distribute(1, &mut WakeList::new());
+    assert_eq!(big.state(), WaiterState::Linked);
+    assert_eq!(old.state(), WaiterState::Linked);
+    list.check();
+    let filler = waiter(0, 1);
+    push(&mut list, &filler);
+    list.grants = list.grants.wrapping_add(1); // as if another waiter had been granted
+    list.distribute(1, &mut WakeList::new());
+    // `old` is now the front: `big`'s 2 parked permits move to it.
+    assert_eq!(old.state(), WaiterState::Granted);
+    list.check();
+    // SAFETY: linked in this list.
+    unsafe {
+        list.cancel(big.as_ref());
+        list.cancel(filler.as_ref());
+    }
+    assert_eq!(list.take_surplus(), 1, "2 parked - 1 for `old` = 1 left");
 }
