@@ -286,6 +286,15 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 }
 
+/// What [`RawSemaphore::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enqueued {
+    /// Enough permits had been freed meanwhile: taken at once, the waiter is not linked.
+    Acquired,
+    /// The waiter is linked (and may already have been granted by the settle after it).
+    Queued,
+}
+
 impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     /// Under the lock: takes `n` permits at once if nobody waits and enough are free, else
     /// queues `waiter` and moves the free permits into the lock side's hands.
@@ -299,7 +308,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
         waiter: Pin<&Waiter<P>>,
         n: usize,
         waker: Waker,
-    ) -> Result<(), AcquireError> {
+    ) -> Result<Enqueued, AcquireError> {
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             if cur & CLOSED != 0 {
@@ -315,7 +324,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(Enqueued::Acquired),
                 Err(actual) => cur = actual,
             }
         }
@@ -335,7 +344,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
             ) {
                 Ok(prev) => {
                     list.add_surplus(prev >> SHIFT);
-                    return Ok(());
+                    return Ok(Enqueued::Queued);
                 }
                 Err(actual) => cur = actual,
             }
@@ -447,20 +456,24 @@ impl<P: Ord> RawAcquire<P> {
                 }
                 // Cloned before locking: no user code runs under the lock but `Ord`.
                 let waker = cx.waker().clone();
-                // SAFETY: the waiter is unlinked (phase Start) and pinned; it is unlinked
-                // before it is dropped because the caller calls `cancel`, and `sem` stays in
-                // place until then (caller).
-                let queued =
-                    sem.locked_then_settle(|list| unsafe { sem.enqueue(list, waiter, n, waker) });
-                match queued {
-                    Err(err) => {
-                        *this.phase = Phase::Done;
-                        Poll::Ready(Err(err))
-                    }
-                    Ok(()) => {
-                        *this.phase = Phase::Queued;
-                        Self::ready_or_pending(this.phase, waiter)
-                    }
+                let phase = &mut *this.phase;
+                let enqueued = sem.locked_then_settle(|list| {
+                    // SAFETY: the waiter is unlinked (phase Start) and pinned; it is unlinked
+                    // before it is dropped because the caller calls `cancel`, and `sem`
+                    // stays in place until then (caller).
+                    let enqueued = unsafe { sem.enqueue(list, waiter, n, waker) };
+                    // Recorded under the lock, before any waker runs: if one panics, our
+                    // destructor must still know the waiter is linked.
+                    *phase = match enqueued {
+                        Ok(Enqueued::Queued) => Phase::Queued,
+                        Ok(Enqueued::Acquired) | Err(_) => Phase::Done,
+                    };
+                    enqueued
+                });
+                match enqueued {
+                    Err(err) => Poll::Ready(Err(err)),
+                    Ok(Enqueued::Acquired) => Poll::Ready(Ok(())),
+                    Ok(Enqueued::Queued) => Self::ready_or_pending(this.phase, waiter),
                 }
             }
             Phase::Queued => {
@@ -521,3 +534,28 @@ impl<P> core::fmt::Debug for RawAcquire<P> {
 
 #[allow(dead_code)]
 const _: () = assert!(FLAGS < 1 << SHIFT);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::lock::SpinLock;
+    use core::pin::pin;
+
+    /// The fast path failed, then permits were freed before the lock was taken: the slow
+    /// path must take them without linking the waiter (it used to report "queued", so the
+    /// future returned `Pending` forever while holding the permits).
+    #[test]
+    fn slow_path_takes_permits_freed_since_the_fast_path() {
+        let sem: RawSemaphore<i64, SpinLock> = RawSemaphore::new(1);
+        let waiter = pin!(Waiter::new(0, 1));
+        let enqueued = sem.waiters.with(|list| {
+            // SAFETY: the waiter is unlinked and outlives the list's use of it; the
+            // assertion below checks it was not linked.
+            unsafe { sem.enqueue(list, waiter.as_ref(), 1, Waker::noop().clone()) }
+        });
+        assert_eq!(enqueued, Ok(Enqueued::Acquired));
+        assert_eq!(waiter.state(), WaiterState::Idle);
+        assert_eq!(sem.available_permits(), 0);
+        assert_eq!(sem.waiter_count(), 0);
+    }
+}
