@@ -107,7 +107,16 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 
     /// Takes `n` permits without waiting, if no waiter is queued and enough are free.
+    /// Zero permits are always granted while the semaphore is open: taking nothing cannot
+    /// overtake anyone.
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
+        if n == 0 {
+            return if self.is_closed() {
+                Err(TryAcquireError::Closed)
+            } else {
+                Ok(())
+            };
+        }
         if n > MAX_PERMITS {
             return Err(if self.is_closed() {
                 TryAcquireError::Closed

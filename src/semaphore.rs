@@ -235,7 +235,8 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// Takes `n` permits if they are free and nobody is waiting, without waiting.
     ///
     /// Fails with [`TryAcquireError::NoPermits`] while any waiter is queued, even if it
-    /// needs more permits than are free: a waiter in line is served first.
+    /// needs more permits than are free: a waiter in line is served first. A request for
+    /// zero permits succeeds unless the semaphore is closed.
     ///
     /// # Examples
     ///

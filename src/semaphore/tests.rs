@@ -50,3 +50,23 @@ fn partial_grant_is_counted_in_total_and_returned_on_cancel() {
     assert_eq!(sem.waiter_count(), 0);
     assert!(sem.try_acquire_many(2).is_ok());
 }
+
+#[test]
+fn zero_permit_requests_complete_at_once_even_behind_waiters() {
+    let sem = Semaphore::new(0);
+    let mut queued = pin!(sem.acquire());
+    assert!(poll(queued.as_mut()).is_pending());
+    let mut zero = pin!(sem.acquire_many(0));
+    match poll(zero.as_mut()) {
+        Poll::Ready(Ok(permit)) => assert_eq!(permit.num_permits(), 0),
+        other => panic!("expected an empty permit at once, got {other:?}"),
+    }
+    assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
+    assert_eq!(sem.waiter_count(), 1, "only the real waiter is queued");
+    sem.close();
+    assert!(sem.try_acquire_many(0).is_err());
+    assert!(matches!(
+        poll(pin!(sem.acquire_many(0))),
+        Poll::Ready(Err(_))
+    ));
+}
