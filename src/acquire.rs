@@ -17,6 +17,13 @@ pin_project_lite::pin_project! {
     /// own node of the wait list, so waiting never allocates; that node is why the future is
     /// `!Unpin` (use `pin!` or `Box::pin` to poll it by hand).
     ///
+    /// # Priority
+    ///
+    /// The request waits with the priority set by [`priority`](Acquire::priority). Without
+    /// one it takes, when first polled, the priority of the innermost enclosing ambient
+    /// scope of the semaphore's priority type (`with_priority` and `priority_scope`,
+    /// feature `std`), and otherwise `P::default()`.
+    ///
     /// # Cancellation
     ///
     /// Dropping it at any point is safe and loses nothing:
@@ -55,6 +62,7 @@ pin_project_lite::pin_project! {
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Acquire<'a, P = i64, L: RawLock = SpinLock> {
         sem: &'a Semaphore<P, L>,
+        ambient: AmbientLookup<P>,
         #[pin]
         raw: RawAcquire<P>,
     }
@@ -70,15 +78,22 @@ pin_project_lite::pin_project! {
 }
 
 impl<'a, P, L: RawLock> Acquire<'a, P, L> {
-    pub(crate) fn new(sem: &'a Semaphore<P, L>, priority: P, permits: usize) -> Self {
+    /// A request for `permits` permits at the ambient priority (see [`AmbientLookup`]).
+    pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: usize) -> Self
+    where
+        P: Default + Clone + 'static,
+    {
         Self {
             sem,
-            raw: RawAcquire::new(priority, permits),
+            ambient: AmbientLookup::at_first_poll(),
+            raw: RawAcquire::new(P::default(), permits),
         }
     }
 
     /// Sets the priority this request waits with: smaller values are served first, equal
     /// values in arrival order.
+    ///
+    /// An explicit priority wins over any ambient one (`with_priority`, feature `std`).
     ///
     /// Takes anything that converts into the semaphore's priority type, so a `u8` or `i32`
     /// works for the default `i64`, and an `f64` for
@@ -97,6 +112,7 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// # });
     /// ```
     pub fn priority(mut self, priority: impl Into<P>) -> Self {
+        self.ambient = AmbientLookup::explicit();
         self.raw.set_priority(priority.into());
         self
     }
@@ -108,6 +124,7 @@ impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let sem: &'a Semaphore<P, L> = this.sem;
+        this.ambient.resolve(this.raw.as_mut());
         // SAFETY: always the same semaphore, kept alive and in place by the borrow `'a`;
         // `PinnedDrop` calls `cancel` with it before the future goes away.
         let ready = unsafe { this.raw.as_mut().poll_acquire(&sem.raw, cx) };
@@ -118,5 +135,43 @@ impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
 impl<P, L: RawLock> core::fmt::Debug for Acquire<'_, P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         self.raw.fmt(f)
+    }
+}
+
+/// Where a request without an explicit priority gets its priority: from the innermost
+/// ambient priority scope (`crate::ambient`, feature `std`) at its **first poll**, the moment
+/// it joins the line, rather than when the future is created. Futures are lazy, so this is
+/// what makes `with_priority(p, sem.acquire())` and futures built eagerly outside a scope but
+/// awaited inside it take the scope's priority.
+///
+/// The lookup function is chosen where the request is created, where `P: Clone + 'static`
+/// is known, so polling needs no bound beyond `P: Ord`. Without `std` there is no lookup.
+pub(crate) struct AmbientLookup<P>(Option<fn() -> Option<P>>);
+
+impl<P> AmbientLookup<P> {
+    /// Look the priority up when the request is first polled.
+    pub(crate) fn at_first_poll() -> Self
+    where
+        P: Clone + 'static,
+    {
+        #[cfg(feature = "std")]
+        return Self(Some(crate::ambient::current_priority::<P>));
+        #[cfg(not(feature = "std"))]
+        return Self(None);
+    }
+
+    /// The priority was set explicitly: no lookup.
+    pub(crate) const fn explicit() -> Self {
+        Self(None)
+    }
+
+    /// To be called at the start of every poll, before `raw` is polled: on the first one,
+    /// replaces `raw` with a request at the ambient priority, if a scope sets one.
+    pub(crate) fn resolve(&mut self, mut raw: Pin<&mut RawAcquire<P>>) {
+        if let Some(priority) = self.0.take().and_then(|lookup| lookup()) {
+            let needed = raw.needed();
+            // Never polled, so never queued: nothing points to the request being replaced.
+            raw.set(RawAcquire::new(priority, needed));
+        }
     }
 }

@@ -56,8 +56,9 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | implies `alloc`; reserved for thread-blocking and ambient-priority APIs |
-//! | `alloc` | via `std` | reserved for owned (`Arc`) permits |
+//! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`); ambient priority (`with_priority`, `priority_scope`) |
+//! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`) |
+//! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets |
 //!
 //! Without default features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -68,9 +69,17 @@
 extern crate alloc;
 
 mod acquire;
+#[cfg(feature = "std")]
+mod ambient;
+#[cfg(feature = "std")]
+mod blocking;
+#[cfg(feature = "critical-section")]
+mod critical_section_lock;
 mod error;
 mod lock;
 mod loom;
+#[cfg(feature = "alloc")]
+mod owned;
 mod permit;
 mod priority;
 mod raw;
@@ -79,8 +88,14 @@ mod waitlist;
 mod wake_list;
 
 pub use acquire::Acquire;
+#[cfg(feature = "std")]
+pub use ambient::{current_priority, priority_scope, with_priority, WithPriority};
+#[cfg(feature = "critical-section")]
+pub use critical_section_lock::CriticalSectionLock;
 pub use error::{AcquireError, TryAcquireError};
 pub use lock::{RawLock, SpinLock};
+#[cfg(feature = "alloc")]
+pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};
 pub use permit::{Permit, SemaphorePermit};
 pub use priority::FloatPriority;
 pub use semaphore::Semaphore;

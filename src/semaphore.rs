@@ -99,7 +99,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
         /// ```
         /// use prio_semaphore::Semaphore;
         ///
-        /// #[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+        /// #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         /// enum Urgency { Realtime, #[default] Normal, Batch }
         ///
         /// # futures::executor::block_on(async {
@@ -156,10 +156,16 @@ impl<P, L: RawLock> Semaphore<P, L> {
 
     /// Acquires one permit, waiting in line if none is free.
     ///
-    /// The returned [`Acquire`] future queues at priority `P::default()`; call
-    /// [`.priority(p)`](Acquire::priority) on it to choose another. It resolves to a
-    /// [`Permit`] that gives the permit back when dropped, or to an error if the semaphore is
-    /// closed.
+    /// The returned [`Acquire`] future queues at the priority given by
+    /// [`.priority(p)`](Acquire::priority). Without one it uses the ambient priority (feature
+    /// `std`): that of the innermost `with_priority` or `priority_scope` of type `P` that is
+    /// active when the future is **first polled**, which is when it joins the line; with no
+    /// such scope, `P::default()`. It resolves to a [`Permit`] that gives the permit back when
+    /// dropped, or to an error if the semaphore is closed.
+    ///
+    /// The bounds `Clone + 'static` on `P` are what the ambient lookup needs (to find a scope
+    /// by type and copy its priority); they are the same with and without `std`, so enabling
+    /// a feature never breaks a build.
     ///
     /// # Cancellation
     ///
@@ -178,16 +184,17 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire(&self) -> Acquire<'_, P, L>
     where
-        P: Ord + Default,
+        P: Ord + Default + Clone + 'static,
     {
-        Acquire::new(self, P::default(), 1)
+        Acquire::new(self, 1)
     }
 
     /// Acquires `n` permits at once, waiting in line if they are not free.
     ///
     /// A request for more than [`MAX_PERMITS`](crate::MAX_PERMITS) permits fails at once
     /// with [`AcquireError::is_too_many_permits`](crate::AcquireError::is_too_many_permits).
-    /// A request for zero permits succeeds at once unless the semaphore is closed.
+    /// A request for zero permits succeeds at once unless the semaphore is closed. The
+    /// priority is chosen as for [`acquire`](Semaphore::acquire).
     ///
     /// # Fairness
     ///
@@ -210,9 +217,9 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire_many(&self, n: u32) -> Acquire<'_, P, L>
     where
-        P: Ord + Default,
+        P: Ord + Default + Clone + 'static,
     {
-        Acquire::new(self, P::default(), n as usize)
+        Acquire::new(self, n as usize)
     }
 
     /// Takes one permit if one is free and nobody is waiting, without waiting.
@@ -312,6 +319,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// # Examples
     ///
     /// ```
+    /// use std::future::Future;
     /// use std::pin::pin;
     /// use std::task::{Context, Waker};
     /// use prio_semaphore::Semaphore;

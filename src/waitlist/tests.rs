@@ -235,8 +235,7 @@ fn urgent_grants_before_low(limit: usize) -> usize {
     let low = waiter(10, 1);
     let urgent: Vec<_> = (0..limit + 5).map(|_| waiter(0, 1)).collect();
     push(&mut list, &low);
-    let mut overtakes = 0;
-    for u in &urgent {
+    for (overtakes, u) in urgent.iter().enumerate() {
         push(&mut list, u);
         list.check();
         list.add_surplus(1);
@@ -250,7 +249,6 @@ fn urgent_grants_before_low(limit: usize) -> usize {
             list.distribute(limit, &mut WakeList::new());
             return overtakes;
         }
-        overtakes += 1;
     }
     panic!("the low-priority waiter was starved");
 }

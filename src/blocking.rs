@@ -1,0 +1,157 @@
+//! Blocking acquire for plain threads: [`Acquire::wait`] and [`AcquireOwned::wait`].
+//!
+//! A blocked thread waits with the very same request as an async task: the `Acquire` future
+//! and its embedded node, polled by a tiny executor that parks the thread between polls. So
+//! threads and tasks share one line, ordered by priority, with the same hand-off,
+//! close and counting rules.
+//!
+//! The method is named `wait` and lives on the request futures, rather than being a
+//! `blocking_acquire` on the semaphore (tokio's `blocking_` prefix), so that the priority
+//! builder and every acquire variant work unchanged: `sem.acquire().priority(2).wait()`,
+//! `sem.acquire_many(3).wait()`, `sem.acquire_owned().wait()`. It is the name std uses for
+//! blocking until something happens (`Barrier::wait`, `Condvar::wait`), and that
+//! `event-listener` uses for the blocking counterpart of awaiting a listener.
+//!
+//! The waker unparks the thread and sets a flag, so a spurious unpark (which `park` allows,
+//! and which other code may cause) does not cost a poll, and a wake-up that arrives before
+//! the thread parks is not lost (it leaves the flag set, and `unpark`'s token). The waker is
+//! an `Arc` kept per thread, so blocking allocates nothing after a thread's first wait.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use crate::acquire::Acquire;
+use crate::error::AcquireError;
+use crate::lock::RawLock;
+use crate::owned::{AcquireOwned, OwnedPermit};
+use crate::permit::Permit;
+
+impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
+    /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
+    ///
+    /// The blocking counterpart of `.await`: the request waits in the same line as async
+    /// waiters, served by the same priority rules (including an ambient priority from an
+    /// enclosing [`priority_scope`](crate::priority_scope)), and the thread is parked while
+    /// it waits.
+    ///
+    /// Do not call it from async code: it blocks the executor's thread, and on a
+    /// single-threaded executor the permit can then never be released. Use `.await` there.
+    ///
+    /// # Cancellation
+    ///
+    /// It cannot be cancelled: it returns only once the permits are acquired or the semaphore
+    /// is closed. A thread that must give up after a while should await the request under
+    /// an async runtime's timeout instead.
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics, as `.await` would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::thread;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let held = sem.try_acquire().unwrap();
+    /// let worker = thread::spawn({
+    ///     let sem = sem.clone();
+    ///     move || {
+    ///         let permit = sem.acquire().priority(2).wait().unwrap();
+    ///         permit.num_permits()
+    ///     }
+    /// });
+    /// # while sem.waiter_count() == 0 { thread::yield_now(); }
+    /// drop(held); // hands the permit to the blocked thread
+    /// assert_eq!(worker.join().unwrap(), 1);
+    /// ```
+    pub fn wait(self) -> Result<Permit<'a, P, L>, AcquireError> {
+        block_on(self)
+    }
+}
+
+impl<P: Ord, L: RawLock> AcquireOwned<P, L> {
+    /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
+    ///
+    /// The owned counterpart of [`Acquire::wait`]; see there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(2));
+    /// let permit = sem.clone().acquire_many_owned(2).wait().unwrap();
+    /// sem.close();
+    /// assert!(sem.clone().acquire_owned().wait().unwrap_err().is_closed());
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn wait(self) -> Result<OwnedPermit<P, L>, AcquireError> {
+        block_on(self)
+    }
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker {
+    thread: Thread,
+    /// Set by a wake-up, consumed by the waiting thread before it polls again.
+    notified: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Release: the waiting thread, which swaps the flag with Acquire, then sees everything
+        // the waker saw. The thread needs unparking only for the first wake-up in a row.
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+std::thread_local! {
+    /// This thread's waker, between waits. Taken out while a wait runs, so a wait nested in
+    /// another (from a priority's `Ord`, say) gets a waker of its own and steals no wake-up.
+    static WAKER: Cell<Option<Arc<ThreadWaker>>> = const { Cell::new(None) };
+}
+
+/// Polls `future` to completion on this thread, parking it while the future is pending.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let parker = WAKER
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            Arc::new(ThreadWaker {
+                thread: thread::current(),
+                notified: AtomicBool::new(false),
+            })
+        });
+    let waker = Waker::from(Arc::clone(&parker));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let output = loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            break output;
+        }
+        while !parker.notified.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    };
+    drop(waker);
+    // A wake-up left over from this wait only costs the next wait one extra poll.
+    let _ = WAKER.try_with(|slot| slot.set(Some(parker)));
+    output
+}

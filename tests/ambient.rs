@@ -1,0 +1,405 @@
+//! Ambient priority: `with_priority`, `priority_scope` and `current_priority`.
+//!
+//! This binary installs a counting global allocator (the only one among the tests) to check
+//! that scopes never allocate. It counts per thread, so other tests running in parallel do
+//! not disturb the count.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use common::{assert_exact, expect_panic, expect_ready, poll_noop, yield_until};
+use prio_semaphore::{
+    current_priority, priority_scope, with_priority, AcquireError, FloatPriority, Semaphore,
+};
+
+struct CountingAllocator;
+
+std::thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; counting touches a const thread-local without a
+// destructor, which neither allocates nor can be torn down.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made by this thread so far.
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Urgency {
+    High,
+    #[default]
+    Normal,
+    Low,
+}
+
+/// Checks that `request` joins the line of `sem` (which has no free permits) at exactly
+/// priority `expected`: it is served after a request at `expected` queued before it, and
+/// before one queued after it. `first_poll` polls it the first time (in whatever scope the
+/// caller wants); later polls happen outside any scope.
+#[track_caller]
+fn assert_joins_at<P, F, T>(
+    sem: &Semaphore<P>,
+    expected: P,
+    mut request: Pin<&mut F>,
+    first_poll: impl FnOnce(Pin<&mut F>) -> Poll<F::Output>,
+) where
+    P: Ord + Default + Clone + 'static,
+    F: Future<Output = Result<T, AcquireError>> + ?Sized,
+{
+    assert_eq!(sem.available_permits(), 0);
+    let mut before = pin!(sem.acquire().priority(expected.clone()));
+    assert!(poll_noop(before.as_mut()).is_pending());
+    assert!(first_poll(request.as_mut()).is_pending());
+    let mut after = pin!(sem.acquire().priority(expected));
+    assert!(poll_noop(after.as_mut()).is_pending());
+
+    sem.add_permits(1);
+    let permit = expect_ready(poll_noop(before.as_mut()), "the earlier request").unwrap();
+    assert!(
+        poll_noop(request.as_mut()).is_pending(),
+        "the request was queued ahead of an earlier one of the expected priority"
+    );
+    drop(permit);
+    let permit = expect_ready(poll_noop(request.as_mut()), "the request").unwrap();
+    assert!(
+        poll_noop(after.as_mut()).is_pending(),
+        "the request was queued behind a later one of the expected priority"
+    );
+    drop(permit);
+    let permit = expect_ready(poll_noop(after.as_mut()), "the later request").unwrap();
+    drop(permit);
+    assert_eq!(sem.forget_permits(1), 1);
+}
+
+#[test]
+fn scopes_nest_and_are_restored_on_exit() {
+    assert_eq!(current_priority::<i64>(), None);
+    priority_scope(1_i64, || {
+        assert_eq!(current_priority::<i64>(), Some(1));
+        priority_scope(2_i64, || {
+            assert_eq!(current_priority::<i64>(), Some(2));
+            priority_scope(3_i64, || assert_eq!(current_priority::<i64>(), Some(3)));
+            assert_eq!(current_priority::<i64>(), Some(2));
+        });
+        assert_eq!(current_priority::<i64>(), Some(1));
+    });
+    assert_eq!(current_priority::<i64>(), None);
+}
+
+#[test]
+fn a_scope_returns_its_closures_value() {
+    assert_eq!(priority_scope(1, || "done"), "done");
+}
+
+#[test]
+fn a_scope_is_restored_when_its_closure_panics() {
+    priority_scope(1_i64, || {
+        let msg = expect_panic(|| priority_scope(2_i64, || panic!("inside the scope")));
+        assert_eq!(msg, "inside the scope");
+        assert_eq!(current_priority::<i64>(), Some(1));
+    });
+    assert_eq!(current_priority::<i64>(), None);
+}
+
+#[test]
+fn a_future_scope_is_restored_when_a_poll_panics() {
+    let mut fut = pin!(with_priority(5_i64, async {
+        assert_eq!(current_priority::<i64>(), Some(5));
+        panic!("inside the future");
+    }));
+    let msg = expect_panic(|| poll_noop(fut.as_mut()));
+    assert_eq!(msg, "inside the future");
+    assert_eq!(current_priority::<i64>(), None);
+}
+
+#[test]
+fn a_future_scope_applies_only_while_the_future_is_polled() {
+    let mut fut = pin!(with_priority(5_i64, async {
+        assert_eq!(current_priority::<i64>(), Some(5));
+        common::yield_now().await;
+        assert_eq!(current_priority::<i64>(), Some(5));
+        "done"
+    }));
+    assert!(poll_noop(fut.as_mut()).is_pending());
+    assert_eq!(
+        current_priority::<i64>(),
+        None,
+        "nothing leaks between polls"
+    );
+    assert_eq!(expect_ready(poll_noop(fut.as_mut()), "second poll"), "done");
+}
+
+#[test]
+fn scopes_of_different_types_nest_independently() {
+    priority_scope(Urgency::Low, || {
+        priority_scope(7_i64, || {
+            assert_eq!(current_priority::<Urgency>(), Some(Urgency::Low));
+            assert_eq!(current_priority::<i64>(), Some(7));
+            priority_scope(Urgency::High, || {
+                assert_eq!(current_priority::<Urgency>(), Some(Urgency::High));
+                assert_eq!(current_priority::<i64>(), Some(7));
+            });
+        });
+    });
+}
+
+#[test]
+fn integer_scopes_apply_to_integer_priorities_that_hold_the_value() {
+    priority_scope(200_u8, || {
+        priority_scope(-1, || {
+            // `-1` is an `i32`: it applies to `i64` (and `i8`), not to `u8`, which sees the
+            // enclosing `200`, and not to `i8` for 200 either.
+            assert_eq!(current_priority::<i64>(), Some(-1));
+            assert_eq!(current_priority::<i8>(), Some(-1));
+            assert_eq!(current_priority::<u8>(), Some(200));
+            assert_eq!(current_priority::<u16>(), Some(200));
+        });
+    });
+    priority_scope(0.25, || {
+        assert_eq!(
+            current_priority::<FloatPriority>(),
+            Some(FloatPriority(0.25))
+        );
+        assert_eq!(current_priority::<i64>(), None);
+    });
+}
+
+#[test]
+fn acquire_takes_the_ambient_priority() {
+    let sem = Semaphore::new(0);
+    // An unsuffixed literal (`i32`) applies to the default `i64` semaphore.
+    let mut request = pin!(sem.acquire());
+    assert_joins_at(&sem, 4, request.as_mut(), |r| {
+        priority_scope(4, || poll_noop(r))
+    });
+    let mut request = pin!(sem.acquire_many(1));
+    assert_joins_at(&sem, -3, request.as_mut(), |r| {
+        priority_scope(-3, || poll_noop(r))
+    });
+    assert_exact(&sem, 0);
+}
+
+#[test]
+fn acquire_without_a_scope_uses_the_default() {
+    let sem = Semaphore::new(0);
+    let mut request = pin!(sem.acquire());
+    assert_joins_at(&sem, 0, request.as_mut(), poll_noop);
+    let urgent: Semaphore<Urgency> = Semaphore::new_generic(0);
+    let mut request = pin!(urgent.acquire());
+    // An `i64` scope does not apply to `Urgency` priorities.
+    assert_joins_at(&urgent, Urgency::Normal, request.as_mut(), |r| {
+        priority_scope(9_i64, || poll_noop(r))
+    });
+}
+
+#[test]
+fn a_typed_scope_applies_to_semaphores_of_its_type() {
+    let sem: Semaphore<Urgency> = Semaphore::new_generic(0);
+    let mut request = pin!(sem.acquire());
+    assert_joins_at(&sem, Urgency::High, request.as_mut(), |r| {
+        priority_scope(Urgency::High, || priority_scope(3, || poll_noop(r)))
+    });
+}
+
+#[test]
+fn an_explicit_priority_wins_over_the_scope() {
+    let sem = Semaphore::new(0);
+    let mut request = pin!(sem.acquire().priority(8));
+    assert_joins_at(&sem, 8, request.as_mut(), |r| {
+        priority_scope(1, || poll_noop(r))
+    });
+}
+
+#[test]
+fn the_scope_at_the_first_poll_counts_not_the_one_at_creation() {
+    let sem = Semaphore::new(0);
+
+    // Created outside, first polled inside: `with_priority(p, sem.acquire())` works.
+    let mut request = pin!(with_priority(6, sem.acquire()));
+    assert_joins_at(&sem, 6, request.as_mut(), poll_noop);
+
+    // Created inside, first polled outside: the scope no longer applies.
+    let request = priority_scope(6, || sem.acquire());
+    let mut request = pin!(request);
+    assert_joins_at(&sem, 0, request.as_mut(), poll_noop);
+
+    // Once queued, a request keeps its place, whatever scope later polls it.
+    let mut request = pin!(sem.acquire());
+    assert_joins_at(&sem, 2, request.as_mut(), |mut r| {
+        let first = priority_scope(2, || poll_noop(r.as_mut()));
+        assert!(priority_scope(-100, || poll_noop(r)).is_pending());
+        first
+    });
+}
+
+#[test]
+fn owned_requests_take_the_ambient_priority_too() {
+    let sem = Arc::new(Semaphore::new(0));
+    let mut request = pin!(with_priority(3, sem.clone().acquire_owned()));
+    assert_joins_at(&sem, 3, request.as_mut(), poll_noop);
+    let mut request = pin!(with_priority(
+        3,
+        sem.clone().acquire_many_owned(1).priority(1)
+    ));
+    assert_joins_at(&sem, 1, request.as_mut(), poll_noop);
+}
+
+#[test]
+fn scopes_and_ambient_acquires_do_not_allocate() {
+    let sem = Semaphore::new(0);
+    let before = allocations();
+
+    priority_scope(1, || {
+        priority_scope(Urgency::High, || {
+            assert_eq!(current_priority::<i64>(), Some(1));
+            assert_eq!(current_priority::<Urgency>(), Some(Urgency::High));
+        })
+    });
+    let mut waiting = pin!(with_priority(2, async { sem.acquire().await }));
+    assert!(poll_noop(waiting.as_mut()).is_pending());
+    sem.add_permits(1);
+    let permit = expect_ready(poll_noop(waiting.as_mut()), "granted").unwrap();
+    drop(permit);
+
+    assert_eq!(allocations(), before, "no allocation");
+    assert_exact(&sem, 1);
+}
+
+/// A library that keeps its semaphore private; its callers prioritise their calls.
+mod library {
+    use std::future::Future;
+
+    use prio_semaphore::Semaphore;
+
+    static CONNECTIONS: Semaphore = Semaphore::new(1);
+
+    /// Runs `work` while holding one of the library's connections.
+    pub async fn with_connection<T>(work: impl Future<Output = T>) -> T {
+        let _connection = CONNECTIONS.acquire().await.unwrap();
+        work.await
+    }
+
+    /// How many calls are waiting for a connection (a metric the library exports).
+    pub fn queued() -> usize {
+        CONNECTIONS.waiter_count()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[cfg_attr(miri, ignore)] // tokio
+async fn callers_prioritise_a_librarys_private_semaphore() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(library::with_connection(async move {
+        started_tx.send(()).unwrap();
+        release_rx.await.unwrap();
+    }));
+    started_rx.await.unwrap();
+
+    let mut calls = Vec::new();
+    for (name, priority) in [
+        ("batch 1", 10),
+        ("realtime 1", 0),
+        ("batch 2", 10),
+        ("realtime 2", 0),
+    ] {
+        let log = log.clone();
+        let call = library::with_connection(async move { log.lock().unwrap().push(name) });
+        calls.push(tokio::spawn(with_priority(priority, call)));
+    }
+    yield_until("every call is queued", || library::queued() == 4).await;
+    release_tx.send(()).unwrap();
+
+    holder.await.unwrap();
+    for call in calls {
+        call.await.unwrap();
+    }
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["realtime 1", "realtime 2", "batch 1", "batch 2"]
+    );
+}
+
+/// The scope is entered anew at each poll, on whichever thread polls.
+#[test]
+fn a_future_scope_follows_the_future_to_another_thread() {
+    let sem = Arc::new(Semaphore::new(0));
+    let mut fut = Box::pin(with_priority(4, {
+        let sem = sem.clone();
+        async move {
+            assert_eq!(current_priority::<i64>(), Some(4));
+            common::yield_now().await;
+            // Now on another thread: the scope is still there, and applies to requests.
+            assert_eq!(current_priority::<i64>(), Some(4));
+            sem.acquire_owned().await
+        }
+    }));
+    assert!(poll_noop(fut.as_mut()).is_pending());
+    assert_eq!(current_priority::<i64>(), None);
+
+    let sem2 = sem.clone();
+    let on_other_thread = std::thread::spawn(move || {
+        assert_eq!(current_priority::<i64>(), None);
+        let mut fut = fut;
+        assert_joins_at(&sem2, 4, fut.as_mut(), poll_noop);
+        assert_eq!(current_priority::<i64>(), None);
+    });
+    on_other_thread.join().unwrap();
+    assert_exact(&sem, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(miri, ignore)] // tokio's multi-thread runtime
+async fn a_future_scope_holds_across_awaits_on_a_multi_thread_runtime() {
+    let sem = Arc::new(Semaphore::new(1));
+    let tasks: Vec<_> = (0..8_i64)
+        .map(|priority| {
+            let sem = sem.clone();
+            tokio::spawn(with_priority(priority, async move {
+                for _ in 0..20 {
+                    assert_eq!(current_priority::<i64>(), Some(priority));
+                    let permit = sem.acquire().await.unwrap();
+                    tokio::task::yield_now().await;
+                    assert_eq!(current_priority::<i64>(), Some(priority));
+                    drop(permit);
+                }
+            }))
+        })
+        .collect();
+    // A task without a scope never sees another task's.
+    let plain = tokio::spawn(async {
+        for _ in 0..50 {
+            assert_eq!(current_priority::<i64>(), None);
+            tokio::task::yield_now().await;
+        }
+    });
+    for task in tasks {
+        task.await.unwrap();
+    }
+    plain.await.unwrap();
+    assert_exact(&sem, 1);
+}
