@@ -1,14 +1,8 @@
 //! The lock that guards the wait list, behind a small trait so other locks slot in.
 //!
 //! The default is [`SpinLock`]: it needs no operating system and no allocator, and the
-//! critical sections it guards are short and bounded (see the `waitlist` module).
-//!
-//! # Why the spin lock must not be used from interrupt handlers
-//!
-//! On a single-core microcontroller, an interrupt handler that tries to take a spin lock
-//! held by the code it interrupted spins forever: the holder cannot run until the handler
-//! returns. Code that touches a semaphore from an interrupt handler needs a lock that masks
-//! interrupts instead, such as a `critical-section` based [`RawLock`].
+//! critical sections it guards are short and bounded (see the `waitlist` module). It must
+//! not be used from interrupt handlers (see [`SpinLock`]).
 
 use crate::loom::{spin_loop, AtomicBool, Ordering, UnsafeCell};
 
@@ -17,12 +11,18 @@ use crate::loom::{spin_loop, AtomicBool, Ordering, UnsafeCell};
 /// The semaphore only ever calls [`RawLock::with_lock`] with short closures that never
 /// block, allocate or call user code other than the priority type's `Ord` implementation.
 ///
+/// The default is [`SpinLock`]. On a single-core microcontroller, code that uses a
+/// semaphore from an interrupt handler needs a lock that masks interrupts instead, such as
+/// `CriticalSectionLock` (feature `critical-section`): see [`SpinLock`] for why.
+///
 /// # Safety
 ///
 /// Implementations must guarantee mutual exclusion: while one call to `with_lock` runs its
 /// closure, no other call (on any thread or interrupt context) may run a closure on the same
 /// lock, and the end of one closure must happen-before the start of the next (release on
-/// unlock, acquire on lock). If the closure panics, the lock must be released.
+/// unlock, acquire on lock). That includes a nested call from inside the closure on the same
+/// thread: it must block, deadlock or panic, never run (a re-entrant lock would hand out a
+/// second `&mut` to the wait list). If the closure panics, the lock must be released.
 pub unsafe trait RawLock {
     /// A new, unlocked lock. A constant so that `Semaphore::new` can be a `const fn`.
     #[cfg(not(loom))]
@@ -39,7 +39,14 @@ pub unsafe trait RawLock {
 /// A test-and-test-and-set spin lock: the default [`RawLock`].
 ///
 /// Fine on threads and async executors, where critical sections are a few dozen
-/// instructions long. Do not use it from interrupt handlers (see the module docs).
+/// instructions long.
+///
+/// # Not from interrupt handlers
+///
+/// On a single-core microcontroller, an interrupt handler that tries to take a spin lock
+/// held by the code it interrupted spins forever: the holder cannot run until the handler
+/// returns. If a semaphore is touched from an interrupt handler, give it a lock that masks
+/// interrupts instead (`CriticalSectionLock`, feature `critical-section`).
 ///
 /// # Examples
 ///
