@@ -224,19 +224,15 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        loop {
-            let mut wakers = WakeList::new();
-            let progress = self.waiters.with(|list| {
-                let progress = list.close_batch(&mut wakers);
-                self.give_back(list);
-                progress
-            });
-            // Woken (and dropped) outside the lock.
-            wakers.wake_all();
-            if progress == Distributed::Done {
-                return;
-            }
-        }
+        // Nothing to wake yet: the first step fails the first batch of waiters.
+        self.wake_then_continue(WakeList::new(), Distributed::BatchFull, Self::close_step);
+    }
+
+    /// Under the lock: fails the next batch of waiters, returning their partial grants.
+    fn close_step(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Distributed {
+        let progress = list.close_batch(wakers);
+        self.give_back(list);
+        progress
     }
 
     /// Runs `f` under the lock, then hands the lock side's surplus to waiters in order,
@@ -245,17 +241,40 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// lock is released, which is how replaced wakers are dropped outside it.
     fn locked_then_settle<R>(&self, f: impl FnOnce(&mut WaitList<P>) -> R) -> R {
         let mut wakers = WakeList::new();
-        let (result, mut progress) = self.waiters.with(|list| {
+        let (result, progress) = self.waiters.with(|list| {
             let result = f(list);
             (result, self.settle(list, &mut wakers))
         });
-        wakers.wake_all();
-        while progress == Distributed::BatchFull {
-            let mut wakers = WakeList::new();
-            progress = self.waiters.with(|list| self.settle(list, &mut wakers));
-            wakers.wake_all();
-        }
+        self.wake_then_continue(wakers, progress, Self::settle);
         result
+    }
+
+    /// Wakes `wakers` outside the lock; then, while the last step stopped on a full batch,
+    /// runs `step` under the lock for the next batch and wakes that one.
+    ///
+    /// If a waker panics, the batches left are still finished while the panic unwinds
+    /// (by `FinishOnUnwind`), so no waiter is left asleep in the line holding permits or
+    /// waiting for a close. A second panicking waker during that unwinding aborts, as any
+    /// panic during unwinding does.
+    fn wake_then_continue(
+        &self,
+        mut wakers: WakeList,
+        mut progress: Distributed,
+        step: Step<P, L>,
+    ) {
+        loop {
+            let finish = FinishOnUnwind {
+                sem: self,
+                step,
+                armed: progress == Distributed::BatchFull,
+            };
+            wakers.wake_all();
+            if !finish.disarm() {
+                return;
+            }
+            wakers = WakeList::new();
+            progress = self.waiters.with(|list| step(self, list, &mut wakers));
+        }
     }
 
     /// Under the lock: grants what the surplus allows; once nobody is left waiting (or the
@@ -302,6 +321,37 @@ enum Enqueued {
     Acquired,
     /// The waiter is linked (and may already have been granted by the settle after it).
     Queued,
+}
+
+/// One step of a batched operation under the lock: settle or close.
+type Step<P, L> = fn(&RawSemaphore<P, L>, &mut WaitList<P>, &mut WakeList) -> Distributed;
+
+/// Finishes the remaining batches of a settle or close if a waker panics (see
+/// [`RawSemaphore::wake_then_continue`]).
+struct FinishOnUnwind<'a, P, L: RawLock> {
+    sem: &'a RawSemaphore<P, L>,
+    step: Step<P, L>,
+    armed: bool,
+}
+
+impl<P, L: RawLock> FinishOnUnwind<'_, P, L> {
+    /// Defuses the guard after the wakers ran normally; returns whether batches are left.
+    fn disarm(mut self) -> bool {
+        core::mem::take(&mut self.armed)
+    }
+}
+
+impl<P, L: RawLock> Drop for FinishOnUnwind<'_, P, L> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut wakers = WakeList::new();
+            let progress = self
+                .sem
+                .waiters
+                .with(|list| (self.step)(self.sem, list, &mut wakers));
+            self.sem.wake_then_continue(wakers, progress, self.step);
+        }
+    }
 }
 
 impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
