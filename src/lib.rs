@@ -57,7 +57,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`); ambient priority (`with_priority`, `priority_scope`) |
-//! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`) |
+//! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `limited`, at most `n` futures at a time over inputs of any length |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets |
 //!
 //! Without default features the crate is `#![no_std]` and needs no allocator.
@@ -76,6 +76,8 @@ mod blocking;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
 mod error;
+#[cfg(feature = "alloc")]
+pub mod limited;
 mod lock;
 mod loom;
 #[cfg(feature = "alloc")]
