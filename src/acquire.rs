@@ -121,6 +121,7 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
 impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
     type Output = Result<Permit<'a, P, L>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let sem: &'a Semaphore<P, L> = this.sem;

@@ -146,10 +146,25 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     /// Returns `n` held permits: straight to the permit word when nobody waits, else to
     /// the waiters in order.
+    #[inline]
     pub(crate) fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
+        let cur = self.state.load(Ordering::Acquire);
+        if cur & WAITING == 0
+            && self
+                .state
+                .compare_exchange_weak(cur, cur + (n << SHIFT), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return;
+        }
+        self.release_slow(n);
+    }
+
+    #[inline(never)]
+    fn release_slow(&self, n: usize) {
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             if cur & WAITING != 0 && cur & CLOSED == 0 {
@@ -225,7 +240,11 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         // Nothing to wake yet: the first step fails the first batch of waiters.
-        self.wake_then_continue(WakeList::new(), Distributed::BatchFull, Self::close_step);
+        self.wake_then_continue(
+            &mut WakeList::new(),
+            Distributed::BatchFull,
+            Self::close_step,
+        );
     }
 
     /// Under the lock: fails the next batch of waiters, returning their partial grants.
@@ -243,9 +262,13 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         let mut wakers = WakeList::new();
         let (result, progress) = self.waiters.with(|list| {
             let result = f(list);
+            // Nothing to hand out and waiters remain: nothing to settle.
+            if !list.may_distribute() && !list.is_empty() {
+                return (result, Distributed::Done);
+            }
             (result, self.settle(list, &mut wakers))
         });
-        self.wake_then_continue(wakers, progress, Self::settle);
+        self.wake_then_continue(&mut wakers, progress, Self::settle);
         result
     }
 
@@ -256,24 +279,29 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// (by `FinishOnUnwind`), so no waiter is left asleep in the line holding permits or
     /// waiting for a close. A second panicking waker during that unwinding aborts, as any
     /// panic during unwinding does.
+    #[inline]
     fn wake_then_continue(
         &self,
-        mut wakers: WakeList,
+        wakers: &mut WakeList,
         mut progress: Distributed,
         step: Step<P, L>,
     ) {
         loop {
+            if wakers.is_empty() && progress == Distributed::Done {
+                // The common case (a queued or cancelled waiter, no hand-off): nothing to do.
+                return;
+            }
             let finish = FinishOnUnwind {
                 sem: self,
                 step,
                 armed: progress == Distributed::BatchFull,
             };
+            // Leaves `wakers` empty, ready for the next batch.
             wakers.wake_all();
             if !finish.disarm() {
                 return;
             }
-            wakers = WakeList::new();
-            progress = self.waiters.with(|list| step(self, list, &mut wakers));
+            progress = self.waiters.with(|list| step(self, list, wakers));
         }
     }
 
@@ -349,7 +377,8 @@ impl<P, L: RawLock> Drop for FinishOnUnwind<'_, P, L> {
                 .sem
                 .waiters
                 .with(|list| (self.step)(self.sem, list, &mut wakers));
-            self.sem.wake_then_continue(wakers, progress, self.step);
+            self.sem
+                .wake_then_continue(&mut wakers, progress, self.step);
         }
     }
 }
@@ -452,11 +481,17 @@ impl<P> RawAcquire<P> {
     /// # Safety
     ///
     /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
+    #[inline]
     pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
-        let this = self.project();
-        if *this.phase != Phase::Queued {
-            return;
+        if self.phase == Phase::Queued {
+            // SAFETY: forwarded.
+            unsafe { self.cancel_queued(sem) }
         }
+    }
+
+    #[inline(never)]
+    unsafe fn cancel_queued<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
+        let this = self.project();
         *this.phase = Phase::Done;
         let waiter = this.waiter.into_ref();
         if waiter.state() == WaiterState::Linked {
@@ -488,7 +523,31 @@ impl<P: Ord> RawAcquire<P> {
     /// Every call on `self` passes the same `sem`, which stays alive and in place until
     /// [`RawAcquire::cancel`] has been called with it, and `cancel` is called before `self`
     /// is dropped.
+    #[inline]
     pub(crate) unsafe fn poll_acquire<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // The uncontended case, inlined into the caller; everything else out of line.
+        if self.phase == Phase::Start && self.needed <= MAX_PERMITS {
+            let fast = match sem.try_acquire(self.needed) {
+                Ok(()) => Ok(()),
+                Err(TryAcquireError::Closed) => Err(AcquireError::closed()),
+                Err(TryAcquireError::NoPermits) => {
+                    // SAFETY: forwarded.
+                    return unsafe { self.poll_acquire_slow(sem, cx) };
+                }
+            };
+            *self.project().phase = Phase::Done;
+            return Poll::Ready(fast);
+        }
+        // SAFETY: forwarded.
+        unsafe { self.poll_acquire_slow(sem, cx) }
+    }
+
+    #[inline(never)]
+    unsafe fn poll_acquire_slow<L: RawLock>(
         self: Pin<&mut Self>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,

@@ -82,8 +82,17 @@ pub(crate) struct Waiter<P> {
     _pin: PhantomPinned,
 }
 
+/// `repr(C)`: the fields a tree search reads (`priority`, `left`, `right`) come first, so
+/// they share a cache line.
+#[repr(C)]
 struct Node<P> {
     priority: P,
+    /// Treap links, meaningful only while `is_head`.
+    left: Link<P>,
+    right: Link<P>,
+    parent: Link<P>,
+    heap: u32,
+    is_head: bool,
     /// Permits requested.
     needed: usize,
     /// Permits handed to this waiter so far (only ever non-zero for the front waiter).
@@ -98,12 +107,6 @@ struct Node<P> {
     newer: Link<P>,
     /// The list's grant count when this waiter arrived.
     ticket: usize,
-    /// Treap links, meaningful only while `is_head`.
-    left: Link<P>,
-    right: Link<P>,
-    parent: Link<P>,
-    heap: u32,
-    is_head: bool,
 }
 
 // SAFETY: a `Waiter` is shared between its owner and whichever thread holds the list's
@@ -259,6 +262,13 @@ impl<P> WaitList<P> {
     /// (permits in existence never exceed `MAX_PERMITS`), so this cannot overflow.
     pub(crate) fn add_surplus(&mut self, n: usize) {
         self.surplus += n;
+    }
+
+    /// Whether [`WaitList::distribute`] could change anything: permits to hand out, or a
+    /// partial grant that may have to move to a new front waiter.
+    #[inline]
+    pub(crate) fn may_distribute(&self) -> bool {
+        self.surplus != 0 || self.partial.is_some()
     }
 
     /// Takes every permit the lock side holds but has not handed out.
