@@ -4,7 +4,9 @@
 //! critical sections it guards are short and bounded (see the `waitlist` module). It must
 //! not be used from interrupt handlers (see [`SpinLock`]).
 
-use crate::loom::{spin_loop, AtomicBool, Ordering, UnsafeCell};
+use crate::loom::UnsafeCell;
+#[cfg(not(loom))]
+use crate::loom::{spin_loop, AtomicBool, Ordering};
 
 /// A raw mutual-exclusion lock that guards the semaphore's wait list.
 ///
@@ -59,7 +61,16 @@ pub unsafe trait RawLock {
 /// ```
 #[derive(Debug)]
 pub struct SpinLock {
+    #[cfg(not(loom))]
     locked: AtomicBool,
+    /// Under loom a blocking mutex stands in for the spin. Loom treats every turn of a spin
+    /// loop as a scheduling point that the preemption bound does not limit: a three-thread
+    /// model that finishes in a fraction of a second this way ran for over five minutes
+    /// without finishing with the spin. The models need mutual exclusion with
+    /// happens-before from the lock, which loom's mutex gives, so they check the
+    /// semaphore's protocol rather than the ten lines of spinning.
+    #[cfg(loom)]
+    locked: loom::sync::Mutex<()>,
 }
 
 impl SpinLock {
@@ -70,6 +81,7 @@ impl SpinLock {
         }
     }
 
+    #[cfg(not(loom))]
     #[inline]
     fn lock(&self) {
         loop {
@@ -90,7 +102,8 @@ impl SpinLock {
 
 // SAFETY: `with_lock` runs its closure only after winning the `false -> true` exchange
 // (Acquire), and a `Guard` stores `false` (Release) when the closure returns or unwinds, so
-// closures never overlap and each one happens-after the previous.
+// closures never overlap and each one happens-after the previous. (Under loom, loom's mutex
+// gives the same guarantees.)
 unsafe impl RawLock for SpinLock {
     #[cfg(not(loom))]
     #[allow(clippy::declare_interior_mutable_const)] // it is a fresh lock per use, by design
@@ -99,10 +112,21 @@ unsafe impl RawLock for SpinLock {
     #[cfg(loom)]
     fn new() -> Self {
         Self {
-            locked: AtomicBool::new(false),
+            locked: loom::sync::Mutex::new(()),
         }
     }
 
+    #[cfg(loom)]
+    fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        // A poisoned lock only means an earlier closure panicked; the guard was released.
+        let _guard = self
+            .locked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f()
+    }
+
+    #[cfg(not(loom))]
     #[inline]
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Guard<'a>(&'a AtomicBool);

@@ -38,13 +38,11 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
+    #[allow(unused_imports)] // `AtomicBool` is only used with the `alloc` feature under loom
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
-    /// Under loom a spin must yield, or the model would explore the spin forever.
-    #[inline]
-    pub(crate) fn spin_loop() {
-        loom::thread::yield_now();
-    }
+    // No `spin_loop`: under loom `SpinLock` blocks on loom's mutex instead of spinning
+    // (see its `locked` field).
 
     /// Shrunk so that a model with three waiters already crosses a batch boundary.
     pub(crate) const WAKE_BATCH: usize = 2;

@@ -1,1 +1,124 @@
-//! Exhaustive loom models live in `tests/`.
+//! Exhaustive loom models of `prio-semaphore` live in `tests/`; this library holds the
+//! helpers they share.
+//!
+//! Run them with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p loom-tests --release
+//! ```
+//!
+//! Under `--cfg loom` the crate's sync facade swaps in loom's atomics and cells and shrinks
+//! the wake batch to 2, so these models check the real wait list and hand-off code,
+//! including the "batch full, unlock, wake, re-lock" path.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Explores every interleaving of `body` with at most two preemptions per execution
+/// (unless `LOOM_MAX_PREEMPTIONS` says otherwise): bugs in code like this need few
+/// preemptions to show, and the bound keeps each model to seconds.
+///
+/// Prints how many executions it explored (shown with `--nocapture`), so a model that
+/// silently stopped exploring (one execution) is easy to spot.
+pub fn model(body: impl Fn() + Send + Sync + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        body();
+    });
+    eprintln!(
+        "loom explored {} executions",
+        executions.load(Ordering::Relaxed)
+    );
+}
+
+/// A waker that counts its wake-ups, for futures polled by hand on the model's main thread.
+///
+/// The count is a plain std atomic: loom runs one thread at a time, and the count is only
+/// read to check that a granted waiter was woken, not to synchronise anything, so keeping
+/// it out of loom's view keeps the state space small.
+#[derive(Debug, Default)]
+pub struct WakeCounter(AtomicUsize);
+
+impl WakeCounter {
+    /// A new counter and a waker that bumps it.
+    pub fn new() -> (Arc<Self>, Waker) {
+        let counter = Arc::new(Self::default());
+        let waker = Waker::from(counter.clone());
+        (counter, waker)
+    }
+
+    /// How many times the waker (or a clone of it) was woken.
+    pub fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for WakeCounter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future polled by hand: the pinned future, its latest result, and its wake-up counter.
+pub struct Polled<F: Future> {
+    fut: Pin<Box<F>>,
+    counter: Arc<WakeCounter>,
+    waker: Waker,
+    output: Option<F::Output>,
+}
+
+impl<F: Future> Polled<F> {
+    /// Pins `fut` and polls it once.
+    pub fn start(fut: F) -> Self {
+        let (counter, waker) = WakeCounter::new();
+        let mut this = Self {
+            fut: Box::pin(fut),
+            counter,
+            waker,
+            output: None,
+        };
+        this.poll();
+        this
+    }
+
+    /// Polls again unless it already completed; returns whether it has completed.
+    pub fn poll(&mut self) -> bool {
+        if self.output.is_none() {
+            let mut cx = Context::from_waker(&self.waker);
+            if let Poll::Ready(out) = self.fut.as_mut().poll(&mut cx) {
+                self.output = Some(out);
+            }
+        }
+        self.output.is_some()
+    }
+
+    /// Whether it has completed (as of its last poll).
+    pub fn is_ready(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// How many times it was woken.
+    pub fn wakes(&self) -> usize {
+        self.counter.wakes()
+    }
+
+    /// Its output; panics if it has not completed.
+    pub fn output(self) -> F::Output {
+        self.output.expect("future has not completed")
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Proofs: the exhaustive loom models (`loom-tests/`), and miri under Stacked Borrows and
+# Tree Borrows with strict provenance over the unit and integration tests. Called by
+# .ci/run; installs what it needs. Fuzzing (`fuzz/`) is not run here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=0
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "loom models (release, at most 2 preemptions per execution)"
+# A target directory of its own: `--cfg loom` changes every crate's build.
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+  cargo test -p loom-tests --release
+
+step "miri toolchain"
+rustup component add miri rust-src --toolchain nightly
+cargo +nightly miri setup
+
+# The library's unit tests and every integration test: all of them run under miri, each
+# file skipping (`#[cfg_attr(miri, ignore)]`) what needs real timers or a real runtime.
+miri_targets=(--lib --tests)
+
+step "miri: Stacked Borrows, strict provenance"
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test "${miri_targets[@]}"
+
+step "miri: Tree Borrows, strict provenance"
+MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-tree-borrows" \
+  cargo +nightly miri test "${miri_targets[@]}"
