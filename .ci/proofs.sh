@@ -15,6 +15,11 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
   cargo test -p loom-tests --release
 
 step "miri toolchain"
+# Use the machine's nightly if it has one (installing again would fetch a newer nightly);
+# otherwise install a minimal one. Either way add miri and the std sources it needs.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
 rustup component add miri rust-src --toolchain nightly
 cargo +nightly miri setup
 
