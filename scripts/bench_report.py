@@ -76,7 +76,8 @@ GROUPS = [
     ("c_random_priorities",
      "c. Cancellation churn: distinct random priorities, dropped in random order",
      "per waiter"),
-    ("d_handoff", "d. Multi-thread hand-off (threads = cores, at least 2; permits = half)",
+    ("d_handoff", "d. Multi-thread hand-off (threads = cores, at least 2; permits = half; "
+     "not ranked-semaphore, which loses a wake-up here and hangs)",
      "per acquire/release"),
 ]
 E_GROUPS = [
