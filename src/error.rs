@@ -47,6 +47,16 @@ impl AcquireError {
     }
 
     /// The semaphore was closed before the permits could be acquired.
+    ///
+    /// ```
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(0);
+    /// sem.close();
+    /// assert!(sem.acquire().await.unwrap_err().is_closed());
+    /// # });
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.kind == Kind::Closed
     }
@@ -109,11 +119,22 @@ pub enum TryAcquireError {
 
 impl TryAcquireError {
     /// Whether the semaphore was closed.
+    ///
+    /// ```
+    /// let sem = prio_semaphore::Semaphore::new(1);
+    /// sem.close();
+    /// assert!(sem.try_acquire().unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, TryAcquireError::Closed)
     }
 
     /// Whether there were not enough permits (or waiters were queued).
+    ///
+    /// ```
+    /// let sem = prio_semaphore::Semaphore::new(0);
+    /// assert!(sem.try_acquire().unwrap_err().is_no_permits());
+    /// ```
     pub fn is_no_permits(&self) -> bool {
         matches!(self, TryAcquireError::NoPermits)
     }

@@ -112,3 +112,11 @@ pub use semaphore::Semaphore;
 /// assert_eq!(prio_semaphore::MAX_PERMITS, prio_semaphore::Semaphore::MAX_PERMITS);
 /// ```
 pub const MAX_PERMITS: usize = raw::MAX_PERMITS;
+
+// `Semaphore::new` is a `const fn`, so a `static` semaphore works in every configuration,
+// `no_std` included: this item makes CI's thumbv7em-none-eabihf build prove it.
+#[cfg(not(loom))]
+const _: () = {
+    #[allow(dead_code)]
+    static STATIC_SEMAPHORE_COMPILES: Semaphore = Semaphore::new(4);
+};

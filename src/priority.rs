@@ -32,6 +32,10 @@ pub struct FloatPriority(pub f64);
 
 impl FloatPriority {
     /// The wrapped value.
+    ///
+    /// ```
+    /// assert_eq!(prio_semaphore::FloatPriority::from(0.5).get(), 0.5);
+    /// ```
     pub fn get(self) -> f64 {
         self.0
     }
