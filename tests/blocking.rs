@@ -8,43 +8,16 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use common::counting_alloc::{allocations, PerThreadCounter};
 use common::{assert_exact, expect_ready, poll_with, FlagWaker};
 use prio_semaphore::{priority_scope, AcquireError, Semaphore};
 
-struct CountingAllocator;
-
-std::thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; counting touches a const thread-local without a
-// destructor, which neither allocates nor can be torn down.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Allocations made by this thread so far.
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 /// Spins (yielding) until `sem` has `n` waiters.
 fn wait_for_waiters<P>(sem: &Semaphore<P>, n: usize) {

@@ -13,6 +13,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use prio_semaphore::{RawLock, Semaphore};
 
+pub mod counting_alloc;
+
 /// Yields to the executor once: wakes its own task, then returns `Pending` a single time.
 ///
 /// Works on any executor (no runtime's `yield_now` needed).
