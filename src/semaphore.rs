@@ -80,7 +80,26 @@ impl Semaphore {
         /// let sem = prio_semaphore::Semaphore::new(4);
         /// assert_eq!(sem.available_permits(), 4);
         /// ```
-        pub fn new(permits: usize) -> Self {
+                pub fn new(permits: usize) -> Self {
+            Self::new_generic(permits)
+        }
+    }
+
+    const_unless_loom! {
+        /// tokio's name for its `const` constructor: the same as [`Semaphore::new`], so
+        /// ported code that calls it keeps compiling.
+        ///
+        /// # Panics
+        ///
+        /// If `permits` exceeds [`MAX_PERMITS`](crate::MAX_PERMITS).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static SEM: prio_semaphore::Semaphore = prio_semaphore::Semaphore::const_new(2);
+        /// assert_eq!(SEM.available_permits(), 2);
+        /// ```
+        pub fn const_new(permits: usize) -> Self {
             Self::new_generic(permits)
         }
     }
