@@ -39,7 +39,7 @@
 //! |---|---|
 //! | different priorities | the smaller value (`Reverse<T>` flips it) |
 //! | equal priorities | the earlier arrival (strict FIFO) |
-//! | plain `acquire()` | priority `P::default()` (`0` for the default `i64`) |
+//! | plain `acquire()` | the ambient priority (`with_priority`, feature `std`), else `P::default()` (`0` for `i64`) |
 //! | `try_acquire` while anyone waits | nobody barges: it fails |
 //! | a large request at the front | it collects permits; those behind it wait |
 //! | a more urgent request arrives behind it | it takes the collected permits first |

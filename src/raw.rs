@@ -78,7 +78,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
             );
             Self {
                 state: AtomicUsize::new(permits << SHIFT),
-                                total: AtomicUsize::new(permits),
+                total: AtomicUsize::new(permits),
                 overtake_limit: usize::MAX,
                 waiters: Mutex::new(WaitList::new()),
             }
@@ -262,10 +262,6 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         let mut wakers = WakeList::new();
         let (result, progress) = self.waiters.with(|list| {
             let result = f(list);
-            // Nothing to hand out and waiters remain: nothing to settle.
-            if !list.may_distribute() && !list.is_empty() {
-                return (result, Distributed::Done);
-            }
             (result, self.settle(list, &mut wakers))
         });
         self.wake_then_continue(&mut wakers, progress, Self::settle);
@@ -308,6 +304,11 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// Under the lock: grants what the surplus allows; once nobody is left waiting (or the
     /// semaphore is closed) the rest goes back to the permit word.
     fn settle(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Distributed {
+        if !list.may_distribute() && !list.is_empty() {
+            // Nothing to hand out, no partial grant to move, and waiters remain: the common
+            // case after queueing or cancelling, and nothing can change.
+            return Distributed::Done;
+        }
         if self.state.load(Ordering::Acquire) & CLOSED != 0 {
             // `close` fails every queued waiter; granting them now would be pointless.
             self.give_back(list);
@@ -561,17 +562,8 @@ impl<P: Ord> RawAcquire<P> {
                     *this.phase = Phase::Done;
                     return Poll::Ready(Err(AcquireError::too_many_permits(n)));
                 }
-                match sem.try_acquire(n) {
-                    Ok(()) => {
-                        *this.phase = Phase::Done;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Err(TryAcquireError::Closed) => {
-                        *this.phase = Phase::Done;
-                        return Poll::Ready(Err(AcquireError::closed()));
-                    }
-                    Err(TryAcquireError::NoPermits) => {}
-                }
+                // `poll_acquire` has just tried the lock-free path and found no permits;
+                // `enqueue` looks at the permit word again under the lock.
                 // Cloned before locking: no user code runs under the lock but `Ord`.
                 let waker = cx.waker().clone();
                 let phase = &mut *this.phase;
