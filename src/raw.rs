@@ -365,8 +365,12 @@ struct FinishOnUnwind<'a, P, L: RawLock> {
 
 impl<P, L: RawLock> FinishOnUnwind<'_, P, L> {
     /// Defuses the guard after the wakers ran normally; returns whether batches are left.
-    fn disarm(mut self) -> bool {
-        core::mem::take(&mut self.armed)
+    #[inline]
+    fn disarm(self) -> bool {
+        let armed = self.armed;
+        // Nothing to drop (two references and a flag), and skipping `Drop` spares a call.
+        core::mem::forget(self);
+        armed
     }
 }
 
@@ -420,7 +424,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
         // Link first: it compares priorities (user code that may panic) before changing
         // anything, so a panic leaves both the list and the permit word untouched.
         // SAFETY: forwarded to the caller.
-        unsafe { list.enqueue(waiter, waker) };
+        unsafe { list.enqueue(waiter, waker, self.overtake_limit != usize::MAX) };
         // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
         // releaser's fast path either lands before it (and its permits are taken here) or
         // sees WAITING and comes through the lock.

@@ -12,8 +12,9 @@
 //!   min-heap on a random `heap` key, which keeps its expected depth O(log d) for d distinct
 //!   queued priorities, whatever order they arrive in). `first` caches the leftmost head:
 //!   the waiter to serve next by priority.
-//! * Every waiter is also on an **arrival list** (`older`/`newer`, oldest first) and records
-//!   `ticket`, the list's grant count when it arrived. With an overtake limit `k` (opt-in
+//! * With an overtake limit, every waiter is also on an **arrival list** (`older`/`newer`,
+//!   oldest first) and records `ticket`, the list's grant count when it arrived (without
+//!   one the list is not kept: it would cost every waiter a few writes for nothing). With an overtake limit `k` (opt-in
 //!   anti-starvation), a waiter that has seen `k` grants since it arrived becomes the front,
 //!   ahead of the priority order; such waiters are served oldest first. So no waiter is ever
 //!   overtaken by more than `k` later arrivals, keys are never re-sorted, and it is O(1).
@@ -423,13 +424,22 @@ impl<P: Ord> WaitList<P> {
     /// comparisons happen before the first write, so a panicking `Ord` leaves the list as it
     /// was and the waiter unlinked.
     ///
+    /// `track_arrival` puts the waiter on the arrival list, which only an overtake limit
+    /// reads: pass the same value (`overtake_limit != usize::MAX`) for every waiter of one
+    /// list, so that the arrival list holds all of them or none.
+    ///
     /// # Safety
     ///
     /// * `waiter` is not linked in any list.
     /// * `waiter` is unlinked from this list (by [`WaitList::cancel`], or by this list
     ///   granting or closing it) before it is dropped, and this list is neither moved nor
     ///   dropped while `waiter` is linked.
-    pub(crate) unsafe fn enqueue(&mut self, waiter: Pin<&Waiter<P>>, waker: Waker) {
+    pub(crate) unsafe fn enqueue(
+        &mut self,
+        waiter: Pin<&Waiter<P>>,
+        waker: Waker,
+        track_arrival: bool,
+    ) {
         let w = NonNull::from(waiter.get_ref());
         debug_assert_eq!(waiter.state(), WaiterState::Idle, "waiter linked twice");
         // SAFETY: the caller holds the lock (`&mut self`); `w` is live and unlinked, and
@@ -452,14 +462,16 @@ impl<P: Ord> WaitList<P> {
                     }
                 }
             }
-            (*n).ticket = self.grants;
-            (*n).older = self.newest;
-            (*n).newer = None;
-            match self.newest {
-                Some(newest) => (*node(newest)).newer = Some(w),
-                None => self.oldest = Some(w),
+            if track_arrival {
+                (*n).ticket = self.grants;
+                (*n).older = self.newest;
+                (*n).newer = None;
+                match self.newest {
+                    Some(newest) => (*node(newest)).newer = Some(w),
+                    None => self.oldest = Some(w),
+                }
+                self.newest = Some(w);
             }
-            self.newest = Some(w);
             state(w).store(LINKED, Ordering::Relaxed);
         }
         self.len += 1;
@@ -590,26 +602,24 @@ impl<P> WaitList<P> {
             } else {
                 self.remove_from_tree(w);
             }
-            match (*n).older {
-                Some(older) => (*node(older)).newer = (*n).newer,
-                None => self.oldest = (*n).newer,
-            }
-            match (*n).newer {
-                Some(newer) => (*node(newer)).older = (*n).older,
-                None => self.newest = (*n).older,
+            // The arrival list holds every linked waiter or none (see `enqueue`), so an
+            // empty one means it is not kept.
+            if self.oldest.is_some() {
+                match (*n).older {
+                    Some(older) => (*node(older)).newer = (*n).newer,
+                    None => self.oldest = (*n).newer,
+                }
+                match (*n).newer {
+                    Some(newer) => (*node(newer)).older = (*n).older,
+                    None => self.newest = (*n).older,
+                }
             }
             if self.partial == Some(w) {
                 // Its grant was taken (cancel, close) or completed (distribute) by the caller.
                 self.partial = None;
             }
-            (*n).older = None;
-            (*n).newer = None;
-            (*n).next = None;
-            (*n).prev = None;
-            (*n).left = None;
-            (*n).right = None;
-            (*n).parent = None;
-            (*n).is_head = false;
+            // The links are left stale: nothing reads an unlinked node's links, and linking
+            // writes every one of them again.
         }
         self.len -= 1;
     }
@@ -821,7 +831,10 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                 cur = (*node(w)).newer;
             }
             assert_eq!(self.newest, prev);
-            assert_eq!(arrivals, self.len, "every waiter is on the arrival list");
+            assert!(
+                arrivals == self.len || arrivals == 0,
+                "the arrival list holds every waiter or none"
+            );
             assert_eq!(self.first.is_none(), self.root.is_none());
         }
         order
