@@ -79,7 +79,7 @@ pin_project_lite::pin_project! {
 
 impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// A request for `permits` permits at the ambient priority (see [`AmbientLookup`]).
-    pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: usize) -> Self
+    pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: u32) -> Self
     where
         P: Default + Clone + 'static,
     {
@@ -129,7 +129,7 @@ impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
         // SAFETY: always the same semaphore, kept alive and in place by the borrow `'a`;
         // `PinnedDrop` calls `cancel` with it before the future goes away.
         let ready = unsafe { this.raw.as_mut().poll_acquire(&sem.raw, cx) };
-        ready.map(|result| result.map(|()| Permit::new(sem, this.raw.needed())))
+        ready.map(|result| result.map(|()| Permit::new(sem, this.raw.needed() as usize)))
     }
 }
 

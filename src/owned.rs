@@ -80,7 +80,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     where
         P: Ord + Default + Clone + 'static,
     {
-        AcquireOwned::new(self, n as usize)
+        AcquireOwned::new(self, n)
     }
 
     /// Takes one permit through an `Arc` if one is free and nobody is waiting, without
@@ -179,7 +179,7 @@ pin_project_lite::pin_project! {
 }
 
 impl<P, L: RawLock> AcquireOwned<P, L> {
-    fn new(sem: Arc<Semaphore<P, L>>, permits: usize) -> Self
+    fn new(sem: Arc<Semaphore<P, L>>, permits: u32) -> Self
     where
         P: Default + Clone + 'static,
     {
@@ -227,7 +227,9 @@ impl<P: Ord, L: RawLock> Future for AcquireOwned<P, L> {
         // replaces, so the semaphore stays alive and in place as long as the future exists;
         // `PinnedDrop` calls `cancel` with it before the future (and the `Arc`) goes away.
         let ready = unsafe { this.raw.as_mut().poll_acquire(&sem.raw, cx) };
-        ready.map(|result| result.map(|()| OwnedPermit::new(Arc::clone(sem), this.raw.needed())))
+        ready.map(|result| {
+            result.map(|()| OwnedPermit::new(Arc::clone(sem), this.raw.needed() as usize))
+        })
     }
 }
 

@@ -445,29 +445,19 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Start,
-    Queued,
-    Done,
-}
-
 pin_project_lite::pin_project! {
-    /// The protocol of one acquire: fast path, queueing, waiting, cancellation.
+    /// The protocol of one acquire: fast path, queueing, waiting, cancellation. Where it
+    /// stands is the waiter's state: fresh, queued (linked, granted or closed) or done.
     pub(crate) struct RawAcquire<P> {
         #[pin]
         waiter: Waiter<P>,
-        needed: usize,
-        phase: Phase,
     }
 }
 
 impl<P> RawAcquire<P> {
-    pub(crate) fn new(priority: P, needed: usize) -> Self {
+    pub(crate) fn new(priority: P, needed: u32) -> Self {
         Self {
             waiter: Waiter::new(priority, needed),
-            needed,
-            phase: Phase::Start,
         }
     }
 
@@ -476,8 +466,9 @@ impl<P> RawAcquire<P> {
         self.waiter.set_priority(priority);
     }
 
-    pub(crate) fn needed(&self) -> usize {
-        self.needed
+    #[inline]
+    pub(crate) fn needed(&self) -> u32 {
+        self.waiter.needed()
     }
 
     /// Cancels: unlinks the waiter if queued, returning any permits it was handed to the
@@ -488,7 +479,7 @@ impl<P> RawAcquire<P> {
     /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
     #[inline]
     pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
-        if self.phase == Phase::Queued {
+        if self.waiter.was_queued() {
             // SAFETY: forwarded.
             unsafe { self.cancel_queued(sem) }
         }
@@ -496,9 +487,7 @@ impl<P> RawAcquire<P> {
 
     #[inline(never)]
     unsafe fn cancel_queued<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
-        let this = self.project();
-        *this.phase = Phase::Done;
-        let waiter = this.waiter.into_ref();
+        let waiter = self.project().waiter.into_ref();
         if waiter.state() == WaiterState::Linked {
             // SAFETY: a queued waiter is linked in `sem`'s list or nowhere (caller).
             let unlinked = sem.locked_then_settle(|list| unsafe { list.cancel(waiter) });
@@ -510,7 +499,8 @@ impl<P> RawAcquire<P> {
         }
         // Granted meanwhile (or closed): give granted permits back in full.
         if waiter.state() == WaiterState::Granted {
-            sem.release(*this.needed);
+            waiter.finish();
+            sem.release(waiter.needed() as usize);
         }
     }
 }
@@ -535,8 +525,10 @@ impl<P: Ord> RawAcquire<P> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
         // The uncontended case, inlined into the caller; everything else out of line.
-        if self.phase == Phase::Start && self.needed <= MAX_PERMITS {
-            let fast = match sem.try_acquire(self.needed) {
+        // (`needed` is a `u32`, so `MAX_PERMITS` only matters on 16-bit targets.)
+        let n = self.waiter.needed() as usize;
+        if self.waiter.is_fresh() && n <= MAX_PERMITS {
+            let fast = match sem.try_acquire(n) {
                 Ok(()) => Ok(()),
                 Err(TryAcquireError::Closed) => Err(AcquireError::closed()),
                 Err(TryAcquireError::NoPermits) => {
@@ -544,7 +536,7 @@ impl<P: Ord> RawAcquire<P> {
                     return unsafe { self.poll_acquire_slow(sem, cx) };
                 }
             };
-            *self.project().phase = Phase::Done;
+            self.waiter.finish();
             return Poll::Ready(fast);
         }
         // SAFETY: forwarded.
@@ -557,71 +549,61 @@ impl<P: Ord> RawAcquire<P> {
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        let this = self.project();
-        let waiter = this.waiter.into_ref();
-        let n = *this.needed;
-        match *this.phase {
-            Phase::Start => {
+        let waiter = self.project().waiter.into_ref();
+        let n = waiter.needed() as usize;
+        match waiter.state() {
+            WaiterState::Idle => {
                 if n > MAX_PERMITS {
-                    *this.phase = Phase::Done;
+                    waiter.finish();
                     return Poll::Ready(Err(AcquireError::too_many_permits(n)));
                 }
                 // `poll_acquire` has just tried the lock-free path and found no permits;
                 // `enqueue` looks at the permit word again under the lock.
                 // Cloned before locking: no user code runs under the lock but `Ord`.
                 let waker = cx.waker().clone();
-                let phase = &mut *this.phase;
                 let enqueued = sem.locked_then_settle(|list| {
-                    // SAFETY: the waiter is unlinked (phase Start) and pinned; it is unlinked
+                    // SAFETY: the waiter is fresh, so unlinked, and pinned; it is unlinked
                     // before it is dropped because the caller calls `cancel`, and `sem`
-                    // stays in place until then (caller).
-                    let enqueued = unsafe { sem.enqueue(list, waiter, n, waker) };
-                    // Recorded under the lock, before any waker runs: if one panics, our
-                    // destructor must still know the waiter is linked.
-                    *phase = match enqueued {
-                        Ok(Enqueued::Queued) => Phase::Queued,
-                        Ok(Enqueued::Acquired) | Err(_) => Phase::Done,
-                    };
-                    enqueued
+                    // stays in place until then (caller). Once linked, its state says so
+                    // before any waker runs: if one panics, `cancel` still unlinks it.
+                    unsafe { sem.enqueue(list, waiter, n, waker) }
                 });
                 match enqueued {
-                    Err(err) => Poll::Ready(Err(err)),
-                    Ok(Enqueued::Acquired) => Poll::Ready(Ok(())),
-                    Ok(Enqueued::Queued) => Self::ready_or_pending(this.phase, waiter),
+                    Err(err) => {
+                        waiter.finish();
+                        Poll::Ready(Err(err))
+                    }
+                    Ok(Enqueued::Acquired) => {
+                        waiter.finish();
+                        Poll::Ready(Ok(()))
+                    }
+                    Ok(Enqueued::Queued) => Self::ready_or_pending(waiter),
                 }
             }
-            Phase::Queued => {
-                if waiter.state() == WaiterState::Linked {
-                    let replaced = sem.waiters.with(|list| {
-                        if waiter.state() != WaiterState::Linked {
-                            return None;
-                        }
-                        // SAFETY: linked, and only ever in `sem`'s list (caller).
-                        unsafe { list.refresh_waker(waiter, cx.waker()) }
-                    });
-                    drop(replaced); // outside the lock (tokio#5429)
-                }
-                Self::ready_or_pending(this.phase, waiter)
+            WaiterState::Linked => {
+                let replaced = sem.waiters.with(|list| {
+                    if waiter.state() != WaiterState::Linked {
+                        return None;
+                    }
+                    // SAFETY: linked, and only ever in `sem`'s list (caller).
+                    unsafe { list.refresh_waker(waiter, cx.waker()) }
+                });
+                drop(replaced); // outside the lock (tokio#5429)
+                Self::ready_or_pending(waiter)
             }
-            Phase::Done => panic!("`Acquire` polled after it completed"),
+            WaiterState::Granted | WaiterState::Closed => Self::ready_or_pending(waiter),
+            WaiterState::Done => panic!("`Acquire` polled after it completed"),
         }
     }
 
-    fn ready_or_pending(
-        phase: &mut Phase,
-        waiter: Pin<&Waiter<P>>,
-    ) -> Poll<Result<(), AcquireError>> {
-        match waiter.state() {
-            WaiterState::Granted => {
-                *phase = Phase::Done;
-                Poll::Ready(Ok(()))
-            }
-            WaiterState::Closed => {
-                *phase = Phase::Done;
-                Poll::Ready(Err(AcquireError::closed()))
-            }
-            WaiterState::Linked | WaiterState::Idle => Poll::Pending,
-        }
+    fn ready_or_pending(waiter: Pin<&Waiter<P>>) -> Poll<Result<(), AcquireError>> {
+        let result = match waiter.state() {
+            WaiterState::Granted => Ok(()),
+            WaiterState::Closed => Err(AcquireError::closed()),
+            WaiterState::Linked | WaiterState::Idle | WaiterState::Done => return Poll::Pending,
+        };
+        waiter.finish();
+        Poll::Ready(result)
     }
 }
 
@@ -639,9 +621,8 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
 impl<P> core::fmt::Debug for RawAcquire<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Acquire")
-            .field("permits", &self.needed)
-            .field("phase", &self.phase)
-            .field("waiter", &self.waiter)
+            .field("permits", &self.waiter.needed())
+            .field("state", &self.waiter.state())
             .finish()
     }
 }

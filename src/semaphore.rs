@@ -238,7 +238,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     where
         P: Ord + Default + Clone + 'static,
     {
-        Acquire::new(self, n as usize)
+        Acquire::new(self, n)
     }
 
     /// Takes one permit if one is free and nobody is waiting, without waiting.

@@ -57,16 +57,25 @@ use crate::wake_list::WakeList;
 
 type Link<P> = Option<NonNull<Waiter<P>>>;
 
+/// The `heap` of a waiter that does not head a run (no treap key is ever 0).
+const NOT_A_HEAD: u32 = 0;
+
+// The waiter's state. `DONE` is only stored by the owner, the queued states (`>= LINKED`:
+// queued once, whatever happened since) only by the lock holder, and `IDLE` by both: at
+// creation, and by `cancel`, which the owner calls.
 const IDLE: u8 = 0;
-const LINKED: u8 = 1;
-const GRANTED: u8 = 2;
-const CLOSED: u8 = 3;
+const DONE: u8 = 1;
+const LINKED: u8 = 2;
+const GRANTED: u8 = 3;
+const CLOSED: u8 = 4;
 
 /// Where a waiter stands, as its owner sees it without the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WaiterState {
-    /// Not in any list (never queued, or cancelled).
+    /// Not in any list: never queued, or cancelled.
     Idle,
+    /// Finished, as its owner recorded with [`Waiter::finish`]: it must not be used again.
+    Done,
     /// Queued; the lock holder may touch it.
     Linked,
     /// Unlinked with all its permits; the lock holder is done with it.
@@ -76,9 +85,15 @@ pub(crate) enum WaiterState {
 }
 
 /// One queued permit request: the node embedded in an `Acquire` future.
+///
+/// Kept small (104 bytes for `i64` priorities on 64-bit targets) because every acquire
+/// future embeds one, and futures are moved into tasks by copy.
 pub(crate) struct Waiter<P> {
-    state: AtomicU8,
     node: UnsafeCell<Node<P>>,
+    /// Permits requested: fixed at creation, so it lives outside the node and its owner
+    /// reads it without the lock.
+    needed: u32,
+    state: AtomicU8,
     /// Linked waiters are pointed to by their neighbours, so they must not move.
     _pin: PhantomPinned,
 }
@@ -88,16 +103,16 @@ pub(crate) struct Waiter<P> {
 #[repr(C)]
 struct Node<P> {
     priority: P,
-    /// Treap links, meaningful only while `is_head`.
+    /// Treap links, meaningful only for a run head.
     left: Link<P>,
     right: Link<P>,
     parent: Link<P>,
+    /// The treap's heap key if this waiter heads its run, else 0 (xorshift never yields 0,
+    /// so no separate flag is needed).
     heap: u32,
-    is_head: bool,
-    /// Permits requested.
-    needed: usize,
-    /// Permits handed to this waiter so far (only ever non-zero for the front waiter).
-    assigned: usize,
+    /// Permits handed to this waiter so far (only ever non-zero for the front waiter);
+    /// at most `needed`.
+    assigned: u32,
     waker: Option<Waker>,
     /// Next in the run (circular).
     next: Link<P>,
@@ -118,12 +133,12 @@ unsafe impl<P: Send> Send for Waiter<P> {}
 unsafe impl<P: Send> Sync for Waiter<P> {}
 
 impl<P> Waiter<P> {
-    pub(crate) fn new(priority: P, needed: usize) -> Self {
+    pub(crate) fn new(priority: P, needed: u32) -> Self {
         Self {
             state: AtomicU8::new(IDLE),
+            needed,
             node: UnsafeCell::new(Node {
                 priority,
-                needed,
                 assigned: 0,
                 waker: None,
                 next: None,
@@ -134,8 +149,7 @@ impl<P> Waiter<P> {
                 left: None,
                 right: None,
                 parent: None,
-                heap: 0,
-                is_head: false,
+                heap: NOT_A_HEAD,
             }),
             _pin: PhantomPinned,
         }
@@ -149,15 +163,50 @@ impl<P> Waiter<P> {
             .with_mut(|node| unsafe { (*node).priority = priority });
     }
 
+    /// Permits requested.
+    #[inline]
+    pub(crate) fn needed(&self) -> u32 {
+        self.needed
+    }
+
     /// The waiter's state, with Acquire ordering: after `Granted` or `Closed` nothing else
     /// touches the waiter (invariant 5).
+    #[inline]
     pub(crate) fn state(&self) -> WaiterState {
         match self.state.load(Ordering::Acquire) {
             IDLE => WaiterState::Idle,
+            DONE => WaiterState::Done,
             LINKED => WaiterState::Linked,
             GRANTED => WaiterState::Granted,
             _ => WaiterState::Closed,
         }
+    }
+
+    /// Whether the waiter is still as created: never queued and not finished. For the
+    /// owner's fast path: a relaxed load, since only the owner moves it out of `Idle`.
+    #[inline]
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == IDLE
+    }
+
+    /// Whether the waiter was ever queued and not finished since (it may be linked,
+    /// granted or closed). Relaxed for the same reason as [`Waiter::is_fresh`]: the lock
+    /// holder only moves it between queued states.
+    #[inline]
+    pub(crate) fn was_queued(&self) -> bool {
+        self.state.load(Ordering::Relaxed) >= LINKED
+    }
+
+    /// Records that the owner is done with the waiter, which must then be idle, granted or
+    /// closed (so no lock holder touches it again, invariant 5).
+    #[inline]
+    pub(crate) fn finish(&self) {
+        debug_assert_ne!(
+            self.state(),
+            WaiterState::Linked,
+            "finishing a linked waiter"
+        );
+        self.state.store(DONE, Ordering::Relaxed);
     }
 }
 
@@ -181,6 +230,18 @@ unsafe fn node<P>(w: NonNull<Waiter<P>>) -> *mut Node<P> {
     // reference to the whole waiter's node contents, so no unique borrow is asserted.
     let cell = unsafe { &*ptr::addr_of!((*w.as_ptr()).node) };
     cell.with_mut(|node| node)
+}
+
+/// The permits requested by the waiter behind `w`.
+///
+/// # Safety
+///
+/// `w` points to a live waiter.
+#[inline]
+unsafe fn needed<P>(w: NonNull<Waiter<P>>) -> u32 {
+    // SAFETY: `w` is live (caller); `needed` never changes while others can see the waiter,
+    // so shared reads of it never race.
+    unsafe { *ptr::addr_of!((*w.as_ptr()).needed) }
 }
 
 /// The state word of the waiter behind `w`.
@@ -307,7 +368,7 @@ impl<P> WaitList<P> {
                 if let Some(holder) = self.partial {
                     if holder != front {
                         // Someone else is due first: take the parked permits back.
-                        self.surplus += core::mem::take(&mut (*node(holder)).assigned);
+                        self.surplus += core::mem::take(&mut (*node(holder)).assigned) as usize;
                         self.partial = None;
                     }
                 }
@@ -315,9 +376,10 @@ impl<P> WaitList<P> {
                     break;
                 }
                 let n = node(front);
-                let missing = (*n).needed - (*n).assigned;
+                let missing = (needed(front) - (*n).assigned) as usize;
                 if self.surplus < missing {
-                    (*n).assigned += core::mem::take(&mut self.surplus);
+                    // Fewer than `missing`, so it fits in the `u32` count.
+                    (*n).assigned += core::mem::take(&mut self.surplus) as u32;
                     self.partial = Some(front);
                     break;
                 }
@@ -325,7 +387,6 @@ impl<P> WaitList<P> {
                     return Distributed::BatchFull;
                 }
                 self.surplus -= missing;
-                (*n).assigned = (*n).needed;
                 self.unlink(front);
                 self.grants = self.grants.wrapping_add(1);
                 if let Some(waker) = (*n).waker.take() {
@@ -348,7 +409,7 @@ impl<P> WaitList<P> {
             // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
                 let n = node(front);
-                self.surplus += core::mem::take(&mut (*n).assigned);
+                self.surplus += core::mem::take(&mut (*n).assigned) as usize;
                 self.unlink(front);
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
@@ -375,7 +436,7 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked in this list (caller), hence live.
         unsafe {
             let n = node(w);
-            self.surplus += core::mem::take(&mut (*n).assigned);
+            self.surplus += core::mem::take(&mut (*n).assigned) as usize;
             self.unlink(w);
             state(w).store(IDLE, Ordering::Relaxed);
             Some((*n).waker.take())
@@ -541,7 +602,7 @@ impl<P> WaitList<P> {
             let h = node(head);
             let tail = (*h).prev.expect("run is circular");
             let n = node(w);
-            (*n).is_head = false;
+            (*n).heap = NOT_A_HEAD;
             (*n).next = Some(head);
             (*n).prev = Some(tail);
             (*node(tail)).next = Some(w);
@@ -558,7 +619,6 @@ impl<P> WaitList<P> {
         // SAFETY: the caller's conditions.
         unsafe {
             let n = node(w);
-            (*n).is_head = true;
             (*n).next = Some(w);
             (*n).prev = Some(w);
             (*n).left = None;
@@ -591,7 +651,7 @@ impl<P> WaitList<P> {
             let n = node(w);
             let next = (*n).next.expect("linked waiter has a run");
             let prev = (*n).prev.expect("linked waiter has a run");
-            if !(*n).is_head {
+            if (*n).heap == NOT_A_HEAD {
                 (*node(prev)).next = Some(next);
                 (*node(next)).prev = Some(prev);
             } else if next != w {
@@ -633,7 +693,6 @@ impl<P> WaitList<P> {
         // SAFETY: the caller's conditions.
         unsafe {
             let (o, n) = (node(old), node(new));
-            (*n).is_head = true;
             (*n).left = (*o).left;
             (*n).right = (*o).right;
             (*n).parent = (*o).parent;
@@ -750,11 +809,13 @@ impl<P> WaitList<P> {
 
     fn next_heap_key(&mut self) -> u32 {
         // xorshift32: cheap, and the tree shape only needs keys independent of priorities.
+        // From a non-zero seed it never yields 0, which is what `NOT_A_HEAD` relies on.
         let mut x = self.rng;
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.rng = x;
+        debug_assert_ne!(x, NOT_A_HEAD);
         x
     }
 }
@@ -783,7 +844,7 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                 }
                 let h = stack.pop().unwrap();
                 let hn = node(h);
-                assert!((*hn).is_head);
+                assert_ne!((*hn).heap, NOT_A_HEAD, "tree nodes head their runs");
                 assert_eq!(state(h).load(Ordering::Relaxed), LINKED);
                 for child in [(*hn).left, (*hn).right].into_iter().flatten() {
                     assert_eq!((*node(child)).parent, Some(h), "child's parent pointer");
@@ -799,12 +860,12 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                 loop {
                     let wn = node(w);
                     assert_eq!((*wn).priority, (*hn).priority, "run shares one priority");
-                    assert_eq!((*wn).is_head, w == h);
+                    assert_eq!((*wn).heap != NOT_A_HEAD, w == h, "only run heads have keys");
                     assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
                     if Some(w) != self.partial {
                         assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
                     }
-                    order.push(((*wn).needed, &(*wn).priority));
+                    order.push((needed(w) as usize, &(*wn).priority));
                     count += 1;
                     w = (*wn).next.unwrap();
                     if w == h {

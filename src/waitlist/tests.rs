@@ -19,7 +19,7 @@ impl Rng {
     }
 }
 
-fn waiter(priority: i64, needed: usize) -> Pin<Box<Waiter<i64>>> {
+fn waiter(priority: i64, needed: u32) -> Pin<Box<Waiter<i64>>> {
     Box::pin(Waiter::new(priority, needed))
 }
 
