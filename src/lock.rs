@@ -131,6 +131,7 @@ unsafe impl RawLock for SpinLock {
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Guard<'a>(&'a AtomicBool);
         impl Drop for Guard<'_> {
+            #[inline]
             fn drop(&mut self) {
                 self.0.store(false, Ordering::Release);
             }

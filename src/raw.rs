@@ -276,17 +276,19 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// waiting for a close. A second panicking waker during that unwinding aborts, as any
     /// panic during unwinding does.
     #[inline]
-    fn wake_then_continue(
-        &self,
-        wakers: &mut WakeList,
-        mut progress: Distributed,
-        step: Step<P, L>,
-    ) {
+    fn wake_then_continue(&self, wakers: &mut WakeList, progress: Distributed, step: Step<P, L>) {
+        // The common case after queueing or cancelling (no hand-off): nothing to do, and
+        // no call to find that out.
+        if wakers.is_empty() && progress == Distributed::Done {
+            return;
+        }
+        self.wake_batches(wakers, progress, step);
+    }
+
+    /// The loop of [`RawSemaphore::wake_then_continue`], out of line.
+    #[inline(never)]
+    fn wake_batches(&self, wakers: &mut WakeList, mut progress: Distributed, step: Step<P, L>) {
         loop {
-            if wakers.is_empty() && progress == Distributed::Done {
-                // The common case (a queued or cancelled waiter, no hand-off): nothing to do.
-                return;
-            }
             let finish = FinishOnUnwind {
                 sem: self,
                 step,
@@ -298,6 +300,9 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
                 return;
             }
             progress = self.waiters.with(|list| step(self, list, wakers));
+            if wakers.is_empty() && progress == Distributed::Done {
+                return;
+            }
         }
     }
 
@@ -524,7 +529,8 @@ impl<P: Ord> RawAcquire<P> {
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        // The uncontended case, inlined into the caller; everything else out of line.
+        // The uncontended case and the poll after a grant are inlined into the caller;
+        // everything else is out of line.
         // (`needed` is a `u32`, so `MAX_PERMITS` only matters on 16-bit targets.)
         let n = self.waiter.needed() as usize;
         if self.waiter.is_fresh() && n <= MAX_PERMITS {
@@ -538,6 +544,10 @@ impl<P: Ord> RawAcquire<P> {
             };
             self.waiter.finish();
             return Poll::Ready(fast);
+        }
+        // The usual poll after a wake-up: the permits were handed over.
+        if self.waiter.take_grant() {
+            return Poll::Ready(Ok(()));
         }
         // SAFETY: forwarded.
         unsafe { self.poll_acquire_slow(sem, cx) }

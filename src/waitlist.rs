@@ -197,6 +197,18 @@ impl<P> Waiter<P> {
         self.state.load(Ordering::Relaxed) >= LINKED
     }
 
+    /// If the waiter was granted its permits, records that the owner has taken them
+    /// ([`WaiterState::Done`]) and returns `true`. The owner's second poll, inlined.
+    #[inline]
+    pub(crate) fn take_grant(&self) -> bool {
+        // Acquire: pairs with the lock holder's Release store of `GRANTED` (invariant 5).
+        let granted = self.state.load(Ordering::Acquire) == GRANTED;
+        if granted {
+            self.state.store(DONE, Ordering::Relaxed);
+        }
+        granted
+    }
+
     /// Records that the owner is done with the waiter, which must then be idle, granted or
     /// closed (so no lock holder touches it again, invariant 5).
     #[inline]

@@ -20,12 +20,12 @@ type Rest = ManuallyDrop<[Option<Waker>; WAKE_BATCH - 1]>;
 /// Most batches hold one waker (a release handing its permit to the next in line), so the
 /// first slot stands apart and the other `WAKE_BATCH - 1` are only initialised when a
 /// second waker arrives: a new list is a few words to write, not a 512-byte clear (which
-/// was about 35 instructions per list, twice per contended task). The rest sits in a
-/// `ManuallyDrop` because every slot is `None` whenever the list is dropped, so there is
-/// nothing to drop and no drop loop is needed. All of it is safe code: an uninitialised
-/// array would save little more.
+/// was about 35 instructions per list, twice per contended task). The slots sit in
+/// `ManuallyDrop` because every slot is `None` whenever the list is dropped (`Drop` wakes
+/// what is left), so the compiler's drop glue has nothing to do and is not even called.
+/// All of it is safe code: an uninitialised array would save little more.
 pub(crate) struct WakeList {
-    first: Option<Waker>,
+    first: ManuallyDrop<Option<Waker>>,
     rest: Option<Rest>,
     /// Slots `woken..len` hold wakers still to be woken; all others are `None`.
     len: usize,
@@ -36,7 +36,7 @@ impl WakeList {
     #[inline]
     pub(crate) const fn new() -> Self {
         Self {
-            first: None,
+            first: ManuallyDrop::new(None),
             rest: None,
             len: 0,
             woken: 0,
@@ -58,7 +58,7 @@ impl WakeList {
     pub(crate) fn push(&mut self, waker: Waker) {
         debug_assert!(!self.is_full(), "wake batch overflow");
         let slot = match self.len {
-            0 => &mut self.first,
+            0 => &mut *self.first,
             i => &mut self.rest.get_or_insert_with(Self::empty_rest)[i - 1],
         };
         *slot = Some(waker);
@@ -92,9 +92,13 @@ impl WakeList {
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
+        // Usually already woken (the check is inlined; the loop is not needed then).
         // Leaves every slot `None`, so skipping the slots' own destructors leaks nothing.
-        self.wake_all();
+        if !self.is_empty() {
+            self.wake_all();
+        }
     }
 }
 
