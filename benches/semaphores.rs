@@ -50,46 +50,9 @@
 //!
 //! # Profile (callgrind, instructions per operation)
 //!
-//! `scripts/profile.sh` counts instructions per operation over the measured loop only
-//! (tables in `docs/benchmarks.md`). What it showed on commit 978058e, before the fixes
-//! below were applied in commit a2c34d9 (current counts: `docs/benchmarks.md`),
-//! prio-semaphore first, the best peer in brackets:
-//!
-//! | scenario | prio-semaphore | best peer |
-//! |---|---|---|
-//! | `try_acquire` + drop | 52 | 67 (priority-semaphore) |
-//! | `acquire` + drop, uncontended | 140 | 129 (priority-semaphore) |
-//! | one contended task (executor included) | 2,571 | 1,690 (maitake-sync) |
-//! | enqueue + cancel one waiter | 1,150 | 199 (maitake-sync) |
-//!
-//! Where the contended instructions go:
-//!
-//! 1. **`WakeList`** (`src/wake_list.rs`): every `locked_then_settle`, that is every
-//!    enqueue, every cancel and every contended release, builds a `[Option<Waker>; 32]`
-//!    (512 bytes; about 33 instructions), moves it by value twice (into
-//!    `wake_then_continue`, then into `wake_all`: two 520-byte `memcpy` calls, about 150)
-//!    and drops it with `drop_in_place` over all 32 slots (about 104), even when it wakes
-//!    nobody: about 290 instructions per call, about 580 per queued waiter, which is half
-//!    of an enqueue + cancel and a quarter of a contended task.
-//! 2. `settle` runs after every locked operation, also when there is no surplus and no
-//!    partial grant, so nothing can be handed out.
-//! 3. The fast paths are not inlined: `RawSemaphore::release` (a large slow path inlined
-//!    into it gives it a 15-instruction prologue/epilogue), `RawAcquire::cancel` is called
-//!    for every completed future only to test `phase`, and `Acquire::poll` is an
-//!    out-of-line call with the slow path in its body.
-//! 4. With distinct random priorities each task takes about 29 L1 data-cache read misses
-//!    (tokio: 3), two thirds of them in `WaitList::enqueue`'s tree descent, because a
-//!    node's `priority` and its `left`/`right` links sit in different cache lines.
-//! 5. The `Acquire` future is 152 bytes (tokio's: 88), so executors move it with a `memcpy`
-//!    call (about 87 instructions per task here).
-//!
-//! A prototype of fixes for 1 to 4 (a `MaybeUninit` wake list passed by reference, no
-//! settle without work, inline fast paths with out-of-line slow paths, a `repr(C)` node
-//! with the search fields first) passed the crate's tests and Miri (library tests) and
-//! measured 36 / 72 / 1,891 / 425 instructions for the four rows above, a third fewer L1
-//! read misses with random priorities, and in wall-clock time: `acquire` 24.7 to 6.3 ns,
-//! 10,000 tasks -35% (equal) / -22% (random), cancellation churn -66%, one more waiter at
-//! depth 10,000 -71% (existing class) / -54% (new priority).
+//! `scripts/profile.sh` counts instructions per operation over the measured loop only.
+//! The counts, what they showed and what was changed because of them (two rounds so far)
+//! are in `docs/benchmarks.md` ("Findings").
 //!
 //! # Running one scenario without criterion
 //!

@@ -12,12 +12,13 @@
 //!   min-heap on a random `heap` key, which keeps its expected depth O(log d) for d distinct
 //!   queued priorities, whatever order they arrive in). `first` caches the leftmost head:
 //!   the waiter to serve next by priority.
-//! * With an overtake limit, every waiter is also on an **arrival list** (`older`/`newer`,
-//!   oldest first) and records `ticket`, the list's grant count when it arrived (without
-//!   one the list is not kept: it would cost every waiter a few writes for nothing). With an overtake limit `k` (opt-in
-//!   anti-starvation), a waiter that has seen `k` grants since it arrived becomes the front,
-//!   ahead of the priority order; such waiters are served oldest first. So no waiter is ever
-//!   overtaken by more than `k` later arrivals, keys are never re-sorted, and it is O(1).
+//! * With an overtake limit `k` (opt-in anti-starvation), every waiter is also on an
+//!   **arrival list** (`older`/`newer`, oldest first) and records `ticket`, the list's
+//!   grant count when it arrived. A waiter that has seen `k` grants since it arrived
+//!   becomes the front, ahead of the priority order; such waiters are served oldest first.
+//!   So no waiter is ever overtaken by more than `k` later arrivals, keys are never
+//!   re-sorted, and it is O(1). Without a limit the arrival list is not kept (it would
+//!   cost every waiter a few writes for nothing).
 //!
 //! Costs, with n queued waiters and d distinct priorities among them:
 //!
@@ -34,8 +35,9 @@
 //!
 //! # Invariants (all guarded by the semaphore's lock)
 //!
-//! 1. A waiter is linked iff its `state` is `LINKED`; only the lock holder changes that,
-//!    except that the owner sets `IDLE` -> nothing (it never links itself without the lock).
+//! 1. A waiter is linked iff its `state` is `LINKED`; only the lock holder links and
+//!    unlinks. The owner only moves its own waiter from `IDLE`, `GRANTED` or `CLOSED` (when
+//!    no lock holder can touch it) to `DONE`.
 //! 2. Every linked waiter stays pinned and alive until it is unlinked: the owning future
 //!    unlinks it (under the lock) in its destructor before the memory can go away.
 //! 3. Node fields are read and written only through raw pointers, by the lock holder, and
