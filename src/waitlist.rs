@@ -584,15 +584,14 @@ impl<P: Ord> WaitList<P> {
             let mut cur = self.root.expect("non-empty list has a root");
             loop {
                 let c = node(cur);
-                let order = prio.cmp(&(*c).priority);
-                if order == core::cmp::Ordering::Equal {
-                    return Place::Run(cur);
-                }
-                // Both links loaded, then one picked: a conditional move rather than a
-                // branch, which would be mispredicted half the time on a random descent.
-                let left = order == core::cmp::Ordering::Less;
-                let (l, r) = ((*c).left, (*c).right);
-                let next = if left { l } else { r };
+                // A branch on purpose: a conditional move would make each next load wait
+                // for the comparison, and measured slower even on random descents
+                // (`docs/benchmarks.md`, second round).
+                let (next, left) = match prio.cmp(&(*c).priority) {
+                    core::cmp::Ordering::Equal => return Place::Run(cur),
+                    core::cmp::Ordering::Less => ((*c).left, true),
+                    core::cmp::Ordering::Greater => ((*c).right, false),
+                };
                 match next {
                     Some(next) => cur = next,
                     None => {
