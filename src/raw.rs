@@ -277,15 +277,18 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// panic during unwinding does.
     #[inline]
     fn wake_then_continue(&self, wakers: &mut WakeList, progress: Distributed, step: Step<P, L>) {
-        // The common case after queueing or cancelling (no hand-off): nothing to do, and
-        // no call to find that out.
-        if wakers.is_empty() && progress == Distributed::Done {
+        if progress == Distributed::Done {
+            // The common case: at most one batch (usually none after queueing or
+            // cancelling, one waker after a release), and no step left to run if a waker
+            // panics (the list's own `Drop` wakes the rest of the batch).
+            wakers.wake_all();
             return;
         }
         self.wake_batches(wakers, progress, step);
     }
 
-    /// The loop of [`RawSemaphore::wake_then_continue`], out of line.
+    /// The loop of [`RawSemaphore::wake_then_continue`] for operations that filled a
+    /// batch, out of line.
     #[inline(never)]
     fn wake_batches(&self, wakers: &mut WakeList, mut progress: Distributed, step: Step<P, L>) {
         loop {

@@ -408,6 +408,12 @@ impl<P> WaitList<P> {
                 }
                 // Last touch (invariant 5): the owner may free the waiter from here on.
                 state(front).store(GRANTED, Ordering::Release);
+                if self.surplus == 0 {
+                    // The usual hand-off of one release to one waiter ends here: the next
+                    // front holds no partial grant (only the old front could), so there is
+                    // nothing left to move.
+                    break;
+                }
             }
         }
         Distributed::Done
