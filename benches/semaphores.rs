@@ -34,7 +34,8 @@
 //! * `a_*`: uncontended `try_acquire` + drop, and `acquire()` polled once with
 //!   `Waker::noop()` + drop.
 //! * `b_*`: 10,000 tasks contending for 4 permits, each holding its permit across one
-//!   yield: equal priorities, two classes (alternating), distinct random priorities.
+//!   yield: equal priorities, two classes (alternating), distinct random priorities. Also
+//!   measured in paired rounds (see [`paired_b`]), which the report uses for the ratios.
 //! * `c_*`: cancellation churn: 1,000 waiters queue behind a held permit and are dropped
 //!   before they are served (oldest first, random order, and random order with distinct
 //!   random priorities).
@@ -457,12 +458,14 @@ fn contended_tasks<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>, priorities: &[
     g.bench_function(P::NAME, |b| b.iter(|| run_tasks::<P>(priorities)));
 }
 
+const MIXES: [(&str, Mix); 3] = [
+    ("b_equal", Mix::Equal),
+    ("b_two_classes", Mix::TwoClasses),
+    ("b_random", Mix::Random),
+];
+
 fn group_b(c: &mut Criterion) {
-    for (name, mix) in [
-        ("b_equal", Mix::Equal),
-        ("b_two_classes", Mix::TwoClasses),
-        ("b_random", Mix::Random),
-    ] {
+    for (name, mix) in MIXES {
         let priorities = mix.priorities();
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(TASKS as u64));
@@ -470,6 +473,99 @@ fn group_b(c: &mut Criterion) {
         for_each_peer!(contended_tasks(&mut g, &priorities));
         g.finish();
     }
+}
+
+/// Rounds of [`paired_b`] per mix.
+const PAIRED_ROUNDS: usize = 101;
+
+/// Group b again, in **paired rounds**: each round runs every implementation once, in an
+/// order rotated by one per round, and times each run. The report divides times within a
+/// round and takes the median over rounds, so a burst of noise from other processes
+/// (which criterion's one-implementation-after-another samples absorb whole) moves one
+/// round, not one implementation. Writes `{"<group>": {"<peer>": [seconds, ...]}}` to
+/// `paired_b.json` next to criterion's output.
+fn paired_b() {
+    type Run = fn(&[Option<i64>]);
+    let mut runs: Vec<(&str, Run)> = Vec::new();
+    fn add<P: Peer>(runs: &mut Vec<(&'static str, Run)>) {
+        runs.push((P::NAME, run_tasks::<P>));
+    }
+    for_each_peer!(add(&mut runs));
+    let mut groups = Vec::new();
+    for (name, mix) in MIXES {
+        let priorities = mix.priorities();
+        for (_, run) in &runs {
+            run(&priorities); // warm-up, untimed
+        }
+        let mut times = vec![Vec::with_capacity(PAIRED_ROUNDS); runs.len()];
+        for round in 0..PAIRED_ROUNDS {
+            for k in 0..runs.len() {
+                let i = (round + k) % runs.len();
+                let start = Instant::now();
+                runs[i].1(black_box(&priorities));
+                times[i].push(start.elapsed().as_secs_f64());
+            }
+        }
+        let peers: Vec<String> = runs
+            .iter()
+            .zip(&times)
+            .map(|((peer, _), t)| {
+                let list: Vec<String> = t.iter().map(|s| format!("{s:.9}")).collect();
+                format!("    \"{peer}\": [{}]", list.join(", "))
+            })
+            .collect();
+        groups.push(format!("  \"{name}\": {{\n{}\n  }}", peers.join(",\n")));
+        println!("{name}: {PAIRED_ROUNDS} paired rounds done");
+    }
+    let dir = criterion_home();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        // Best effort: without it the report falls back to criterion's times.
+        let _ = std::fs::write(
+            dir.join("paired_b.json"),
+            format!("{{\n{}\n}}\n", groups.join(",\n")),
+        );
+    }
+}
+
+/// Whether to run the paired rounds: when benchmarking (not criterion's `--test` or
+/// `--list`) with no filter or one that can select group b.
+fn wants_group_b() -> bool {
+    // Criterion's options that take a value (which is not a filter).
+    const TAKES_VALUE: &[&str] = &[
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--color",
+        "--output-format",
+        "--profile-time",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--nresamples",
+        "--plotting-backend",
+        "--format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--test" || a == "--list") {
+        return false;
+    }
+    let mut filters = Vec::new();
+    let mut skip_value = false;
+    for arg in &args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg.starts_with('-') {
+            skip_value = TAKES_VALUE.contains(&arg.as_str());
+        } else {
+            filters.push(arg);
+        }
+    }
+    filters.is_empty() || filters.iter().any(|f| f.contains("b_"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -941,6 +1037,9 @@ fn main() {
     allocation_audit();
     group_a(&mut c);
     group_b(&mut c);
+    if wants_group_b() {
+        paired_b();
+    }
     group_c(&mut c);
     group_d(&mut c);
     group_e(&mut c);

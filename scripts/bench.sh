@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks and regenerates docs/benchmarks.md and
-# docs/benchmarks.svg from criterion's output (about 5 minutes).
+# docs/benchmarks.svg from criterion's output and the paired rounds of group b (about 6
+# minutes).
 #
 #   scripts/bench.sh                 # everything
 #   scripts/bench.sh '^b_'           # one group (criterion filter); the report keeps the

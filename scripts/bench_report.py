@@ -5,8 +5,9 @@ docs/benchmarks.svg, and prints the tables.
     python3 scripts/bench_report.py [--estimator median|mean|min] [--criterion DIR]
 
 Reads `<target>/criterion/<group>/<peer>[/<depth>]/new/{benchmark,estimates,sample}.json`,
-`<target>/criterion/allocations.json` (heap allocations per waiter, written by the bench)
-and, if present, `<target>/bench-profile/instructions.json` (scripts/profile.sh). Text
+`<target>/criterion/allocations.json` (heap allocations per waiter, written by the bench),
+`<target>/criterion/paired_b.json` (group b in paired rounds, written by the bench) and,
+if present, `<target>/bench-profile/instructions.json` (scripts/profile.sh). Text
 between the `<!-- notes -->` and `<!-- /notes -->` markers of an existing
 docs/benchmarks.md is kept, so hand-written findings survive regeneration.
 
@@ -132,6 +133,20 @@ def load_results(criterion: Path, estimator: str) -> dict:
     return results
 
 
+def paired_ratios(paired) -> dict:
+    """{(group, peer): median over rounds of peer time ÷ prio-semaphore time that round}"""
+    ratios = {}
+    for group, peers in (paired or {}).items():
+        ours = peers.get(OURS)
+        if not ours:
+            continue
+        for peer, times in peers.items():
+            per_round = sorted(t / o for t, o in zip(times, ours))
+            if per_round:
+                ratios[(group, peer)] = per_round[len(per_round) // 2]
+    return ratios
+
+
 def load_json(path: Path):
     try:
         return json.loads(path.read_text())
@@ -211,7 +226,7 @@ def peer_label(peer: str, group: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def evaluate_targets(res: dict, allocs) -> list[tuple[str, str, bool | None]]:
+def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bool | None]]:
     def t(group, peer, depth=None):
         entry = res.get((group, peer, depth))
         return entry["s"] if entry else None
@@ -225,19 +240,37 @@ def evaluate_targets(res: dict, allocs) -> list[tuple[str, str, bool | None]]:
         r = ours / theirs
         targets.append((name, f"{r:.2f}× {theirs_name}", r <= limit))
 
+    def b_target(name, group, peer, limit, theirs_name):
+        """Group b targets use the paired rounds when there are some."""
+        if (group, peer) in paired:
+            r = 1 / paired[(group, peer)]
+            targets.append((name, f"{r:.2f}× {theirs_name} (paired rounds; criterion: "
+                                  f"{t(group, OURS) / t(group, peer):.2f}×)"
+                            if t(group, OURS) and t(group, peer) else
+                            f"{r:.2f}× {theirs_name} (paired rounds)", r <= limit))
+        else:
+            ratio_target(name, t(group, OURS), t(group, peer), limit, theirs_name)
+
     for group, what in [("a_try_acquire", "try_acquire"), ("a_acquire", "acquire")]:
         peers = {p: t(group, p) for p in PEERS[1:] if t(group, p) is not None}
         fastest = min(peers, key=peers.get) if peers else None
         ratio_target(f"(a) uncontended `{what}` ≤ 0.9× the fastest peer", t(group, OURS),
                      peers.get(fastest), 0.9, f"`{fastest}`")
-    ratio_target("(b) equal priorities ≤ 1.0× tokio", t("b_equal", OURS),
-                 t("b_equal", "tokio"), 1.0, "`tokio`")
-    ratio_target("(b) two classes ≤ 1.1× tokio (FIFO only)", t("b_two_classes", OURS),
-                 t("b_two_classes", "tokio"), 1.1, "`tokio`")
-    heap = {p: t("b_random", p) for p in HEAP_BASED if t("b_random", p) is not None}
-    fastest = min(heap, key=heap.get) if heap else None
-    ratio_target("(b) random priorities ≤ 1.0× the fastest heap-based peer",
-                 t("b_random", OURS), heap.get(fastest), 1.0, f"`{fastest}`")
+    b_target("(b) equal priorities ≤ 1.0× tokio", "b_equal", "tokio", 1.0, "`tokio`")
+    b_target("(b) two classes ≤ 1.1× tokio (FIFO only)", "b_two_classes", "tokio", 1.1,
+             "`tokio`")
+    if any(("b_random", p) in paired for p in HEAP_BASED):
+        heap = {p: 1 / paired[("b_random", p)] for p in HEAP_BASED if ("b_random", p) in paired}
+    else:
+        heap = {p: t("b_random", OURS) / t("b_random", p) for p in HEAP_BASED
+                if t("b_random", p) and t("b_random", OURS)}
+    fastest = max(heap, key=heap.get) if heap else None
+    if fastest:
+        b_target("(b) random priorities ≤ 1.0× the fastest heap-based peer", "b_random",
+                 fastest, 1.0, f"`{fastest}`")
+    else:
+        targets.append(("(b) random priorities ≤ 1.0× the fastest heap-based peer",
+                        "not measured", None))
 
     lo, hi = t("e_existing_class", OURS, DEPTHS[0]), t("e_existing_class", OURS, DEPTHS[-1])
     if lo and hi:
@@ -361,6 +394,8 @@ def main() -> int:
         print(f"no criterion results under {criterion}; run scripts/bench.sh", file=sys.stderr)
         return 1
     allocs = load_json(criterion / "allocations.json")
+    paired_raw = load_json(criterion / "paired_b.json")
+    paired = paired_ratios(paired_raw)
     instructions = load_json(target / "bench-profile" / "instructions.json")
     versions = lock_versions()
     newest = max(v["mtime"] for v in res.values())
@@ -370,7 +405,7 @@ def main() -> int:
     md += [
         "# Benchmarks: prio-semaphore side by side",
         "",
-        "Regenerate everything on this page with **`scripts/bench.sh`** (about 5 minutes: "
+        "Regenerate everything on this page with **`scripts/bench.sh`** (about 6 minutes: "
         "`cargo bench --bench semaphores`, then `python3 scripts/bench_report.py`). "
         "Instruction counts come from **`scripts/profile.sh`** (callgrind, needs valgrind; "
         "run it before `scripts/bench.sh` to include them). The benchmarks are in "
@@ -385,12 +420,17 @@ def main() -> int:
         ) + (f"; criterion {versions['criterion']}" if "criterion" in versions else "") + ".",
         "* Wall-clock times on a shared or busy machine are noisy (the ± column is criterion's "
         "median absolute deviation); the instruction counts at the end are not.",
+        "* Group b is also measured in **paired rounds** (each round runs every "
+        "implementation once, in rotated order; the ratio is the median over rounds of the "
+        "ratio within a round), which a burst of noise cannot move the way it moves one "
+        "implementation's criterion samples; the (b) targets use them. A paired run is one "
+        "cold iteration, so its times are higher than criterion's warm ones.",
         "",
         "![ratio chart](benchmarks.svg)",
         "",
     ]
 
-    targets = evaluate_targets(res, allocs)
+    targets = evaluate_targets(res, allocs, paired)
     md += ["## Targets", ""]
     md += table(["target", "measured", "met?"], [
         [name, measured, "–" if ok is None else ("**yes**" if ok else "**no**")]
@@ -426,20 +466,26 @@ def main() -> int:
     printed = []
     for group, title, unit in GROUPS:
         ours = res.get((group, OURS, None))
+        has_paired = any(g == group for g, _ in paired)
         md += [f"## {title}", ""]
         rows = []
         per_peer_ratio = {}
         for peer in PEERS:
             entry = res.get((group, peer, None))
+            pr = paired.get((group, peer))
+            extra = [fmt_ratio(pr)] if has_paired else []
             if not entry:
-                rows.append([peer_label(peer, group), "not run", "", ""])
+                rows.append([peer_label(peer, group), "not run", "", ""] + extra)
                 continue
             r = entry["s"] / ours["s"] if ours else None
-            if peer != OURS and r:
-                per_peer_ratio[peer] = r
+            if peer != OURS and (pr or r):
+                per_peer_ratio[peer] = pr or r
             rows.append([peer_label(peer, group), fmt_time(entry["s"]),
-                         f"±{entry['mad'] * 100:.0f}%", fmt_ratio(r)])
-        md += table(["implementation", f"time {unit}", "±", "÷ prio-semaphore"], rows)
+                         f"±{entry['mad'] * 100:.0f}%", fmt_ratio(r)] + extra)
+        rounds = len(next(iter(paired_raw[group].values()))) if has_paired else 0
+        md += table(["implementation", f"time {unit}", "±", "÷ prio-semaphore"]
+                    + ([f"÷ prio-semaphore, paired ({rounds} rounds)"] if has_paired else []),
+                    rows)
         md += [""]
         chart_rows.append((group, per_peer_ratio))
         printed.append((group, rows))
