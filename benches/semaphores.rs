@@ -529,7 +529,7 @@ fn paired_b() {
 
 /// Whether to run the paired rounds: when benchmarking (not criterion's `--test` or
 /// `--list`) with no filter or one that can select group b.
-fn wants_group_b() -> bool {
+fn wants_paired_rounds() -> bool {
     // Criterion's options that take a value (which is not a filter).
     const TAKES_VALUE: &[&str] = &[
         "--warm-up-time",
@@ -1037,7 +1037,7 @@ fn main() {
     allocation_audit();
     group_a(&mut c);
     group_b(&mut c);
-    if wants_group_b() {
+    if wants_paired_rounds() {
         paired_b();
     }
     group_c(&mut c);
