@@ -68,6 +68,21 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+// `alloc::sync::Arc` (owned permits, `limited`) exists only where pointers have native
+// compare-and-swap; `portable-atomic` cannot stand in for it because the owned API takes
+// `self: Arc<Self>`, which only the standard `Arc` allows. Say so instead of failing with
+// unresolved imports.
+#[cfg(all(
+    feature = "alloc",
+    not(all(target_has_atomic = "8", target_has_atomic = "ptr"))
+))]
+compile_error!(
+    "prio-semaphore: the `alloc` feature (owned permits, `limited`) needs native \
+     compare-and-swap, which this target lacks (`alloc::sync::Arc` does not exist here); \
+     build with `default-features = false` (and `features = [\"critical-section\"]`): the \
+     borrowed API (`Semaphore::acquire`, `Permit`) works on this target"
+);
+
 mod acquire;
 #[cfg(feature = "std")]
 mod ambient;

@@ -7,7 +7,21 @@
 
 #[cfg(not(loom))]
 mod imp {
+    // Targets with compare-and-swap use `core`'s atomics directly: the code is exactly what
+    // it would be without this facade, and no dependency is added.
+    #[cfg(all(target_has_atomic = "8", target_has_atomic = "ptr"))]
     pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+    // Targets without compare-and-swap (Cortex-M0/M0+ `thumbv6m-none-eabi`, RISC-V without
+    // the A extension such as `riscv32imc-unknown-none-elf`) have atomic loads and stores
+    // only. `portable-atomic` (a dependency on those targets alone) provides the same types
+    // with compare-and-swap and read-modify-write emulated by masking interrupts: through
+    // the `critical-section` crate when our `critical-section` feature is on, or directly
+    // under `--cfg portable_atomic_unsafe_assume_single_core` (see the crate docs,
+    // "Microcontrollers without compare-and-swap"). Its `require-cas` feature turns a build
+    // that has neither into one clear compile error.
+    #[cfg(not(all(target_has_atomic = "8", target_has_atomic = "ptr")))]
+    pub(crate) use portable_atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
     /// Tell the CPU we are spinning.
     #[inline]
