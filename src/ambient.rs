@@ -81,7 +81,7 @@ struct Frame<'a> {
     outer: Link,
 }
 
-std::thread_local! {
+crate::loom::const_thread_local! {
     /// The innermost active scope of this thread, or null.
     static INNERMOST: Cell<Link> = const { Cell::new(ptr::null()) };
 }

@@ -20,14 +20,16 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
 
 use crate::acquire::Acquire;
 use crate::error::AcquireError;
 use crate::lock::RawLock;
+// Parking, the flag and the waker cache go through the sync facade: loom's under loom, so
+// the loom models check `wait()` itself.
+use crate::loom::thread::{self, Thread};
+use crate::loom::{AtomicBool, Ordering};
 use crate::owned::{AcquireOwned, OwnedPermit};
 use crate::permit::Permit;
 
@@ -121,7 +123,7 @@ impl Wake for ThreadWaker {
     }
 }
 
-std::thread_local! {
+crate::loom::const_thread_local! {
     /// This thread's waker, between waits. Taken out while a wait runs, so a wait nested in
     /// another (from a priority's `Ord`, say) gets a waker of its own and steals no wake-up.
     static WAKER: Cell<Option<Arc<ThreadWaker>>> = const { Cell::new(None) };

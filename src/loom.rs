@@ -47,6 +47,10 @@ mod imp {
 
     /// How many wakers are collected under the lock before it is released to wake them.
     pub(crate) const WAKE_BATCH: usize = 32;
+
+    /// Threads (blocking `wait()`): std's, or loom's under loom.
+    #[cfg(feature = "std")]
+    pub(crate) use std::thread;
 }
 
 #[cfg(loom)]
@@ -60,6 +64,26 @@ mod imp {
 
     /// Shrunk so that a model with three waiters already crosses a batch boundary.
     pub(crate) const WAKE_BATCH: usize = 2;
+
+    /// Loom's threads run on one OS thread: parking must be loom's `park`/`unpark` (std's
+    /// would block them all).
+    #[cfg(feature = "std")]
+    pub(crate) use loom::thread;
 }
 
 pub(crate) use imp::*;
+
+/// `thread_local!` with a `const` initialiser (blocking `wait()`'s waker cache, ambient
+/// scopes): std's, or loom's under loom, whose model threads share one OS thread and so
+/// must not share std's thread-locals (which would also outlive each execution).
+#[cfg(feature = "std")]
+macro_rules! const_thread_local {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = const { $($init:tt)* };) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* static $name: $t = const { $($init)* }; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* static $name: $t = { $($init)* }; }
+    };
+}
+#[cfg(feature = "std")]
+pub(crate) use const_thread_local;
