@@ -5,6 +5,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::error::AcquireError;
+use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::permit::Permit;
 use crate::raw::RawAcquire;
@@ -95,9 +96,11 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     ///
     /// An explicit priority wins over any ambient one (`with_priority`, feature `std`).
     ///
-    /// Takes anything that converts into the semaphore's priority type, so a `u8` or `i32`
-    /// works for the default `i64`, and an `f64` for
-    /// [`FloatPriority`](crate::FloatPriority).
+    /// Takes anything that converts into the semaphore's priority type (see
+    /// [`IntoPriority`]): every primitive integer (`u8`, `i32`, `u64`, `usize`, `i128`, ...)
+    /// for the default `i64`, saturating at `i64::MIN`/`i64::MAX` beyond its range, which
+    /// keeps the order; an `f64` for [`FloatPriority`](crate::FloatPriority); and the
+    /// priority type itself.
     ///
     /// # Examples
     ///
@@ -109,11 +112,14 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// let level: u8 = 2;
     /// let permit = sem.acquire().priority(level).await.unwrap();
     /// # drop(permit);
+    /// let queue_len: usize = 17;
+    /// let permit = sem.acquire().priority(queue_len).await.unwrap();
+    /// # drop(permit);
     /// # });
     /// ```
-    pub fn priority(mut self, priority: impl Into<P>) -> Self {
+    pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.ambient = AmbientLookup::explicit();
-        self.raw.set_priority(priority.into());
+        self.raw.set_priority(priority.into_priority());
         self
     }
 }

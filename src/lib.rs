@@ -91,6 +91,7 @@ mod blocking;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
 mod error;
+mod into_priority;
 #[cfg(feature = "alloc")]
 pub mod limited;
 mod lock;
@@ -110,6 +111,7 @@ pub use ambient::{current_priority, priority_scope, with_priority, WithPriority}
 #[cfg(feature = "critical-section")]
 pub use critical_section_lock::CriticalSectionLock;
 pub use error::{AcquireError, TryAcquireError};
+pub use into_priority::IntoPriority;
 pub use lock::{RawLock, SpinLock};
 #[cfg(feature = "alloc")]
 pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};

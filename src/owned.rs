@@ -12,6 +12,7 @@ use core::task::{Context, Poll};
 
 use crate::acquire::AmbientLookup;
 use crate::error::{AcquireError, TryAcquireError};
+use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::raw::RawAcquire;
 use crate::semaphore::Semaphore;
@@ -193,8 +194,8 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
     /// Sets the priority this request waits with: smaller values are served first, equal
     /// values in arrival order. It wins over any ambient priority.
     ///
-    /// Takes anything that converts into the semaphore's priority type, exactly like
-    /// [`Acquire::priority`](crate::Acquire::priority).
+    /// Takes anything that converts into the semaphore's priority type
+    /// ([`IntoPriority`]), exactly like [`Acquire::priority`](crate::Acquire::priority).
     ///
     /// # Examples
     ///
@@ -209,9 +210,9 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
     /// # drop(permit);
     /// # });
     /// ```
-    pub fn priority(mut self, priority: impl Into<P>) -> Self {
+    pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.ambient = AmbientLookup::explicit();
-        self.raw.set_priority(priority.into());
+        self.raw.set_priority(priority.into_priority());
         self
     }
 }
