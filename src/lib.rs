@@ -99,6 +99,8 @@ mod loom;
 #[cfg(feature = "alloc")]
 mod owned;
 mod permit;
+#[cfg(feature = "alloc")]
+mod poll_semaphore;
 mod priority;
 mod raw;
 mod semaphore;
@@ -116,6 +118,8 @@ pub use lock::{RawLock, SpinLock};
 #[cfg(feature = "alloc")]
 pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};
 pub use permit::{Permit, SemaphorePermit};
+#[cfg(feature = "alloc")]
+pub use poll_semaphore::PollSemaphore;
 pub use priority::FloatPriority;
 pub use semaphore::Semaphore;
 
