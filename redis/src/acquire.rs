@@ -1,0 +1,223 @@
+//! The futures: `Acquire`, `TryAcquire`, `Close` and `Connect`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::agent::{Command, Outcome};
+use crate::error::{Error, TryAcquireError};
+use crate::permit::RedisPermit;
+use crate::semaphore::{Inner, RedisSemaphore};
+use crate::slot::Slot;
+
+/// Waits for permits; returned by [`RedisSemaphore::acquire`] and
+/// [`acquire_many`](RedisSemaphore::acquire_many).
+///
+/// Nothing happens until it is first polled: that is when it takes its global arrival
+/// number (its place among equal priorities, across all processes) and, uncontended, its
+/// permit, in one round trip.
+///
+/// # Cancellation
+///
+/// Dropping it at any point loses nothing: a waiter leaves the line (if it was this
+/// process's best, the next best takes its place in one call), and a grant that arrives
+/// for it anyway is released at once. Any runtime's timeout around it is therefore a
+/// correct acquire-with-timeout.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Acquire {
+    inner: Arc<Inner>,
+    permits: u32,
+    priority: Option<i64>,
+    try_only: bool,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Start,
+    Waiting { id: u64, reply: Arc<Slot<Outcome>> },
+    Done,
+}
+
+impl Acquire {
+    pub(crate) fn new(inner: Arc<Inner>, permits: u32, try_only: bool) -> Self {
+        Acquire {
+            inner,
+            permits,
+            priority: None,
+            try_only,
+            state: State::Start,
+        }
+    }
+
+    /// Sets the priority: smaller values are served first (`0` by default, or the
+    /// ambient priority of [`prio_semaphore::with_priority`]), the core crate's rule.
+    pub fn priority(mut self, priority: impl Into<i64>) -> Self {
+        self.priority = Some(priority.into());
+        self
+    }
+
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        if let State::Start = self.state {
+            if self.permits == 0 {
+                self.state = State::Done;
+                return Poll::Ready(Outcome::Failed(Error::InvalidConfig(
+                    "a request must ask for at least one permit".into(),
+                )));
+            }
+            if self.permits > self.inner.limit {
+                self.state = State::Done;
+                return Poll::Ready(Outcome::Failed(Error::TooManyPermits {
+                    requested: self.permits,
+                    limit: self.inner.limit,
+                }));
+            }
+            // Read at the first poll, like the core crate's ambient priority.
+            let priority = self
+                .priority
+                .or_else(prio_semaphore::current_priority::<i64>)
+                .unwrap_or(0);
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            let reply = Slot::new();
+            let sent = self.inner.send(Command::Acquire {
+                id,
+                priority,
+                permits: self.permits,
+                try_only: self.try_only,
+                reply: reply.clone(),
+            });
+            if !sent {
+                self.state = State::Done;
+                return Poll::Ready(Outcome::Failed(Error::Stopped));
+            }
+            self.state = State::Waiting { id, reply };
+        }
+        match &self.state {
+            State::Waiting { reply, .. } => {
+                let outcome = std::task::ready!(reply.poll_take(cx));
+                self.state = State::Done;
+                Poll::Ready(outcome)
+            }
+            State::Done => panic!("`Acquire` polled after it completed"),
+            State::Start => unreachable!("started above"),
+        }
+    }
+}
+
+impl Future for Acquire {
+    type Output = Result<RedisPermit, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let outcome = std::task::ready!(this.poll_outcome(cx));
+        Poll::Ready(match outcome {
+            Outcome::Granted(granted) => Ok(RedisPermit::new(this.inner.clone(), granted)),
+            Outcome::Busy => Err(Error::Redis(redis::RedisError::from((
+                redis::ErrorKind::Parse,
+                "a waiting acquire was answered as a try",
+            )))),
+            Outcome::Failed(error) => Err(error),
+        })
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if let State::Waiting { id, reply } = &self.state {
+            match reply.abandon() {
+                // Granted but never taken: the permit's drop releases it.
+                Some(Outcome::Granted(granted)) => {
+                    drop(RedisPermit::new(self.inner.clone(), granted));
+                }
+                Some(_) => {}
+                None => {
+                    self.inner.send(Command::Cancel { id: *id });
+                }
+            }
+        }
+    }
+}
+
+/// Takes permits only if free and nobody waits; returned by
+/// [`RedisSemaphore::try_acquire`]. One round trip.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct TryAcquire {
+    acquire: Acquire,
+}
+
+impl TryAcquire {
+    pub(crate) fn new(acquire: Acquire) -> Self {
+        TryAcquire { acquire }
+    }
+}
+
+impl Future for TryAcquire {
+    type Output = Result<RedisPermit, TryAcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let outcome = std::task::ready!(this.acquire.poll_outcome(cx));
+        Poll::Ready(match outcome {
+            Outcome::Granted(granted) => {
+                Ok(RedisPermit::new(this.acquire.inner.clone(), granted))
+            }
+            Outcome::Busy => Err(TryAcquireError::NoPermits),
+            Outcome::Failed(error) => Err(TryAcquireError::Failed(error)),
+        })
+    }
+}
+
+/// Closes the semaphore; returned by [`RedisSemaphore::close`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Close {
+    reply: Arc<Slot<Result<(), Error>>>,
+    sent: bool,
+}
+
+impl Close {
+    pub(crate) fn new(reply: Arc<Slot<Result<(), Error>>>, sent: bool) -> Self {
+        Close { reply, sent }
+    }
+}
+
+impl Future for Close {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.sent {
+            return Poll::Ready(Err(Error::Stopped));
+        }
+        self.reply.poll_take(cx)
+    }
+}
+
+/// Connects a semaphore; returned by [`Builder::connect`](crate::Builder::connect).
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Connect {
+    reply: Arc<Slot<Result<RedisSemaphore, Error>>>,
+    early: Option<Error>,
+}
+
+impl Connect {
+    pub(crate) fn new(reply: Arc<Slot<Result<RedisSemaphore, Error>>>, early: Option<Error>) -> Self {
+        Connect { reply, early }
+    }
+}
+
+impl Future for Connect {
+    type Output = Result<RedisSemaphore, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(error) = this.early.take() {
+            return Poll::Ready(Err(error));
+        }
+        this.reply.poll_take(cx)
+    }
+}

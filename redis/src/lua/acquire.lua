@@ -1,0 +1,44 @@
+-- An arrival: ARGV 6 priority (16 hex digits, order-preserving), 7 permits,
+-- 8 'wait' or 'try', 9 '1' when this process already has other waiters.
+-- Uncontended, this one call is the whole acquire.
+if closed then
+  save()
+  return { 'closed', 0, '', {}, mine }
+end
+local n = tonumber(ARGV[7])
+if n > LIMIT then
+  save()
+  return { 'too_many', LIMIT, '', {}, mine }
+end
+local arrival = redis.call('INCR', K_ARRIVAL)
+local member = ARGV[6] .. string.format('%016x', arrival)
+local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
+-- No barging: a plain acquire may only go first when it is ahead of the whole line; a
+-- try_acquire only when nobody waits at all (the core crate's rule).
+local ahead = (not front) or (ARGV[8] == 'wait' and member < front)
+if ahead and n <= LIMIT - used and granting() then
+  local token = grant(member, CLIENT, n, 0)
+  save()
+  return { 'granted', token, member, {}, mine }
+end
+if ARGV[8] == 'try' then
+  save()
+  return { 'busy', 0, '', {}, mine }
+end
+local current = redis.call('HGET', K_CLIENTS, CLIENT)
+if (not current) or member < current then
+  -- This process's new best waiter: it replaces the process's place in the line (the
+  -- one it replaces, if any, stays queued in the process, behind it).
+  local more = '0'
+  if current or ARGV[9] == '1' then more = '1' end
+  set_entry(member, n, more)
+else
+  -- A better waiter of this process is already in line: remember that more follow it.
+  local client, en = parse_entry(redis.call('HGET', K_ENTRIES, current))
+  if en > 0 then
+    redis.call('HSET', K_ENTRIES, current, client .. ' ' .. fmt(en) .. ' 1')
+  end
+  redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+end
+save()
+return { 'queued', 0, member, {}, mine }

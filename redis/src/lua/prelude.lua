@@ -1,0 +1,163 @@
+-- Shared by every script (prepended by `scripts.rs`). Everything here reads only KEYS and
+-- ARGV; no caller text is ever part of the code, so script hashes are fixed.
+--
+-- KEYS: 1 config (hash: limit, used, closed, grace_until, fence)
+--       2 holders (zset: lease member -> expiry, server ms)
+--       3 held    (hash: lease member -> "client n token")
+--       4 line    (zset, all scores 0, so ordered by member = priority then arrival)
+--       5 entries (hash: line member -> "client n more"; n = 0 marks a barrier)
+--       6 clients (hash: client -> its one line member)
+--       7 alive   (zset: client -> expiry of its place in the line, server ms)
+--       8 arrival (counter: the global arrival number)
+-- ARGV: 1 channel, 2 client id, 3 limit, 4 lease ms, 5 alive ms, then per script.
+local K_CONFIG, K_HOLDERS, K_HELD, K_LINE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_ENTRIES, K_CLIENTS, K_ALIVE, K_ARRIVAL = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local CHANNEL, CLIENT = ARGV[1], ARGV[2]
+local LIMIT, LEASE_MS, ALIVE_MS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+
+-- The server's clock, never a client's.
+local time = redis.call('TIME')
+local NOW_MS = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local NOW_US = tonumber(time[1]) * 1000000 + tonumber(time[2])
+
+local cfg = redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until')
+local created = 0
+if not cfg[1] then
+  -- No state: a new semaphore, or Redis lost its data. The two look the same, so grants
+  -- wait one lease: holders of lost leases find out (their renewal fails) before anyone
+  -- else can be granted. Leftovers of a partial loss are dropped with it.
+  redis.call('DEL', K_HOLDERS, K_HELD, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
+  redis.call('HSET', K_CONFIG, 'limit', LIMIT, 'used', 0, 'closed', 0,
+    'grace_until', NOW_MS + LEASE_MS)
+  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS) }
+  created = 1
+end
+if tonumber(cfg[1]) ~= LIMIT then
+  return { 'limit_mismatch', tonumber(cfg[1]), '', {}, {} }
+end
+local used = tonumber(cfg[2])
+local closed = cfg[3] == '1'
+local grace_until = tonumber(cfg[4])
+local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), ...
+
+local function fmt(x) return string.format('%d', x) end
+
+local function parse_entry(value)
+  local client, n, more = string.match(value, '^(%S+) (%d+) (%d)$')
+  return client, tonumber(n), more
+end
+
+local function parse_held(value)
+  local client, n, token = string.match(value, '^(%S+) (%d+) (%d+)$')
+  return client, tonumber(n), token
+end
+
+-- Drops expired leases (their permits come back) and the line places of processes that
+-- stopped renewing their presence (a killed waiter leaves the line).
+local function expire()
+  local dead = redis.call('ZRANGEBYSCORE', K_HOLDERS, '-inf', NOW_MS)
+  for _, member in ipairs(dead) do
+    local value = redis.call('HGET', K_HELD, member)
+    if value then
+      local _, n = parse_held(value)
+      used = used - n
+      redis.call('HDEL', K_HELD, member)
+    end
+    redis.call('ZREM', K_HOLDERS, member)
+  end
+  local gone = redis.call('ZRANGEBYSCORE', K_ALIVE, '-inf', NOW_MS)
+  for _, client in ipairs(gone) do
+    local member = redis.call('HGET', K_CLIENTS, client)
+    if member then
+      redis.call('ZREM', K_LINE, member)
+      redis.call('HDEL', K_ENTRIES, member)
+    end
+    redis.call('HDEL', K_CLIENTS, client)
+    redis.call('ZREM', K_ALIVE, client)
+  end
+end
+
+-- A grant: a lease until now + lease, and a fencing token that only grows. The token is
+-- at least the server time in microseconds, so it keeps growing even after Redis lost its
+-- counter (a restart without persistence or from an older snapshot).
+local function grant(member, client, n, barrier)
+  local token = redis.call('HINCRBY', K_CONFIG, 'fence', 1)
+  if token < NOW_US then
+    token = NOW_US
+    redis.call('HSET', K_CONFIG, 'fence', fmt(token))
+  end
+  redis.call('HSET', K_HELD, member, client .. ' ' .. fmt(n) .. ' ' .. fmt(token))
+  redis.call('ZADD', K_HOLDERS, NOW_MS + LEASE_MS, member)
+  used = used + n
+  if client == CLIENT then
+    table.insert(mine, member)
+    table.insert(mine, n)
+    table.insert(mine, token)
+    table.insert(mine, barrier)
+  end
+  return token
+end
+
+-- Reports a grant made earlier (the process had not heard of it), with whether its
+-- barrier is still in the line.
+local function report(member, n, token)
+  local barrier = 0
+  local entry = redis.call('HGET', K_ENTRIES, member)
+  if entry then
+    local _, en = parse_entry(entry)
+    if en == 0 then barrier = 1 end
+  end
+  table.insert(mine, member)
+  table.insert(mine, n)
+  table.insert(mine, tonumber(token))
+  table.insert(mine, barrier)
+end
+
+local function granting() return (not closed) and NOW_MS >= grace_until end
+
+-- Grants the line in order while the front fits. Stops at a barrier (a process whose
+-- best waiter was just granted and whose next best is not known yet: all its other
+-- waiters come after the barrier) or at a request larger than the free permits (no one
+-- passes it: that is what keeps large requests from starving). Each round grants one
+-- process's entry, so the work is bounded by processes and permits, never by waiters.
+local function serve()
+  if not granting() then return end
+  while true do
+    local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
+    if not front then return end
+    local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
+    if n == 0 or n > LIMIT - used then return end
+    local barrier = 0
+    if more == '1' then barrier = 1 end
+    local token = grant(front, client, n, barrier)
+    if more == '1' then
+      redis.call('HSET', K_ENTRIES, front, client .. ' 0 0')
+    else
+      redis.call('ZREM', K_LINE, front)
+      redis.call('HDEL', K_ENTRIES, front)
+      redis.call('HDEL', K_CLIENTS, client)
+    end
+    redis.call('PUBLISH', CHANNEL,
+      client .. ' ' .. front .. ' ' .. fmt(n) .. ' ' .. fmt(token) .. ' ' .. fmt(barrier))
+  end
+end
+
+local function save() redis.call('HSET', K_CONFIG, 'used', used) end
+
+local function set_entry(member, n, more)
+  local current = redis.call('HGET', K_CLIENTS, CLIENT)
+  if current then
+    redis.call('ZREM', K_LINE, current)
+    redis.call('HDEL', K_ENTRIES, current)
+    redis.call('HDEL', K_CLIENTS, CLIENT)
+  end
+  if member ~= '' then
+    redis.call('ZADD', K_LINE, 0, member)
+    redis.call('HSET', K_ENTRIES, member, CLIENT .. ' ' .. fmt(n) .. ' ' .. more)
+    redis.call('HSET', K_CLIENTS, CLIENT, member)
+    redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+  end
+end
+
+expire()
+serve()

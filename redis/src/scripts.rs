@@ -1,0 +1,231 @@
+//! The server-side scripts and their replies.
+//!
+//! Each state change is exactly one script: Redis runs it atomically, with its own clock
+//! (`TIME`), so no two processes can interleave inside a decision and no client clock is
+//! ever trusted. Scripts are sent by hash (`EVALSHA`, one round trip); after a server
+//! restart the client reloads them transparently once.
+
+use std::sync::OnceLock;
+
+use redis::Value;
+
+use crate::names::Keys;
+
+/// The scripts, each prefixed with the shared prelude (`lua/prelude.lua`).
+pub(crate) struct Scripts {
+    pub(crate) acquire: redis::Script,
+    pub(crate) enter: redis::Script,
+    pub(crate) release: redis::Script,
+    pub(crate) sync: redis::Script,
+    pub(crate) close: redis::Script,
+}
+
+macro_rules! with_prelude {
+    ($file:literal) => {
+        concat!(include_str!("lua/prelude.lua"), include_str!($file))
+    };
+}
+
+/// The scripts (hashed once per process).
+pub(crate) fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        acquire: redis::Script::new(with_prelude!("lua/acquire.lua")),
+        enter: redis::Script::new(with_prelude!("lua/enter.lua")),
+        release: redis::Script::new(with_prelude!("lua/release.lua")),
+        sync: redis::Script::new(with_prelude!("lua/sync.lua")),
+        close: redis::Script::new(with_prelude!("lua/close.lua")),
+    })
+}
+
+/// The arguments every script takes first (ARGV 1..=5 of the prelude).
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub(crate) keys: Keys,
+    pub(crate) client: String,
+    pub(crate) limit: u32,
+    pub(crate) lease_ms: u64,
+    pub(crate) alive_ms: u64,
+}
+
+impl Context {
+    /// A script call with the keys and the common arguments filled in; the caller adds
+    /// the script's own arguments. Values only ever travel as arguments, never as code.
+    pub(crate) fn invocation<'a>(&self, script: &'a redis::Script) -> redis::ScriptInvocation<'a> {
+        let mut call = script.prepare_invoke();
+        for key in &self.keys.script_keys {
+            call.key(key);
+        }
+        call.arg(&self.keys.channel)
+            .arg(&self.client)
+            .arg(self.limit)
+            .arg(self.lease_ms)
+            .arg(self.alive_ms);
+        call
+    }
+}
+
+/// A grant to this process, as a script or a pub/sub message reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The lease's member: the waiter's (priority, arrival) key.
+    pub(crate) member: String,
+    pub(crate) permits: u32,
+    pub(crate) token: u64,
+    /// Whether the grant left a barrier in the line (its process had more waiters).
+    pub(crate) barrier: bool,
+}
+
+/// Every script answers `{status, number, member, lost, grants}`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reply {
+    pub(crate) status: String,
+    /// `granted`: the fencing token; `too_many`/`limit_mismatch`: the limit;
+    /// `sync`: permits of this process's line entry (0 for a barrier).
+    pub(crate) number: i64,
+    /// `granted`/`queued`: the new waiter's member; `sync`: this process's line member.
+    pub(crate) member: String,
+    /// `sync`: leases this process asked to renew that no longer exist.
+    pub(crate) lost: Vec<String>,
+    /// Grants to this process made by this call (and, for `sync`, any it has not heard of).
+    pub(crate) grants: Vec<Grant>,
+}
+
+impl Reply {
+    /// Parses a script's reply; `None` when it has an unexpected shape.
+    pub(crate) fn parse(value: Value) -> Option<Self> {
+        let Value::Array(items) = value else {
+            return None;
+        };
+        let mut items = items.into_iter();
+        let status = text(items.next()?)?;
+        let number = match items.next()? {
+            Value::Int(n) => n,
+            _ => return None,
+        };
+        let member = text(items.next()?)?;
+        let lost = match items.next()? {
+            Value::Array(lost) => lost.into_iter().map(text).collect::<Option<_>>()?,
+            _ => return None,
+        };
+        let flat = match items.next()? {
+            Value::Array(flat) => flat,
+            _ => return None,
+        };
+        let mut grants = Vec::with_capacity(flat.len() / 4);
+        let mut flat = flat.into_iter();
+        while let Some(member) = flat.next() {
+            let (Value::Int(permits), Value::Int(token), Value::Int(barrier)) =
+                (flat.next()?, flat.next()?, flat.next()?)
+            else {
+                return None;
+            };
+            grants.push(Grant {
+                member: text(member)?,
+                permits: u32::try_from(permits).ok()?,
+                token: u64::try_from(token).ok()?,
+                barrier: barrier == 1,
+            });
+        }
+        Some(Reply {
+            status,
+            number,
+            member,
+            lost,
+            grants,
+        })
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A pub/sub message: a grant to some process, or the semaphore closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    Granted { client: String, grant: Grant },
+    Closed,
+}
+
+impl Event {
+    /// Parses `client member permits token barrier` or `* closed`.
+    pub(crate) fn parse(message: &str) -> Option<Self> {
+        if message == "* closed" {
+            return Some(Event::Closed);
+        }
+        let mut parts = message.split(' ');
+        let client = parts.next()?.to_owned();
+        let member = parts.next()?.to_owned();
+        let permits = parts.next()?.parse().ok()?;
+        let token = parts.next()?.parse().ok()?;
+        let barrier = parts.next()? == "1";
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Event::Granted {
+            client,
+            grant: Grant {
+                member,
+                permits,
+                token,
+                barrier,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse() {
+        assert_eq!(Event::parse("* closed"), Some(Event::Closed));
+        assert_eq!(
+            Event::parse("abc 00ff 2 17 1"),
+            Some(Event::Granted {
+                client: "abc".into(),
+                grant: Grant {
+                    member: "00ff".into(),
+                    permits: 2,
+                    token: 17,
+                    barrier: true,
+                }
+            })
+        );
+        assert_eq!(Event::parse("abc 00ff 2 17"), None);
+        assert_eq!(Event::parse("abc 00ff x 1 0"), None);
+    }
+
+    #[test]
+    fn replies_parse() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let reply = Reply::parse(Value::Array(vec![
+            bulk("open"),
+            Value::Int(3),
+            bulk("m1"),
+            Value::Array(vec![bulk("gone")]),
+            Value::Array(vec![bulk("m2"), Value::Int(1), Value::Int(99), Value::Int(0)]),
+        ]))
+        .unwrap();
+        assert_eq!(reply.status, "open");
+        assert_eq!(reply.number, 3);
+        assert_eq!(reply.member, "m1");
+        assert_eq!(reply.lost, vec!["gone".to_string()]);
+        assert_eq!(
+            reply.grants,
+            vec![Grant {
+                member: "m2".into(),
+                permits: 1,
+                token: 99,
+                barrier: false,
+            }]
+        );
+        assert!(Reply::parse(Value::Int(1)).is_none());
+    }
+}
