@@ -11,7 +11,8 @@ use crate::loom::{spin_loop, AtomicBool, Ordering};
 /// A raw mutual-exclusion lock that guards the semaphore's wait list.
 ///
 /// The semaphore only ever calls [`RawLock::with_lock`] with short closures that never
-/// block, allocate or call user code other than the priority type's `Ord` implementation.
+/// block, allocate or call user code other than the priority type's `Ord` implementation
+/// (wakers are cloned, woken and dropped after the lock is released).
 ///
 /// The default is [`SpinLock`]. On a single-core microcontroller, code that uses a
 /// semaphore from an interrupt handler needs a lock that masks interrupts instead, such as
@@ -42,6 +43,11 @@ pub unsafe trait RawLock {
 ///
 /// Fine on threads and async executors, where critical sections are a few dozen
 /// instructions long.
+///
+/// With the `std` feature, a thread that runs a priority's `Ord` under this lock and tries
+/// to take the same lock from inside it (an `Ord` that uses the semaphore it orders)
+/// panics instead of spinning forever. Without `std` there is no thread to tell apart, and
+/// it deadlocks.
 ///
 /// # Not from interrupt handlers
 ///
@@ -92,6 +98,10 @@ impl SpinLock {
             {
                 return;
             }
+            // A thread that holds this lock while running a priority's `Ord` and asks for
+            // it again from inside that `Ord` would spin forever: make it a panic.
+            #[cfg(feature = "std")]
+            user_code::assert_not_running_under(self as *const Self as usize);
             // Spin on a plain load so waiting cores share the cache line until it is free.
             while self.locked.load(Ordering::Relaxed) {
                 spin_loop();
@@ -165,6 +175,16 @@ impl<L: RawLock, T> Mutex<L, T> {
         }
     }
 
+    /// Runs `f`, which calls user code (a priority's `Ord`), while this thread holds the
+    /// lock: with `std`, a [`SpinLock`] that this user code tries to take again panics
+    /// instead of spinning forever. (`CriticalSectionLock` panics by itself.)
+    #[inline]
+    pub(crate) fn running_user_code<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(all(feature = "std", not(loom)))]
+        let _mark = user_code::Mark::new(&self.lock as *const L as usize);
+        f()
+    }
+
     /// Runs `f` with exclusive access to the value.
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
@@ -186,5 +206,66 @@ unsafe impl<L: Sync, T: Send> Sync for Mutex<L, T> {}
 impl<L, T> core::fmt::Debug for Mutex<L, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Mutex { .. }")
+    }
+}
+
+/// The locks this thread holds while it runs user code under them, so that a nested attempt
+/// to take one of them is a clear panic rather than a silent deadlock. Only with `std`:
+/// without threads there is no "this thread" to ask.
+#[cfg(all(feature = "std", not(loom)))]
+mod user_code {
+    use std::cell::Cell;
+
+    /// How many nested marks are remembered (a priority's `Ord` that uses a second
+    /// semaphore whose `Ord` uses a third...); deeper ones are counted but not checked.
+    const DEPTH: usize = 4;
+
+    std::thread_local! {
+        /// `(marks, addresses of the first DEPTH marked locks)`.
+        static MARKED: Cell<(usize, [usize; DEPTH])> = const { Cell::new((0, [0; DEPTH])) };
+    }
+
+    /// Marks a lock as held by this thread while user code runs, until dropped.
+    pub(super) struct Mark(());
+
+    impl Mark {
+        #[inline]
+        pub(super) fn new(lock: usize) -> Self {
+            // `try_with`: during thread teardown the mark is skipped, not a panic.
+            let _ = MARKED.try_with(|marked| {
+                let (len, mut locks) = marked.get();
+                if let Some(slot) = locks.get_mut(len) {
+                    *slot = lock;
+                }
+                marked.set((len + 1, locks));
+            });
+            Mark(())
+        }
+    }
+
+    impl Drop for Mark {
+        #[inline]
+        fn drop(&mut self) {
+            let _ = MARKED.try_with(|marked| {
+                let (len, locks) = marked.get();
+                marked.set((len.saturating_sub(1), locks));
+            });
+        }
+    }
+
+    /// Panics if this thread runs user code while holding `lock`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn assert_not_running_under(lock: usize) {
+        let held = MARKED
+            .try_with(|marked| {
+                let (len, locks) = marked.get();
+                locks[..len.min(DEPTH)].contains(&lock)
+            })
+            .unwrap_or(false);
+        assert!(
+            !held,
+            "semaphore lock re-entered: a priority's `Ord` used the semaphore it orders"
+        );
     }
 }

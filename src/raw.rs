@@ -408,7 +408,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
         list: &mut WaitList<P>,
         waiter: Pin<&Waiter<P>>,
         n: usize,
-        waker: Waker,
+        waker: &mut Option<Waker>,
     ) -> Result<Enqueued, AcquireError> {
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
@@ -430,9 +430,12 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
             }
         }
         // Link first: it compares priorities (user code that may panic) before changing
-        // anything, so a panic leaves both the list and the permit word untouched.
-        // SAFETY: forwarded to the caller.
-        unsafe { list.enqueue(waiter, waker, self.overtake_limit != usize::MAX) };
+        // anything, so a panic leaves both the list and the permit word untouched. An `Ord`
+        // that uses this semaphore gets a panic rather than a deadlock (see `Mutex`).
+        self.waiters.running_user_code(|| {
+            // SAFETY: forwarded to the caller.
+            unsafe { list.enqueue(waiter, waker, self.overtake_limit != usize::MAX) }
+        });
         // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
         // releaser's fast path either lands before it (and its permits are taken here) or
         // sees WAITING and comes through the lock.
@@ -572,15 +575,18 @@ impl<P: Ord> RawAcquire<P> {
                 }
                 // `poll_acquire` has just tried the lock-free path and found no permits;
                 // `enqueue` looks at the permit word again under the lock.
-                // Cloned before locking: no user code runs under the lock but `Ord`.
-                let waker = cx.waker().clone();
+                // Cloned before locking, and dropped after it if not linked (permits taken
+                // at once, closed, or a panicking `Ord`): no user code runs under the lock
+                // but `Ord`.
+                let mut waker = Some(cx.waker().clone());
                 let enqueued = sem.locked_then_settle(|list| {
                     // SAFETY: the waiter is fresh, so unlinked, and pinned; it is unlinked
                     // before it is dropped because the caller calls `cancel`, and `sem`
                     // stays in place until then (caller). Once linked, its state says so
                     // before any waker runs: if one panics, `cancel` still unlinks it.
-                    unsafe { sem.enqueue(list, waiter, n, waker) }
+                    unsafe { sem.enqueue(list, waiter, n, &mut waker) }
                 });
+                drop(waker);
                 match enqueued {
                     Err(err) => {
                         waiter.finish();
@@ -594,19 +600,44 @@ impl<P: Ord> RawAcquire<P> {
                 }
             }
             WaiterState::Linked => {
-                let replaced = sem.waiters.with(|list| {
-                    if waiter.state() != WaiterState::Linked {
-                        return None;
-                    }
-                    // SAFETY: linked, and only ever in `sem`'s list (caller).
-                    unsafe { list.refresh_waker(waiter, cx.waker()) }
+                let current = sem.waiters.with(|list| {
+                    waiter.state() != WaiterState::Linked
+                        // SAFETY: linked, and only ever in `sem`'s list (caller).
+                        || unsafe { list.waker_will_wake(waiter, cx.waker()) }
                 });
-                drop(replaced); // outside the lock (tokio#5429)
+                if !current {
+                    // SAFETY: a queued waiter is in `sem`'s list or in none (caller).
+                    unsafe { Self::replace_waker(waiter, sem, cx.waker()) };
+                }
                 Self::ready_or_pending(waiter)
             }
             WaiterState::Granted | WaiterState::Closed => Self::ready_or_pending(waiter),
             WaiterState::Done => panic!("`Acquire` polled after it completed"),
         }
+    }
+
+    /// Re-polled with a waker for another task: stores a clone of it. The clone is made,
+    /// and the replaced waker dropped, outside the lock (both are user code, tokio#5429).
+    ///
+    /// # Safety
+    ///
+    /// `waiter` is linked in `sem`'s list or in none.
+    #[cold]
+    unsafe fn replace_waker<L: RawLock>(
+        waiter: Pin<&Waiter<P>>,
+        sem: &RawSemaphore<P, L>,
+        waker: &Waker,
+    ) {
+        let fresh = waker.clone();
+        let unused = sem.waiters.with(|list| {
+            if waiter.state() != WaiterState::Linked {
+                // Granted or closed meanwhile: the caller reads that state next.
+                return Some(fresh);
+            }
+            // SAFETY: linked, and only ever in `sem`'s list (caller).
+            unsafe { list.replace_waker(waiter, fresh) }
+        });
+        drop(unused);
     }
 
     fn ready_or_pending(waiter: Pin<&Waiter<P>>) -> Poll<Result<(), AcquireError>> {
@@ -659,7 +690,7 @@ mod tests {
         let enqueued = sem.waiters.with(|list| {
             // SAFETY: the waiter is unlinked and outlives the list's use of it; the
             // assertion below checks it was not linked.
-            unsafe { sem.enqueue(list, waiter.as_ref(), 1, Waker::noop().clone()) }
+            unsafe { sem.enqueue(list, waiter.as_ref(), 1, &mut Some(Waker::noop().clone())) }
         });
         assert_eq!(enqueued, Ok(Enqueued::Acquired));
         assert_eq!(waiter.state(), WaiterState::Idle);

@@ -32,6 +32,24 @@ use crate::raw::{const_unless_loom, RawSemaphore, MAX_PERMITS};
 /// * Strict priority can starve low priorities under a constant stream of urgent work;
 ///   that is the contract, as in any priority queue.
 ///
+/// # Priorities that misbehave
+///
+/// It is a logic error for a priority's [`Ord`] to answer inconsistently: to disagree with
+/// itself, to change its answer while the request waits (a priority read through a cell
+/// that another thread changes, say), or to panic. As with the keys of
+/// [`BTreeMap`](https://doc.rust-lang.org/std/collections/struct.BTreeMap.html), the
+/// behaviour that results is not specified, but it is confined to the order of service:
+/// it will not be undefined behaviour, and no waiter, permit or wake-up is lost. Every
+/// queued request is still served once enough permits are free; cancellation, `close` and
+/// the counts stay exact. An `Ord` that panics fails the request being queued (its poll
+/// panics, and it is not queued), and leaves the rest of the line as it was.
+///
+/// `Ord` is the only user code that runs while the semaphore's lock is held (wakers are
+/// cloned, woken and dropped outside it), so it must not use the semaphore it orders. With
+/// the `std` feature and the default [`SpinLock`], or with `CriticalSectionLock`, doing so
+/// panics with a message that says so; without `std`, the default spin lock has no way to
+/// tell the holder from another thread and deadlocks instead.
+///
 /// # Examples
 ///
 /// ```

@@ -59,6 +59,11 @@ use crate::wake_list::WakeList;
 
 type Link<P> = Option<NonNull<Waiter<P>>>;
 
+/// The start of every message of a structural check that fails. Such checks guard each
+/// write into a tree slot; no input, `Ord` or waker can make them fail, so one failing means
+/// a bug in this module, and panicking beats linking over a waiter.
+const CORRUPT: &str = "prio-semaphore: wait list corrupted (a bug, please report it)";
+
 /// The `heap` of a waiter that does not head a run (no treap key is ever 0).
 const NOT_A_HEAD: u32 = 0;
 
@@ -463,25 +468,36 @@ impl<P> WaitList<P> {
         }
     }
 
-    /// Stores `waker` in a linked waiter unless the stored one would wake the same task.
-    /// Returns the replaced waker, for the caller to drop after releasing the lock.
+    /// Whether the linked waiter's stored waker wakes the same task as `waker`. Runs no
+    /// user code (`will_wake` only compares pointers), so it may be called under the lock.
     ///
     /// # Safety
     ///
     /// `waiter` is linked in this list.
-    pub(crate) unsafe fn refresh_waker(
+    pub(crate) unsafe fn waker_will_wake(&self, waiter: Pin<&Waiter<P>>, waker: &Waker) -> bool {
+        debug_assert_eq!(waiter.state(), WaiterState::Linked);
+        let w = NonNull::from(waiter.get_ref());
+        // SAFETY: lock held (`&self` of the list is only reached under it); `w` is linked
+        // (caller), hence live.
+        unsafe { (*node(w)).waker.as_ref() }.is_some_and(|old| old.will_wake(waker))
+    }
+
+    /// Stores `waker` in a linked waiter. Returns the replaced waker, for the caller to
+    /// drop after releasing the lock. The caller clones the new waker before taking the
+    /// lock: both clone and drop are user code, which never runs under it.
+    ///
+    /// # Safety
+    ///
+    /// `waiter` is linked in this list.
+    pub(crate) unsafe fn replace_waker(
         &mut self,
         waiter: Pin<&Waiter<P>>,
-        waker: &Waker,
+        waker: Waker,
     ) -> Option<Waker> {
         debug_assert_eq!(waiter.state(), WaiterState::Linked);
         let w = NonNull::from(waiter.get_ref());
         // SAFETY: lock held; `w` is linked (caller), hence live.
-        let slot = unsafe { &mut (*node(w)).waker };
-        match slot {
-            Some(old) if old.will_wake(waker) => None,
-            _ => slot.replace(waker.clone()),
-        }
+        unsafe { (*node(w)).waker.replace(waker) }
     }
 }
 
@@ -503,7 +519,8 @@ impl<P: Ord> WaitList<P> {
     /// Call [`WaitList::distribute`] afterwards: if the new waiter is now the front, that
     /// moves the previous front's partial grant to it (invariant 4). All priority
     /// comparisons happen before the first write, so a panicking `Ord` leaves the list as it
-    /// was and the waiter unlinked.
+    /// was, the waiter unlinked and `waker` in the caller's hands. On success the waker is
+    /// taken out of `waker` into the node.
     ///
     /// `track_arrival` puts the waiter on the arrival list, which only an overtake limit
     /// reads: pass the same value (`overtake_limit != usize::MAX`) for every waiter of one
@@ -518,7 +535,7 @@ impl<P: Ord> WaitList<P> {
     pub(crate) unsafe fn enqueue(
         &mut self,
         waiter: Pin<&Waiter<P>>,
-        waker: Waker,
+        waker: &mut Option<Waker>,
         track_arrival: bool,
     ) {
         let w = NonNull::from(waiter.get_ref());
@@ -528,7 +545,9 @@ impl<P: Ord> WaitList<P> {
         unsafe {
             let place = self.find_place(w);
             let n = node(w);
-            (*n).waker = Some(waker);
+            // Taken only now: if `Ord` panicked above, the waker is still the caller's, to
+            // drop after releasing the lock (a waker's drop is user code).
+            (*n).waker = waker.take();
             (*n).assigned = 0;
             match place {
                 Place::Run(head) => self.append_to_run(head, w),
@@ -560,6 +579,12 @@ impl<P: Ord> WaitList<P> {
 
     /// Finds where `w` goes, only reading (so a panicking `Ord` changes nothing).
     ///
+    /// Every decision rests on one comparison and on the tree's shape, never on two
+    /// comparisons agreeing: the new run becomes the first iff its place is reached by
+    /// going left only (the leftmost free slot is `first`'s left one). So an `Ord` that
+    /// answers inconsistently can only put the waiter somewhere unspecified in the order,
+    /// never corrupt the structure.
+    ///
     /// # Safety
     ///
     /// See the block comment above; `w` is live.
@@ -588,6 +613,8 @@ impl<P: Ord> WaitList<P> {
                 core::cmp::Ordering::Greater => {}
             }
             let mut cur = self.root.expect("non-empty list has a root");
+            // Whether every step so far went left: then the free slot found is `first`'s.
+            let mut only_left = true;
             loop {
                 let c = node(cur);
                 // A branch on purpose: a conditional move would make each next load wait
@@ -598,13 +625,14 @@ impl<P: Ord> WaitList<P> {
                     core::cmp::Ordering::Less => ((*c).left, true),
                     core::cmp::Ordering::Greater => ((*c).right, false),
                 };
+                only_left &= left;
                 match next {
                     Some(next) => cur = next,
                     None => {
                         return Place::NewRun {
                             parent: Some(cur),
                             left,
-                            becomes_first: false,
+                            becomes_first: only_left,
                         }
                     }
                 }
@@ -623,6 +651,7 @@ impl<P> WaitList<P> {
         // SAFETY: the caller's conditions.
         unsafe {
             let h = node(head);
+            assert_ne!((*h).heap, NOT_A_HEAD, "{CORRUPT}: appending to a non-head");
             let tail = (*h).prev.expect("run is circular");
             let n = node(w);
             (*n).heap = NOT_A_HEAD;
@@ -638,6 +667,17 @@ impl<P> WaitList<P> {
     /// See the block comment above; `w` is live and unlinked, and `parent`'s `left`/right
     /// slot is free (as found by `find_place`).
     unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            // A real check, not only a debug one: linking over an occupied slot would
+            // strand the waiter there. `find_place` never answers one, whatever `Ord` says.
+            let slot = match parent {
+                None => self.root,
+                Some(p) if left => (*node(p)).left,
+                Some(p) => (*node(p)).right,
+            };
+            assert!(slot.is_none(), "{CORRUPT}: a new run's slot is taken");
+        }
         let heap = self.next_heap_key();
         // SAFETY: the caller's conditions.
         unsafe {
@@ -789,11 +829,13 @@ impl<P> WaitList<P> {
     unsafe fn set_child(&mut self, parent: Link<P>, old: NonNull<Waiter<P>>, new: Link<P>) {
         // SAFETY: the caller's conditions.
         unsafe {
-            match parent {
-                None => self.root = new,
-                Some(p) if (*node(p)).left == Some(old) => (*node(p)).left = new,
-                Some(p) => (*node(p)).right = new,
-            }
+            let slot = match parent {
+                None => &mut self.root,
+                Some(p) if (*node(p)).left == Some(old) => &mut (*node(p)).left,
+                Some(p) => &mut (*node(p)).right,
+            };
+            assert_eq!(*slot, Some(old), "{CORRUPT}: a child slot lost its node");
+            *slot = new;
         }
     }
 

@@ -26,7 +26,7 @@ fn waiter(priority: i64, needed: u32) -> Pin<Box<Waiter<i64>>> {
 fn push(list: &mut WaitList<i64>, w: &Pin<Box<Waiter<i64>>>) {
     // SAFETY: each test keeps its waiters alive past the list's last use of them, and
     // cancels or drains every waiter before dropping it.
-    unsafe { list.enqueue(w.as_ref(), Waker::noop().clone(), true) };
+    unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), true) };
 }
 
 /// Serves waiters one permit at a time, returning their priorities in service order.
@@ -77,7 +77,7 @@ fn random_enqueue_cancel_keeps_every_invariant() {
         let track_arrivals = round % 4 < 2;
         for (i, w) in waiters.iter().enumerate() {
             // SAFETY: alive until the end of the round, drained before it ends.
-            unsafe { list.enqueue(w.as_ref(), Waker::noop().clone(), track_arrivals) };
+            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), track_arrivals) };
             assert_eq!(list.oldest.is_some(), track_arrivals);
             // SAFETY: just linked, alive.
             model.push((unsafe { (*node(NonNull::from(&**w))).priority }, i));
@@ -217,12 +217,12 @@ fn panicking_ord_leaves_the_list_unchanged() {
         .collect();
     for w in &ws {
         // SAFETY: alive for the whole test, drained at the end.
-        unsafe { list.enqueue(w.as_ref(), Waker::noop().clone(), false) };
+        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), false) };
     }
     let bad = Box::pin(Waiter::new(Touchy(13), 1));
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: as above; it must stay unlinked after the panic.
-        unsafe { list.enqueue(bad.as_ref(), Waker::noop().clone(), false) };
+        unsafe { list.enqueue(bad.as_ref(), &mut Some(Waker::noop().clone()), false) };
     }));
     assert!(caught.is_err());
     assert_eq!(bad.state(), WaiterState::Idle);

@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use prio_semaphore::{RawLock, Semaphore};
 
 pub mod counting_alloc;
+pub mod hook_waker;
 
 /// Yields to the executor once: wakes its own task, then returns `Pending` a single time.
 ///
