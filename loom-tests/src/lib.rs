@@ -8,9 +8,16 @@
 //!     cargo test -p loom-tests --release
 //! ```
 //!
-//! Under `--cfg loom` the crate's sync facade swaps in loom's atomics and cells and shrinks
-//! the wake batch to 2, so these models check the real wait list and hand-off code,
-//! including the "batch full, unlock, wake, re-lock" path.
+//! Under `--cfg loom` the crate's sync facade swaps in loom's atomics, cells, thread parking
+//! and thread-locals, and shrinks the wake batch to 2, so these models check the real wait
+//! list and hand-off code, including the "batch full, unlock, wake, re-lock" path, the
+//! blocking `wait()`, owned permits and the lock-free ready queue of `limited` (the crate
+//! is built with `std`, so all of them are compiled in).
+//!
+//! `std::sync::Arc` (owned permits, `limited`'s wakers) stays std's under loom: the owned
+//! API takes `self: Arc<Self>`, which only std's `Arc` allows, and its reference counting is
+//! std's, not ours to check. Everything the crate synchronises itself goes through the
+//! facade.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -18,6 +25,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+
+use loom::future::AtomicWaker;
 
 /// Explores every interleaving of `body` with at most two preemptions per execution
 /// (unless `LOOM_MAX_PREEMPTIONS` says otherwise): bugs in code like this need few
@@ -120,5 +129,46 @@ impl<F: Future> Polled<F> {
     /// Its output; panics if it has not completed.
     pub fn output(self) -> F::Output {
         self.output.expect("future has not completed")
+    }
+}
+
+/// A one-shot event another model thread sets: the canonical flag-plus-`AtomicWaker`
+/// pattern (register, then check), so it never loses a wake-up itself, and a model that
+/// hangs points at the code under test.
+#[derive(Debug)]
+pub struct Signal {
+    /// How many times it was set.
+    count: loom::sync::atomic::AtomicUsize,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    /// A signal not yet set, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            count: loom::sync::atomic::AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+        })
+    }
+
+    /// Sets it (once more) and wakes the future waiting for it.
+    pub fn set(&self) {
+        self.count
+            .fetch_add(1, loom::sync::atomic::Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Completes once the signal has been set `times` times; counts its polls in `polls`.
+    pub async fn wait(self: Arc<Self>, times: usize, polls: Arc<AtomicUsize>) {
+        std::future::poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::SeqCst);
+            self.waker.register_by_ref(cx.waker());
+            if self.count.load(loom::sync::atomic::Ordering::Acquire) >= times {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 }
