@@ -90,12 +90,16 @@ mod ambient;
 mod blocking;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
+#[cfg(feature = "embassy-sync")]
+mod embassy_lock;
 mod error;
 mod into_priority;
 #[cfg(feature = "alloc")]
 pub mod limited;
 mod lock;
 mod loom;
+#[cfg(feature = "mutex-traits")]
+mod mutex_traits_lock;
 #[cfg(feature = "alloc")]
 mod owned;
 mod permit;
@@ -112,9 +116,13 @@ pub use acquire::Acquire;
 pub use ambient::{current_priority, priority_scope, with_priority, WithPriority};
 #[cfg(feature = "critical-section")]
 pub use critical_section_lock::CriticalSectionLock;
+#[cfg(feature = "embassy-sync")]
+pub use embassy_lock::EmbassyRawMutexLock;
 pub use error::{AcquireError, TryAcquireError};
 pub use into_priority::IntoPriority;
 pub use lock::{RawLock, SpinLock};
+#[cfg(feature = "mutex-traits")]
+pub use mutex_traits_lock::ScopedRawMutexLock;
 #[cfg(feature = "alloc")]
 pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};
 pub use permit::{Permit, SemaphorePermit};
