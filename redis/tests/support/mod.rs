@@ -1,0 +1,149 @@
+//! Test support: a private `redis-server` per test, and child processes.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub mod children;
+
+/// A `redis-server` on a free loopback port, in its own temporary directory; killed and
+/// removed on drop.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl RedisServer {
+    /// A server without persistence.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server with extra `redis-server` options (e.g. `--requirepass secret`).
+    pub fn start_with(args: &[&str]) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "prio-semaphore-redis-test-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the server's temporary directory");
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start `redis-server` ({e}). These tests need a real Redis: \
+                     install it with `apt-get install redis-server` (CI does) and make sure \
+                     `redis-server` is on the PATH"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on port {} within 10 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `redis://127.0.0.1:port/`, with `password` if given.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (its data is gone: no persistence).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// A plain connection for looking at the semaphore's keys.
+    pub fn connection(&self) -> redis::Connection {
+        self.connection_to(&self.url())
+    }
+
+    pub fn connection_to(&self, url: &str) -> redis::Connection {
+        redis::Client::open(url)
+            .expect("url")
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .expect("connect to the test server")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The key of one of a semaphore's Redis structures.
+pub fn key(name: &str, suffix: &str) -> String {
+    format!("prio-semaphore:{{{name}}}:{suffix}")
+}
+
+/// Polls `check` every 10 ms until it is true; panics with `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The global arrival counter of a semaphore (how many acquires reached Redis).
+pub fn arrivals(connection: &mut redis::Connection, name: &str) -> u64 {
+    redis::cmd("GET")
+        .arg(key(name, "arrival"))
+        .query::<Option<u64>>(connection)
+        .expect("GET arrival")
+        .unwrap_or(0)
+}
+
+/// Counts a holder in (returns the new count) and keeps the peak: one atomic script, so
+/// the peak is measured, not assumed.
+pub const ENTER_SCRIPT: &str = "local v = redis.call('INCR', KEYS[1]) \
+    if v > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], v) end \
+    return v";
