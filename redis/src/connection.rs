@@ -39,8 +39,22 @@ impl Connection {
     }
 
     /// Runs one script call. A failure that may have left the connection mid-reply drops
-    /// it, so a late reply can never be read as the answer to a later call.
+    /// it, so a late reply can never be read as the answer to a later call. A call that
+    /// fails on a connection kept from before (Redis restarted, an idle link cut) is sent
+    /// once more on a fresh one: a first attempt that did reach Redis can at worst have
+    /// made a grant nobody renews, which expires; Redis never grants twice by itself.
     pub(crate) fn call(&mut self, call: &redis::ScriptInvocation<'_>) -> Result<Reply, Error> {
+        let reused = self.connection.is_some();
+        match self.call_once(call) {
+            Err(error) if reused && self.connection.is_none() => {
+                let _ = error;
+                self.call_once(call)
+            }
+            result => result,
+        }
+    }
+
+    fn call_once(&mut self, call: &redis::ScriptInvocation<'_>) -> Result<Reply, Error> {
         let result = match self.connection() {
             Ok(connection) => call.invoke::<Value>(connection),
             Err(error) => Err(error),
