@@ -14,7 +14,7 @@ use crate::lock::RawLock;
 /// | `M` | the semaphore can be used from |
 /// |---|---|
 /// | [`CriticalSectionRawMutex`] | any task, any executor and interrupt handlers (like [`CriticalSectionLock`](crate::CriticalSectionLock) with feature `critical-section`) |
-/// | [`ThreadModeRawMutex`] | thread mode only (tasks of a thread-mode executor); locking it from an interrupt handler panics |
+/// | `ThreadModeRawMutex` (Cortex-M only) | thread mode only (tasks of a thread-mode executor); locking it from an interrupt handler panics |
 /// | [`NoopRawMutex`] | one executor only: the semaphore is then not `Sync`, so it cannot be a `static` or be shared between threads, which the compiler enforces |
 ///
 /// # Nesting
@@ -27,7 +27,6 @@ use crate::lock::RawLock;
 ///
 /// [embassy-sync]: https://docs.rs/embassy-sync
 /// [`CriticalSectionRawMutex`]: embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex
-/// [`ThreadModeRawMutex`]: embassy_sync::blocking_mutex::raw::ThreadModeRawMutex
 /// [`NoopRawMutex`]: embassy_sync::blocking_mutex::raw::NoopRawMutex
 ///
 /// # Examples

@@ -52,13 +52,32 @@
 //! Dropping an [`Acquire`] future at any point loses nothing (see its docs), so any
 //! runtime's timeout around `acquire()` is a correct acquire-with-timeout.
 //!
+//! # Microcontrollers
+//!
+//! The core is `no_std` and never allocates; a semaphore is a plain `static`. A semaphore
+//! that an interrupt handler touches needs a lock that masks interrupts:
+//! `CriticalSectionLock` (feature `critical-section`), or the lock your application
+//! already has, through `EmbassyRawMutexLock` (feature `embassy-sync`) or
+//! `ScopedRawMutexLock` (feature `mutex-traits`).
+//!
+//! **Chips without compare-and-swap** (`thumbv6m-none-eabi`: Cortex-M0/M0+ such as the
+//! RP2040; `riscv32imc-unknown-none-elf`) get their atomics from `portable-atomic`, which
+//! emulates compare-and-swap by masking interrupts. Enable the `critical-section` feature
+//! (correct everywhere, multi-core chips included: your `critical-section` implementation
+//! backs the atomics), or, on a single-core chip running privileged code, build with
+//! `RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core"`. With neither the build
+//! stops with an error that names both. `alloc` needs `Arc`, which those targets lack: use
+//! `default-features = false`. Other targets use `core`'s atomics directly.
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `limited`, at most `n` futures at a time over inputs of any length |
-//! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets |
+//! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
+//! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |
+//! | `mutex-traits` | no | `ScopedRawMutexLock`: a `mutex-traits` `ScopedRawMutex` as the semaphore's lock |
 //!
 //! Without default features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]

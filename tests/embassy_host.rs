@@ -79,7 +79,10 @@ async fn order_driver(spawner: Spawner) {
         spawner.spawn(worker(name, priority).expect("worker pool has room"));
         until_waiters(&ORDER_SEM, i + 1).await;
     }
-    assert!(ORDER_SEM.try_acquire().is_err(), "nothing free, nobody barges");
+    assert!(
+        ORDER_SEM.try_acquire().is_err(),
+        "nothing free, nobody barges"
+    );
     ORDER_SEM.add_permits(1);
     until_waiters(&ORDER_SEM, 0).await;
     // The last worker still holds the permit for a millisecond.
@@ -119,11 +122,7 @@ async fn timeout_driver(spawner: Spawner) {
 
     // The most urgent request queues at the head, then gives up.
     let start = Instant::now();
-    let urgent = with_timeout(
-        Duration::from_millis(30),
-        TIMEOUT_SEM.acquire().priority(0),
-    )
-    .await;
+    let urgent = with_timeout(Duration::from_millis(30), TIMEOUT_SEM.acquire().priority(0)).await;
     let waited = start.elapsed();
     assert!(urgent.is_err(), "no permit was free: it must time out");
     assert!(
@@ -171,7 +170,11 @@ fn a_release_on_another_thread_wakes_the_embassy_task() {
         }
         CROSS_SEM.add_permits(1);
         thread::sleep(StdDuration::from_millis(5));
-        assert_eq!(CROSS_SEM.waiter_count(), 1, "one of two permits is not enough");
+        assert_eq!(
+            CROSS_SEM.waiter_count(),
+            1,
+            "one of two permits is not enough"
+        );
         CROSS_SEM.add_permits(1);
     });
     run(&CROSS_DONE, |spawner| {
