@@ -26,8 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use loom::future::AtomicWaker;
-
 /// Explores every interleaving of `body` with at most two preemptions per execution
 /// (unless `LOOM_MAX_PREEMPTIONS` says otherwise): bugs in code like this need few
 /// preemptions to show, and the bound keeps each model to seconds.
@@ -132,14 +130,16 @@ impl<F: Future> Polled<F> {
     }
 }
 
-/// A one-shot event another model thread sets: the canonical flag-plus-`AtomicWaker`
-/// pattern (register, then check), so it never loses a wake-up itself, and a model that
-/// hangs points at the code under test.
+/// An event other model threads set, possibly several times. Every `set` wakes the waker
+/// last registered, without taking it (unlike `AtomicWaker`, which wakes a waker once), so
+/// two `set`s before the next poll wake the same waker twice: the waker under test must
+/// cope with repeated wake-ups. Register-then-check under a lock, so the event itself never
+/// loses a wake-up, and a model that hangs points at the code under test.
 #[derive(Debug)]
 pub struct Signal {
     /// How many times it was set.
     count: loom::sync::atomic::AtomicUsize,
-    waker: AtomicWaker,
+    waker: loom::sync::Mutex<Option<Waker>>,
 }
 
 impl Signal {
@@ -147,23 +147,26 @@ impl Signal {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             count: loom::sync::atomic::AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
+            waker: loom::sync::Mutex::new(None),
         })
     }
 
     /// Sets it (once more) and wakes the future waiting for it.
     pub fn set(&self) {
         self.count
-            .fetch_add(1, loom::sync::atomic::Ordering::Release);
-        self.waker.wake();
+            .fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+        let waker = self.waker.lock().unwrap().clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Completes once the signal has been set `times` times; counts its polls in `polls`.
     pub async fn wait(self: Arc<Self>, times: usize, polls: Arc<AtomicUsize>) {
         std::future::poll_fn(|cx| {
             polls.fetch_add(1, Ordering::SeqCst);
-            self.waker.register_by_ref(cx.waker());
-            if self.count.load(loom::sync::atomic::Ordering::Acquire) >= times {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.count.load(loom::sync::atomic::Ordering::SeqCst) >= times {
                 Poll::Ready(())
             } else {
                 Poll::Pending

@@ -114,3 +114,53 @@ fn a_child_woken_twice_while_being_polled_is_not_lost() {
         assert_eq!(stream.running(), 0);
     });
 }
+
+/// A child taken off the queue is woken again while the child behind it is still queued
+/// locally: the new wake-up may rewrite the popped node's link only after the stream has
+/// read it, so the child behind is still polled. Two threads wake two children, one of
+/// them twice.
+#[test]
+fn a_popped_child_woken_again_keeps_the_chain_behind_it() {
+    model(|| {
+        let signals = [Signal::new(), Signal::new()];
+        let polls = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+        let children = (0..2).map(|i| {
+            let (signal, polls) = (signals[i].clone(), polls[i].clone());
+            async move {
+                signal.wait(2 - i, polls).await;
+                i
+            }
+        });
+        let mut stream = limited::unordered(children, 2);
+        let (_first_task, waker) = WakeCounter::new();
+        let polled = Pin::new(&mut stream).poll_next(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+
+        let wakers = [
+            thread::spawn({
+                let signal = signals[0].clone();
+                move || {
+                    signal.set();
+                    signal.set();
+                }
+            }),
+            thread::spawn({
+                let signal = signals[1].clone();
+                move || signal.set()
+            }),
+        ];
+        let mut outputs = drain(&mut stream);
+        for t in wakers {
+            t.join().unwrap();
+        }
+        outputs.sort_unstable();
+        assert_eq!(outputs, [0, 1], "each child's output exactly once");
+        let polls = polls.map(|p| p.load(Ordering::SeqCst));
+        assert!(
+            (2..=3).contains(&polls[0]),
+            "child 0 polled {} times",
+            polls[0]
+        );
+        assert_eq!(polls[1], 2, "child 1 polled once per wake-up");
+    });
+}
