@@ -1,4 +1,7 @@
-//! A priority semaphore in `no_std` firmware, under an embassy executor on a Cortex-M4.
+//! A priority semaphore in `no_std` firmware, under an embassy executor on a Cortex-M4
+//! (`thumbv7em-none-eabihf`, QEMU's `mps2-an386`) or a Cortex-M0 without compare-and-swap
+//! (`thumbv6m-none-eabi`, QEMU's `microbit`, where the semaphore's atomics go through
+//! `portable-atomic` and the critical section).
 //!
 //! The scenario: a DMA engine owns five buffers, modelled as the five permits of a `static`
 //! semaphore. Tasks of different urgency queue for a buffer; the engine's completion
@@ -11,9 +14,9 @@
 //! the default spin lock, an interrupt that arrived while thread mode held the lock would
 //! spin forever.
 //!
-//! Run it with `./run-qemu.sh` (builds, boots QEMU's `mps2-an386` board, checks the output),
-//! or `cargo run --release`. It prints over semihosting and exits QEMU with status 0 when
-//! every check passed.
+//! Run it with `./run-qemu.sh` (builds, boots both QEMU boards, checks the output), or
+//! `cargo run --release [--target thumbv6m-none-eabi]`. It prints over semihosting and exits
+//! QEMU with status 0 when every check passed.
 
 #![no_std]
 #![no_main]
@@ -30,6 +33,11 @@ use critical_section::Mutex;
 use embassy_executor::Spawner;
 use embassy_time::{with_timeout, Duration, Instant, Timer};
 use prio_semaphore::{CriticalSectionLock, Permit, Semaphore};
+
+#[cfg(board = "mps2_an386")]
+const BOARD: &str = "Cortex-M4 (QEMU mps2-an386)";
+#[cfg(board = "microbit")]
+const BOARD: &str = "Cortex-M0, no compare-and-swap (QEMU microbit)";
 
 /// Five DMA buffers. `new_generic` is a `const fn`, so the semaphore is a plain `static`.
 static BUFFERS: Semaphore<i64, CriticalSectionLock> = Semaphore::new_generic(5);
@@ -147,7 +155,7 @@ fn PendSV() {
 async fn main(spawner: Spawner) {
     let core = cortex_m::Peripherals::take().expect("taken once");
     time_driver::start(core.SYST);
-    hprintln!("prio-semaphore on embassy-executor, Cortex-M4 (QEMU mps2-an386)");
+    hprintln!("prio-semaphore on embassy-executor, {}", BOARD);
 
     // The DMA engine starts with every buffer.
     let all = BUFFERS

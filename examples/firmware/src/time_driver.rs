@@ -18,8 +18,12 @@ use cortex_m_rt::exception;
 use critical_section::Mutex;
 use embassy_time_driver::{Driver, TICK_HZ};
 
-/// The core clock of QEMU's MPS2 boards (25 MHz), which SysTick counts with `SystClkSource::Core`.
+/// The core clock, which SysTick counts with `SystClkSource::Core`: 25 MHz on QEMU's MPS2
+/// boards, 16 MHz on the nRF51 of the micro:bit.
+#[cfg(board = "mps2_an386")]
 const CORE_CLOCK_HZ: u64 = 25_000_000;
+#[cfg(board = "microbit")]
+const CORE_CLOCK_HZ: u64 = 16_000_000;
 
 /// How many timers may be pending at once.
 const SLOTS: usize = 8;
