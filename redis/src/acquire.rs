@@ -162,9 +162,7 @@ impl Future for TryAcquire {
         let this = self.get_mut();
         let outcome = std::task::ready!(this.acquire.poll_outcome(cx));
         Poll::Ready(match outcome {
-            Outcome::Granted(granted) => {
-                Ok(RedisPermit::new(this.acquire.inner.clone(), granted))
-            }
+            Outcome::Granted(granted) => Ok(RedisPermit::new(this.acquire.inner.clone(), granted)),
             Outcome::Busy => Err(TryAcquireError::NoPermits),
             Outcome::Failed(error) => Err(TryAcquireError::Failed(error)),
         })
@@ -205,7 +203,10 @@ pub struct Connect {
 }
 
 impl Connect {
-    pub(crate) fn new(reply: Arc<Slot<Result<RedisSemaphore, Error>>>, early: Option<Error>) -> Self {
+    pub(crate) fn new(
+        reply: Arc<Slot<Result<RedisSemaphore, Error>>>,
+        early: Option<Error>,
+    ) -> Self {
         Connect { reply, early }
     }
 }

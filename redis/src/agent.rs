@@ -46,12 +46,16 @@ pub(crate) enum Command {
         reply: Arc<Slot<Outcome>>,
     },
     /// An `Acquire` future was dropped before its grant arrived.
-    Cancel { id: u64 },
+    Cancel {
+        id: u64,
+    },
     Release {
         member: String,
         reply: Option<Arc<Slot<Result<(), Error>>>>,
     },
-    Close { reply: Arc<Slot<Result<(), Error>>> },
+    Close {
+        reply: Arc<Slot<Result<(), Error>>>,
+    },
     /// From the pub/sub thread.
     Event(Event),
     /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
@@ -370,7 +374,11 @@ impl Agent {
     /// change; a call that reveals a grant delivers it and looks again.
     fn settle_place(&mut self) {
         for _ in 0..=self.local.len() + 1 {
-            let best = self.local.iter().next().map(|(m, l)| (m.clone(), l.permits));
+            let best = self
+                .local
+                .iter()
+                .next()
+                .map(|(m, l)| (m.clone(), l.permits));
             let settled = match (&best, &self.place) {
                 (None, Place::None) => true,
                 (Some((member, _)), Place::Entry(entry)) => member == entry,
@@ -382,7 +390,9 @@ impl Agent {
             let (member, permits) = best.unwrap_or_default();
             let more = self.local.len() > 1;
             let mut call = self.context.invocation(&scripts().enter);
-            call.arg(&member).arg(permits).arg(if more { "1" } else { "0" });
+            call.arg(&member)
+                .arg(permits)
+                .arg(if more { "1" } else { "0" });
             let Ok(reply) = self.call(&call) else {
                 // Retried after the next renewal; waiters fail if it stays unreachable.
                 return;

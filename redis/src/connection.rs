@@ -30,7 +30,13 @@ impl Connection {
         if self.connection.is_none() {
             let mut connection = connect(&self.client, self.timeout)?;
             let all = scripts();
-            for script in [&all.acquire, &all.enter, &all.release, &all.sync, &all.close] {
+            for script in [
+                &all.acquire,
+                &all.enter,
+                &all.release,
+                &all.sync,
+                &all.close,
+            ] {
                 script.prepare_invoke().load(&mut connection)?;
             }
             self.connection = Some(connection);

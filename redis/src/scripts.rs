@@ -210,7 +210,12 @@ mod tests {
             Value::Int(3),
             bulk("m1"),
             Value::Array(vec![bulk("gone")]),
-            Value::Array(vec![bulk("m2"), Value::Int(1), Value::Int(99), Value::Int(0)]),
+            Value::Array(vec![
+                bulk("m2"),
+                Value::Int(1),
+                Value::Int(99),
+                Value::Int(0),
+            ]),
         ]))
         .unwrap();
         assert_eq!(reply.status, "open");

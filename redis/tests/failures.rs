@@ -41,18 +41,28 @@ async fn a_redis_restart_without_data_gives_clear_errors_and_no_double_grant() {
     let error = b.acquire().await.expect_err("Redis is down");
     assert!(error.is_unreachable(), "{error:?}");
     assert!(error.to_string().contains("unreachable"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Back, empty, before the holder's lease ran out on its side.
     server.restart();
-    assert!(!held.is_lost(), "precondition: Redis was back within the holder's lease");
+    assert!(
+        !held.is_lost(),
+        "precondition: Redis was back within the holder's lease"
+    );
     let b_permit = tokio::time::timeout(Duration::from_secs(10), b.acquire())
         .await
         .expect("granted once the grace period is over")
         .expect("acquire after the restart");
     // No moment with two holders: the old holder knew its lease was gone before the
     // new grant, and the new token is still the larger one.
-    assert!(held.is_lost(), "granted while the old holder still believed it held");
+    assert!(
+        held.is_lost(),
+        "granted while the old holder still believed it held"
+    );
     assert!(b_permit.fencing_token() > held.fencing_token());
 }
 
@@ -147,7 +157,13 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let server = RedisServer::start();
     let url = server.url();
     // Create the semaphore and wait out its grace period with a short lease ...
-    drop(open(&url, "trips").await.acquire().await.expect("first acquire"));
+    drop(
+        open(&url, "trips")
+            .await
+            .acquire()
+            .await
+            .expect("first acquire"),
+    );
     // ... then count with a long one, so no renewal falls inside the window.
     let sem = RedisSemaphore::builder(&url, "trips", 1)
         .lease(Duration::from_secs(60))

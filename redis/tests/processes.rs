@@ -44,7 +44,10 @@ fn child_process_entry() {
     let permits: u32 = var("TEST_PERMITS").parse().unwrap();
     runtime().block_on(async {
         let sem = open(&url, &name, permits).await;
-        let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+        let mut redis = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
         match role.as_str() {
             "holder" => {
                 let permit = sem.acquire().await.expect("holder acquire");
@@ -57,7 +60,11 @@ fn child_process_entry() {
             }
             "waiter" => {
                 let _permit = sem.acquire().await.expect("waiter acquire");
-                redis::cmd("RPUSH").arg("test:granted").arg("waiter").exec(&mut redis).unwrap();
+                redis::cmd("RPUSH")
+                    .arg("test:granted")
+                    .arg("waiter")
+                    .exec(&mut redis)
+                    .unwrap();
             }
             "plan" => run_plan(&sem, &name, &url, &mut redis).await,
             "worker" => run_worker(&sem, &url).await,
@@ -70,7 +77,8 @@ fn child_process_entry() {
 /// records the order in which they are granted.
 async fn run_plan(sem: &RedisSemaphore, name: &str, url: &str, redis: &mut redis::Connection) {
     let plan = var("TEST_PLAN");
-    let hold = Duration::from_millis(std::env::var("TEST_HOLD_MS").map_or(20, |v| v.parse().unwrap()));
+    let hold =
+        Duration::from_millis(std::env::var("TEST_HOLD_MS").map_or(20, |v| v.parse().unwrap()));
     let mut tasks = Vec::new();
     for step in plan.split(',') {
         let (label, priority) = step.split_once(':').unwrap();
@@ -78,17 +86,31 @@ async fn run_plan(sem: &RedisSemaphore, name: &str, url: &str, redis: &mut redis
         let before = arrivals(redis, name);
         let (sem, url) = (sem.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
-            let permit = sem.acquire().priority(priority).await.expect("plan acquire");
-            let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+            let permit = sem
+                .acquire()
+                .priority(priority)
+                .await
+                .expect("plan acquire");
+            let mut redis = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
             let now: i64 = redis::Script::new(ENTER_SCRIPT)
                 .key("test:current")
                 .key("test:peak")
                 .invoke(&mut redis)
                 .unwrap();
             assert!(now >= 1);
-            redis::cmd("RPUSH").arg("test:order").arg(&label).exec(&mut redis).unwrap();
+            redis::cmd("RPUSH")
+                .arg("test:order")
+                .arg(&label)
+                .exec(&mut redis)
+                .unwrap();
             tokio::time::sleep(hold).await;
-            redis::cmd("DECR").arg("test:current").exec(&mut redis).unwrap();
+            redis::cmd("DECR")
+                .arg("test:current")
+                .exec(&mut redis)
+                .unwrap();
             permit.release().await.expect("release");
         }));
         while arrivals(redis, name) == before {
@@ -107,15 +129,32 @@ async fn run_worker(sem: &RedisSemaphore, url: &str) {
     for t in 0..3u64 {
         let (sem, url) = (sem.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
-            let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+            let mut redis = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
             let enter = redis::Script::new(ENTER_SCRIPT);
             for i in 0..8u64 {
                 let priority = if (t + i) % 2 == 0 { 0 } else { 10 };
-                let permit = sem.acquire().priority(priority).await.expect("worker acquire");
-                let _: i64 = enter.key("test:current").key("test:peak").invoke(&mut redis).unwrap();
+                let permit = sem
+                    .acquire()
+                    .priority(priority)
+                    .await
+                    .expect("worker acquire");
+                let _: i64 = enter
+                    .key("test:current")
+                    .key("test:peak")
+                    .invoke(&mut redis)
+                    .unwrap();
                 tokio::time::sleep(Duration::from_millis(3 + (i % 3) * 4)).await;
-                redis::cmd("DECR").arg("test:current").exec(&mut redis).unwrap();
-                redis::cmd("INCR").arg("test:grants").exec(&mut redis).unwrap();
+                redis::cmd("DECR")
+                    .arg("test:current")
+                    .exec(&mut redis)
+                    .unwrap();
+                redis::cmd("INCR")
+                    .arg("test:grants")
+                    .exec(&mut redis)
+                    .unwrap();
                 drop(permit);
             }
         }));
@@ -126,14 +165,23 @@ async fn run_worker(sem: &RedisSemaphore, url: &str) {
 }
 
 fn get(redis: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("GET").arg(key).query::<Option<i64>>(redis).unwrap().unwrap_or(0)
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<i64>>(redis)
+        .unwrap()
+        .unwrap_or(0)
 }
 
 /// Creates the semaphore and waits out its first-lease grace period.
 fn created(server: &RedisServer, name: &str, permits: u32) {
     runtime().block_on(async {
         let sem = open(&server.url(), name, permits).await;
-        sem.acquire().await.expect("first acquire").release().await.unwrap();
+        sem.acquire()
+            .await
+            .expect("first acquire")
+            .release()
+            .await
+            .unwrap();
     });
 }
 
@@ -150,7 +198,10 @@ fn the_global_limit_holds_across_processes() {
     let mut redis = server.connection();
     let peak = get(&mut redis, "test:peak");
     assert!(peak <= 3, "{peak} holders at once with a limit of 3");
-    assert!(peak >= 2, "4 processes never overlapped (peak {peak}): the test proves nothing");
+    assert!(
+        peak >= 2,
+        "4 processes never overlapped (peak {peak}): the test proves nothing"
+    );
     assert_eq!(get(&mut redis, "test:grants"), 4 * 3 * 8);
     assert_eq!(get(&mut redis, "test:current"), 0);
 }
@@ -161,7 +212,9 @@ fn grants_follow_priority_then_arrival_across_processes() {
     let url = server.url();
     let rt = runtime();
     let gate_sem = rt.block_on(open(&url, "order", 1));
-    let gate = rt.block_on(gate_sem.acquire()).expect("gate (after the grace period)");
+    let gate = rt
+        .block_on(gate_sem.acquire())
+        .expect("gate (after the grace period)");
     let mut redis = server.connection();
     // Arrival order: a1 a2 b1 b2 b3 c1 c2; several waiters per process exercise barriers.
     let plans = ["a1:5,a2:1", "b1:3,b2:1,b3:5", "c1:1,c2:9"];
@@ -170,18 +223,28 @@ fn grants_follow_priority_then_arrival_across_processes() {
         let mut vars = child_vars(&server, "order", 1);
         vars.push(("TEST_PLAN", plan.to_string()));
         kids.push(spawn("plan", &vars));
-        wait_until("a child queued its waiters", Duration::from_secs(20), || {
-            get(&mut redis, "test:ready") == i as i64 + 1
-        });
+        wait_until(
+            "a child queued its waiters",
+            Duration::from_secs(20),
+            || get(&mut redis, "test:ready") == i as i64 + 1,
+        );
     }
     // One line member per process, never one per waiter.
-    let line: usize = redis::cmd("ZCARD").arg(key("order", "line")).query(&mut redis).unwrap();
+    let line: usize = redis::cmd("ZCARD")
+        .arg(key("order", "line"))
+        .query(&mut redis)
+        .unwrap();
     assert_eq!(line, 3);
     rt.block_on(gate.release()).unwrap();
     for kid in &mut kids {
         wait_success(kid, Duration::from_secs(30));
     }
-    let order: Vec<String> = redis::cmd("LRANGE").arg("test:order").arg(0).arg(-1).query(&mut redis).unwrap();
+    let order: Vec<String> = redis::cmd("LRANGE")
+        .arg("test:order")
+        .arg(0)
+        .arg(-1)
+        .query(&mut redis)
+        .unwrap();
     assert_eq!(order, ["a2", "b2", "c1", "b1", "a1", "b3", "c2"]);
     assert_eq!(get(&mut redis, "test:peak"), 1);
 }
@@ -195,7 +258,9 @@ fn a_grant_leaves_a_barrier_until_its_process_names_its_next_waiter() {
     let url = server.url();
     let rt = runtime();
     let gate_sem = rt.block_on(open(&url, "barrier", 2));
-    let gate = rt.block_on(gate_sem.acquire_many(2)).expect("gate (after the grace period)");
+    let gate = rt
+        .block_on(gate_sem.acquire_many(2))
+        .expect("gate (after the grace period)");
     let mut redis = server.connection();
     let mut kids = Vec::new();
     for (i, plan) in ["a1:1,a2:2", "b1:3"].iter().enumerate() {
@@ -203,17 +268,27 @@ fn a_grant_leaves_a_barrier_until_its_process_names_its_next_waiter() {
         vars.push(("TEST_PLAN", plan.to_string()));
         vars.push(("TEST_HOLD_MS", "300".to_string()));
         kids.push(spawn("plan", &vars));
-        wait_until("a child queued its waiters", Duration::from_secs(20), || {
-            get(&mut redis, "test:ready") == i as i64 + 1
-        });
+        wait_until(
+            "a child queued its waiters",
+            Duration::from_secs(20),
+            || get(&mut redis, "test:ready") == i as i64 + 1,
+        );
     }
     rt.block_on(gate.release()).unwrap();
     for kid in &mut kids {
         wait_success(kid, Duration::from_secs(30));
     }
-    let mut order: Vec<String> =
-        redis::cmd("LRANGE").arg("test:order").arg(0).arg(-1).query(&mut redis).unwrap();
-    assert_eq!(order.pop().as_deref(), Some("b1"), "b1 must be granted last");
+    let mut order: Vec<String> = redis::cmd("LRANGE")
+        .arg("test:order")
+        .arg(0)
+        .arg(-1)
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(
+        order.pop().as_deref(),
+        Some("b1"),
+        "b1 must be granted last"
+    );
     order.sort();
     assert_eq!(order, ["a1", "a2"]);
     assert_eq!(get(&mut redis, "test:peak"), 2);
@@ -225,9 +300,11 @@ fn a_holder_killed_with_sigkill_returns_its_permit_within_the_lease() {
     created(&server, "kill", 1);
     let mut redis = server.connection();
     let mut holder = spawn("holder", &child_vars(&server, "kill", 1));
-    wait_until("the child holds the permit", Duration::from_secs(20), || {
-        get(&mut redis, "test:holder-token") > 0
-    });
+    wait_until(
+        "the child holds the permit",
+        Duration::from_secs(20),
+        || get(&mut redis, "test:holder-token") > 0,
+    );
     let rt = runtime();
     let sem = rt.block_on(open(&server.url(), "kill", 1));
     kill_9(&mut holder);
@@ -246,7 +323,9 @@ fn a_waiter_killed_while_queued_leaves_the_line() {
     let server = RedisServer::start();
     let rt = runtime();
     let sem = rt.block_on(open(&server.url(), "dead-waiter", 1));
-    let gate = rt.block_on(sem.acquire()).expect("gate (after the grace period)");
+    let gate = rt
+        .block_on(sem.acquire())
+        .expect("gate (after the grace period)");
     let mut redis = server.connection();
     let before = arrivals(&mut redis, "dead-waiter");
     let mut waiter = spawn("waiter", &child_vars(&server, "dead-waiter", 1));
@@ -256,7 +335,10 @@ fn a_waiter_killed_while_queued_leaves_the_line() {
     kill_9(&mut waiter);
     // Its place expires within a lease; this process's renewals run the expiry.
     wait_until("the dead waiter left the line", LEASE * 4, || {
-        let line: usize = redis::cmd("ZCARD").arg(key("dead-waiter", "line")).query(&mut redis).unwrap();
+        let line: usize = redis::cmd("ZCARD")
+            .arg(key("dead-waiter", "line"))
+            .query(&mut redis)
+            .unwrap();
         line == 0
     });
     let next = rt.block_on(async {
@@ -267,9 +349,19 @@ fn a_waiter_killed_while_queued_leaves_the_line() {
         gate.release().await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), next).await
     });
-    let next = next.expect("granted at once, not after a dead waiter's lease").unwrap().unwrap();
-    let held: Vec<String> = redis::cmd("HKEYS").arg(key("dead-waiter", "held")).query(&mut redis).unwrap();
-    assert_eq!(held.len(), 1, "nothing was granted to the dead waiter: {held:?}");
+    let next = next
+        .expect("granted at once, not after a dead waiter's lease")
+        .unwrap()
+        .unwrap();
+    let held: Vec<String> = redis::cmd("HKEYS")
+        .arg(key("dead-waiter", "held"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(
+        held.len(),
+        1,
+        "nothing was granted to the dead waiter: {held:?}"
+    );
     drop(next);
     assert!(get(&mut redis, "test:granted") == 0);
 }

@@ -25,7 +25,10 @@ async fn arrived(server: &RedisServer, name: &str, n: u64) {
     let mut connection = server.connection();
     let deadline = Instant::now() + Duration::from_secs(10);
     while arrivals(&mut connection, name) < n {
-        assert!(Instant::now() < deadline, "{n} arrivals never reached Redis");
+        assert!(
+            Instant::now() < deadline,
+            "{n} arrivals never reached Redis"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -34,7 +37,10 @@ async fn arrived(server: &RedisServer, name: &str, n: u64) {
 async fn waiters_are_served_by_priority_then_arrival() {
     let server = RedisServer::start();
     let sem = open(&server, "order", 1).await;
-    let gate = sem.acquire().await.expect("first acquire (after the grace period)");
+    let gate = sem
+        .acquire()
+        .await
+        .expect("first acquire (after the grace period)");
     let order = Arc::new(Mutex::new(Vec::new()));
     let plan = [("a", 5), ("b", 1), ("c", 3), ("d", 1), ("e", 5), ("f", 0)];
     let mut tasks = Vec::new();
@@ -58,7 +64,11 @@ async fn waiters_are_served_by_priority_then_arrival() {
 async fn try_acquire_never_barges_and_large_requests_do_not_invert_priority() {
     let server = RedisServer::start();
     let sem = open(&server, "weighted", 3).await;
-    let one = sem.acquire().priority(5).await.expect("after the grace period");
+    let one = sem
+        .acquire()
+        .priority(5)
+        .await
+        .expect("after the grace period");
     // A large request at priority 5 waits for 3 permits while 2 are free.
     let big = tokio::spawn({
         let sem = sem.clone();
@@ -70,7 +80,10 @@ async fn try_acquire_never_barges_and_large_requests_do_not_invert_priority() {
     assert!(refused.is_no_permits(), "{refused}");
     // ... nor does an equal-priority newcomer ...
     let equal = tokio::time::timeout(Duration::from_millis(300), sem.acquire().priority(5)).await;
-    assert!(equal.is_err(), "an equal priority must queue behind the large request");
+    assert!(
+        equal.is_err(),
+        "an equal priority must queue behind the large request"
+    );
     // ... but a more urgent request takes a free permit at once: nothing is set aside.
     let urgent = tokio::time::timeout(Duration::from_secs(5), sem.acquire().priority(0))
         .await
@@ -78,11 +91,20 @@ async fn try_acquire_never_barges_and_large_requests_do_not_invert_priority() {
         .expect("acquire");
     drop(urgent);
     drop(one);
-    let big = big.await.unwrap().expect("the large request gets all 3 permits");
+    let big = big
+        .await
+        .unwrap()
+        .expect("the large request gets all 3 permits");
     assert_eq!(big.num_permits(), 3);
     let too_many = sem.acquire_many(4).await.expect_err("4 > limit");
     assert!(too_many.is_too_many_permits());
-    assert!(matches!(too_many, Error::TooManyPermits { requested: 4, limit: 3 }));
+    assert!(matches!(
+        too_many,
+        Error::TooManyPermits {
+            requested: 4,
+            limit: 3
+        }
+    ));
 }
 
 #[tokio::test]
@@ -165,7 +187,10 @@ async fn a_dropped_waiter_leaves_the_line() {
         .unwrap()
         .expect("acquire");
     let mut connection = server.connection();
-    let held: usize = redis::cmd("HLEN").arg(key("cancel", "held")).query(&mut connection).unwrap();
+    let held: usize = redis::cmd("HLEN")
+        .arg(key("cancel", "held"))
+        .query(&mut connection)
+        .unwrap();
     assert_eq!(held, 1, "only the live waiter holds a lease");
     drop(next);
 }
@@ -179,10 +204,13 @@ async fn the_ambient_priority_of_the_core_crate_applies() {
     let mut tasks = Vec::new();
     for (i, (label, priority)) in [("batch", 10i64), ("realtime", -1)].into_iter().enumerate() {
         let (sem, order) = (sem.clone(), order.clone());
-        tasks.push(tokio::spawn(prio_semaphore::with_priority(priority, async move {
-            let _permit = sem.acquire().await.expect("acquire");
-            order.lock().unwrap().push(label);
-        })));
+        tasks.push(tokio::spawn(prio_semaphore::with_priority(
+            priority,
+            async move {
+                let _permit = sem.acquire().await.expect("acquire");
+                order.lock().unwrap().push(label);
+            },
+        )));
         arrived(&server, "ambient", i as u64 + 2).await;
     }
     drop(gate);
@@ -218,16 +246,29 @@ fn smol_executor_works_too() {
 #[tokio::test]
 async fn bad_configuration_is_a_typed_error() {
     let server = RedisServer::start();
-    let bad_name = RedisSemaphore::builder(server.url(), "a{b}", 1).connect().await;
+    let bad_name = RedisSemaphore::builder(server.url(), "a{b}", 1)
+        .connect()
+        .await;
     assert!(matches!(bad_name, Err(Error::InvalidConfig(_))));
-    let zero = RedisSemaphore::builder(server.url(), "zero", 0).connect().await;
+    let zero = RedisSemaphore::builder(server.url(), "zero", 0)
+        .connect()
+        .await;
     assert!(matches!(zero, Err(Error::InvalidConfig(_))));
     let bad_url = RedisSemaphore::builder("http://x", "x", 1).connect().await;
     assert!(matches!(bad_url, Err(Error::InvalidConfig(_))));
     let _three = open(&server, "limit", 3).await;
-    let four = RedisSemaphore::builder(server.url(), "limit", 4).lease(LEASE).connect().await;
+    let four = RedisSemaphore::builder(server.url(), "limit", 4)
+        .lease(LEASE)
+        .connect()
+        .await;
     assert!(
-        matches!(four, Err(Error::LimitMismatch { requested: 4, existing: 3 })),
+        matches!(
+            four,
+            Err(Error::LimitMismatch {
+                requested: 4,
+                existing: 3
+            })
+        ),
         "{four:?}"
     );
 }

@@ -12,7 +12,12 @@ pub fn spawn(role: &str, vars: &[(&str, String)]) -> Child {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
     command
-        .args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROLE, role)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
