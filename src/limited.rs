@@ -64,10 +64,13 @@
 //!
 //! # Memory
 //!
-//! An `Unordered` allocates once, when it is first polled: `limit` slots that hold the
-//! running futures inline (a future is never boxed), one waker per slot, and a few words of
-//! bookkeeping. Nothing is allocated per input item, so memory is `O(limit)` whatever the
-//! length of the input; the input itself is never collected.
+//! An `Unordered` allocates nothing until it is first polled, and then only as futures
+//! start: slots that hold the running futures inline (a future is never boxed), one waker
+//! per slot, and a few words of bookkeeping. Slots are added in chunks, each doubling the
+//! capacity, and reused once their future completes, so memory follows the most futures
+//! that ever ran at once (at most about twice that), never more than `limit` of them.
+//! Nothing is allocated per input item, and the input itself is never collected. A huge
+//! `limit` (`usize::MAX` as "unbounded") costs nothing up front.
 //!
 //! # Cost of a wake-up
 //!
@@ -76,8 +79,8 @@
 //! slots on that stack, in the order they were woken. So a wake-up costs `O(1)`, not a poll
 //! of all `limit` futures. `FuturesUnordered` (and so `buffer_unordered`) gets the same by
 //! allocating a task node per future; here the wakers belong to the slots and are made
-//! once. A future that wakes itself while being polled is polled at most once more in the
-//! same call, so one call does bounded work and other tasks get to run.
+//! once, with the slot. A future that wakes itself while being polled is polled at most
+//! once more in the same call, so one call does bounded work and other tasks get to run.
 //!
 //! # Stalls: futures run only while the stream is polled
 //!
@@ -119,15 +122,15 @@
 //! was granted (see [`Acquire`]). The rest of the input is dropped unconsumed.
 
 mod ready;
+mod running;
+mod slots;
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 use futures_core::stream::{FusedStream, Stream};
 
@@ -138,7 +141,7 @@ use crate::owned::{AcquireOwned, OwnedPermit};
 use crate::permit::Permit;
 use crate::semaphore::Semaphore;
 
-use self::ready::ReadyQueue;
+use self::running::Running;
 
 /// Runs the futures of `futures` with at most `limit` running at a time, yielding their
 /// outputs in completion order.
@@ -151,7 +154,10 @@ use self::ready::ReadyQueue;
 ///
 /// # Panics
 ///
-/// If `limit` is zero: such a stream could never start a future.
+/// If `limit` is zero: such a stream could never start a future. Any larger limit is
+/// fine, up to `usize::MAX` for no limit at all: memory follows the futures actually
+/// running. For panics of the input or the futures while the stream runs, see
+/// [`Unordered`'s panics](Unordered#panics).
 ///
 /// # Examples
 ///
@@ -187,7 +193,10 @@ where
 ///
 /// # Panics
 ///
-/// If `limit` is zero: such a stream could never start a future.
+/// If `limit` is zero: such a stream could never start a future. Any larger limit is
+/// fine, up to `usize::MAX` for no limit at all: memory follows the futures actually
+/// running. For panics of the input or the futures while the stream runs, see
+/// [`Unordered`'s panics](Unordered#panics).
 ///
 /// # Examples
 ///
@@ -432,6 +441,9 @@ enum Input {
     Exhausted,
     /// The semaphore was closed: no further future is started.
     Closed,
+    /// The feeder is running, or user code it ran panicked: then the input is never
+    /// pulled again, and the next poll drops what the feeder held.
+    Panicked,
     /// Everything was yielded; the stream returns `None` from now on.
     Finished,
 }
@@ -445,21 +457,37 @@ pin_project_lite::pin_project! {
     /// [`with_semaphore_owned`](Unordered::with_semaphore_owned) they are
     /// `Result<Output, AcquireError>`, because the semaphore may be closed.
     ///
-    /// It is [`Unpin`] whenever its input is (the running futures live in a heap slice that
-    /// never moves), so `.next().await` works on it directly.
+    /// It is [`Unpin`] whenever its input is (the running futures live in heap slots that
+    /// never move), so `.next().await` works on it directly.
     ///
     /// # Cancellation
     ///
     /// Dropping it drops each running future and then releases its permit; a queued permit
     /// request leaves the line, handing on anything it was granted; the rest of the input is
-    /// dropped unconsumed.
+    /// dropped unconsumed. If a future's `Drop` panics, the other futures are still dropped
+    /// and every permit released before the panic propagates (a second panic aborts).
     ///
     /// # Panics
     ///
-    /// A panic in a future propagates out of `poll_next`; that future is dropped and its
-    /// permit released, and the stream can be polled on. A panic in the input (or in the
-    /// priority's `Ord`) also propagates; the stream stays safe to drop, but may not pull
-    /// from the input again.
+    /// `poll_next` runs user code: the input's `next` (or `poll_next`), the futures'
+    /// `poll` and `Drop`, and with a semaphore the priority's `Clone` and `Ord`. A panic in
+    /// any of them propagates out of `poll_next`, and afterwards the stream is still sound
+    /// to poll or drop: every slot and permit is given back, and it never returns `Pending`
+    /// without a wake-up to come. What happens next depends on where the panic was:
+    ///
+    /// * **A future's `poll`**: that future is dropped (while unwinding, so a second panic
+    ///   in its `Drop` aborts the process) and then its permit is released. The stream
+    ///   carries on with the other futures and the rest of the input.
+    /// * **A future's `Drop`, after it completed**: its slot is freed and its permit
+    ///   released all the same; its output is dropped while unwinding, the panic taking
+    ///   its place. The stream carries on.
+    /// * **The input, or the request for a permit** (the priority's `Clone`, its `Ord`
+    ///   under the semaphore's lock, or the `Drop` of a pulled future when the semaphore
+    ///   closes): the input counts as ended and is never pulled again. The next poll drops
+    ///   the future that was pulled but not started, and the permit request in line, if
+    ///   any (a panic in their `Drop` propagates from that poll; they are gone all the
+    ///   same). The stream then yields the outputs of the futures already running, and
+    ///   ends. Its item for a closed semaphore is lost if the panic took its place.
     ///
     /// # Examples
     ///
@@ -648,7 +676,7 @@ where
     /// assert_eq!(stream.running(), 3);
     /// ```
     pub fn running(&self) -> usize {
-        self.running.as_ref().map_or(0, |running| running.count)
+        self.running.as_ref().map_or(0, Running::count)
     }
 }
 
@@ -669,35 +697,46 @@ where
         if *this.input == Input::Finished {
             return Poll::Ready(None);
         }
-        let running = this
-            .running
-            .get_or_insert_with(|| Running::new(*this.limit));
-        running.queue.register(cx.waker());
+        let running = this.running.get_or_insert_with(Running::new);
+        running.queue().register(cx.waker());
+        if *this.input == Input::Panicked {
+            // Dropped here rather than while unwinding, where a second panic would abort.
+            *this.input = Input::Exhausted;
+            let unstarted = this.staged.take();
+            running.drop_admission();
+            drop(unstarted);
+        }
         // Nodes woken from now on wake this task again, so taking the woken ones once per
         // call is enough, and keeps a future that keeps waking itself from looping here.
         let mut took_woken = false;
         loop {
-            let index = match running.queue.pop() {
-                Some(index) => index,
+            let node = match running.queue().pop() {
+                Some(node) => node,
                 None if !took_woken => {
                     took_woken = true;
-                    if running.queue.take_woken() {
+                    if running.queue().take_woken() {
                         continue;
                     }
                     break;
                 }
                 None => break,
             };
-            if index == running.feeder() {
-                let fed = running.feed(this.source.as_mut(), this.gate, this.staged, this.input);
+            if Running::<S::Item, G>::is_feeder(node) {
+                let fed = running.feed(
+                    this.source.as_mut(),
+                    this.gate,
+                    this.staged,
+                    this.input,
+                    *this.limit,
+                );
                 if let Err(err) = fed {
                     return Poll::Ready(Some(Err(err)));
                 }
-            } else if let Some(output) = running.poll_slot(index) {
+            } else if let Some(output) = running.poll_node(node) {
                 return Poll::Ready(Some(Ok(output)));
             }
         }
-        if *this.input != Input::Open && running.count == 0 {
+        if *this.input != Input::Open && running.count() == 0 {
             *this.input = Input::Finished;
             *this.running = None; // gives the memory back now, not when the stream is dropped
             return Poll::Ready(None);
@@ -802,176 +841,5 @@ where
             .field("running", &self.running())
             .field("input", &self.input)
             .finish_non_exhaustive()
-    }
-}
-
-/// A running future and the permit it holds. The future is declared first so that it is
-/// dropped before its permit is released.
-struct Slot<F, T> {
-    future: Option<F>,
-    permit: Option<T>,
-}
-
-/// Everything an `Unordered` allocates, once, on its first poll.
-struct Running<F, G: Gate> {
-    /// Pinned in place: a heap slice that is never resized, whose futures are only ever
-    /// dropped in place. Only ever reached through `&mut`: a shared reference covering a
-    /// running future would, under Stacked Borrows, invalidate the pointers an `async`
-    /// block keeps into itself (`&mut` to a `!Unpin` future does not), so not even
-    /// `slots.len()` is called.
-    slots: Box<[Slot<F, G::Permit>]>,
-    /// Indices of empty slots.
-    free: Vec<usize>,
-    /// One waker per slot, then the feeder's.
-    wakers: Box<[Waker]>,
-    queue: ReadyQueue,
-    /// The permit request for the staged future; boxed once so the stream stays `Unpin`.
-    admission: Pin<Box<Option<G::Acquire>>>,
-    /// Slots holding a future.
-    count: usize,
-    /// The feeder stopped because every slot was taken; a completion queues it again.
-    feeder_needs_slot: bool,
-}
-
-impl<F: Future, G: Gate> Running<F, G> {
-    fn new(limit: usize) -> Self {
-        let feeder = limit;
-        let (mut queue, wakers) = ReadyQueue::new(limit + 1);
-        // The feeder fills the slots on the first poll.
-        queue.push_local(feeder);
-        Self {
-            slots: (0..limit)
-                .map(|_| Slot {
-                    future: None,
-                    permit: None,
-                })
-                .collect(),
-            // Reversed so that slot 0 is used first; any order would do.
-            free: (0..limit).rev().collect(),
-            wakers,
-            queue,
-            admission: Box::pin(None),
-            count: 0,
-            feeder_needs_slot: false,
-        }
-    }
-
-    /// The queue node (and waker) of the feeder, which pulls input and acquires permits.
-    fn feeder(&self) -> usize {
-        self.wakers.len() - 1
-    }
-
-    /// Starts futures while a slot is free: pulls the next one from the input, waits for
-    /// its permit, puts it in the slot and queues the slot to be polled. Returns when it
-    /// has to wait (woken through the feeder's waker), when the slots are full (queued
-    /// again by the next completion), or when the input ends.
-    fn feed<S>(
-        &mut self,
-        mut source: Pin<&mut S>,
-        gate: &G,
-        staged: &mut Option<F>,
-        input: &mut Input,
-    ) -> Result<(), G::Error>
-    where
-        S: Stream<Item = F>,
-    {
-        let Some(feeder_waker) = self.wakers.last() else {
-            unreachable!("the feeder has a waker");
-        };
-        let mut cx = Context::from_waker(feeder_waker);
-        while *input == Input::Open {
-            let Some(&index) = self.free.last() else {
-                self.feeder_needs_slot = true;
-                return Ok(());
-            };
-            if staged.is_none() {
-                match source.as_mut().poll_next(&mut cx) {
-                    Poll::Pending => return Ok(()),
-                    Poll::Ready(None) => {
-                        *input = Input::Exhausted;
-                        return Ok(());
-                    }
-                    Poll::Ready(Some(future)) => *staged = Some(future),
-                }
-            }
-            if self.admission.is_none() {
-                self.admission.set(Some(gate.acquire()));
-            }
-            let Some(acquire) = self.admission.as_mut().as_pin_mut() else {
-                unreachable!("the permit request was just set");
-            };
-            let Poll::Ready(result) = acquire.poll(&mut cx) else {
-                return Ok(());
-            };
-            self.admission.set(None);
-            match result {
-                Ok(permit) => {
-                    self.free.pop();
-                    let slot = &mut self.slots[index];
-                    slot.future = staged.take();
-                    slot.permit = Some(permit);
-                    self.count += 1;
-                    self.queue.push_local(index);
-                }
-                Err(err) => {
-                    *input = Input::Closed;
-                    *staged = None;
-                    return Err(err);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Polls the future in slot `index`; on completion empties the slot (dropping the
-    /// future, then releasing its permit) and returns the output. A stale wake-up of an
-    /// empty slot, or of one reused since, only costs a spurious poll.
-    fn poll_slot(&mut self, index: usize) -> Option<F::Output> {
-        // If the future panics, the guard empties its slot on the way out.
-        let guard = ClearSlotOnUnwind {
-            running: self,
-            index,
-        };
-        let Running { slots, wakers, .. } = &mut *guard.running;
-        let Some(future) = slots[index].future.as_mut() else {
-            core::mem::forget(guard);
-            return None; // a stale wake-up of an empty slot
-        };
-        // SAFETY: the future lives in `slots`, a boxed slice that is never resized or moved
-        // out of, so its address is stable until it is dropped in place: by `clear_slot`
-        // (which assigns `None`) or when the slice itself is dropped. So it is never moved
-        // after this first pin, as `Pin` requires.
-        let future = unsafe { Pin::new_unchecked(future) };
-        let poll = future.poll(&mut Context::from_waker(&wakers[index]));
-        core::mem::forget(guard);
-        let Poll::Ready(output) = poll else {
-            return None;
-        };
-        self.clear_slot(index);
-        Some(output)
-    }
-
-    fn clear_slot(&mut self, index: usize) {
-        let slot = &mut self.slots[index];
-        slot.future = None;
-        slot.permit = None;
-        self.free.push(index);
-        self.count -= 1;
-        if core::mem::take(&mut self.feeder_needs_slot) {
-            let feeder = self.feeder();
-            self.queue.push_local(feeder);
-        }
-    }
-}
-
-/// Empties a slot whose future panicked while being polled.
-struct ClearSlotOnUnwind<'r, F: Future, G: Gate> {
-    running: &'r mut Running<F, G>,
-    index: usize,
-}
-
-impl<F: Future, G: Gate> Drop for ClearSlotOnUnwind<'_, F, G> {
-    fn drop(&mut self) {
-        self.running.clear_slot(self.index);
     }
 }

@@ -1,18 +1,23 @@
 //! The wake-up queue of [`Unordered`](super::Unordered): which of its futures to poll next.
 //!
-//! Each slot (and the feeder, which pulls the next input and its permit) owns one node and
-//! one [`Waker`], built once when the stream is first polled. Waking a node pushes its index
-//! onto a lock-free stack (a Treiber stack that only ever grows by pushes and is emptied
-//! whole by one `swap`, so it has no ABA problem), unless the node is already queued. The
-//! stream takes the whole stack at once, reverses it so that the oldest wake-up comes first,
-//! and polls exactly the nodes on it: one wake-up costs one push, one link reversal and one
-//! poll, however many futures are running.
+//! Each slot (and the feeder, which pulls the next input and its permit) owns one node, and
+//! the node is the [`Waker`] its future is polled with. Nodes are added as the stream
+//! grows and never removed while the queue exists, so a node's index stays valid for as
+//! long as its wakers live. Waking a node pushes its index onto a lock-free stack (a
+//! Treiber stack that only ever grows by pushes and is emptied whole by one `swap`, so it
+//! has no ABA problem), unless the node is already queued. The stream takes the whole
+//! stack at once, reverses it so that the oldest wake-up comes first, and polls exactly the
+//! nodes on it: one wake-up costs one push, one link reversal and one poll, however many
+//! futures are running.
 //!
 //! A node's `queued` flag is set from the moment it is pushed until just before the stream
 //! polls it, so each node is on at most one chain at a time and its `next` link is only
 //! written by whoever set the flag.
+//!
+//! A waker reaches its own node through the `Arc` it holds and the stack's head through
+//! [`Shared`]; only the stream maps indices back to nodes, through a vector that it alone
+//! touches. So the vector may grow (and move) while wakers run on other threads.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -21,37 +26,41 @@ use core::task::Waker;
 use crate::lock::{Mutex, SpinLock};
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
 
-/// The end of a chain: node links store `index + 1`.
+/// The end of a chain: links store `index + 1`. An index never reaches `usize::MAX`:
+/// every node is a heap allocation of several words, so there cannot be that many.
 const NIL: usize = 0;
 
-struct Node {
-    queued: AtomicBool,
-    /// The next node down the chain, as `index + 1`, or [`NIL`].
-    next: AtomicUsize,
-}
-
+/// What the stream and every waker share.
 struct Shared {
-    nodes: Box<[Node]>,
     /// The most recently woken node, as `index + 1`, or [`NIL`].
     head: AtomicUsize,
     /// The waker of the task that polls the stream.
     parent: Mutex<SpinLock, Option<Waker>>,
 }
 
-impl Shared {
-    /// Queues node `index` unless it is queued already; wakes the stream's task if the stack
+/// One queue entry, and the waker of the future (or feeder) it stands for.
+struct Node {
+    shared: Arc<Shared>,
+    index: usize,
+    queued: AtomicBool,
+    /// The next node down the chain, as `index + 1`, or [`NIL`].
+    next: AtomicUsize,
+}
+
+impl Node {
+    /// Queues this node unless it is queued already; wakes the stream's task if the stack
     /// was empty (otherwise whoever pushed first has woken it since the stream last looked).
-    fn wake(&self, index: usize) {
-        let node = &self.nodes[index];
-        if node.queued.swap(true, Ordering::AcqRel) {
+    fn wake_node(&self) {
+        if self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        let mut head = self.head.load(Ordering::Acquire);
+        let shared = &*self.shared;
+        let mut head = shared.head.load(Ordering::Acquire);
         loop {
-            node.next.store(head, Ordering::Relaxed);
-            match self.head.compare_exchange_weak(
+            self.next.store(head, Ordering::Relaxed);
+            match shared.head.compare_exchange_weak(
                 head,
-                index + 1,
+                self.index + 1,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -62,31 +71,35 @@ impl Shared {
         if head == NIL {
             // Cloning a waker only bumps a reference count in every executor we know of;
             // waking it, which may run arbitrary code, happens outside the lock.
-            if let Some(parent) = self.parent.with(|parent| parent.clone()) {
+            if let Some(parent) = shared.parent.with(|parent| parent.clone()) {
                 parent.wake();
             }
         }
     }
 }
 
-struct NodeWaker {
-    shared: Arc<Shared>,
-    index: usize,
-}
-
-impl Wake for NodeWaker {
+impl Wake for Node {
     fn wake(self: Arc<Self>) {
-        self.shared.wake(self.index);
+        self.wake_node();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.wake(self.index);
+        self.wake_node();
     }
+}
+
+/// A node as the stream holds it: the node itself, to follow links, and a waker made from
+/// it once, to poll with.
+struct Entry {
+    node: Arc<Node>,
+    waker: Waker,
 }
 
 /// The stream's side of the queue: the nodes to poll next, oldest wake-up first.
 pub(super) struct ReadyQueue {
     shared: Arc<Shared>,
+    /// Node `i` at index `i`.
+    entries: Vec<Entry>,
     /// First and last node of the local chain: nodes taken from `shared` or queued by the
     /// stream itself, not yet handed out.
     first: usize,
@@ -94,35 +107,46 @@ pub(super) struct ReadyQueue {
 }
 
 impl ReadyQueue {
-    /// A queue for nodes `0..nodes`, none of them queued, and the waker of each node (the
-    /// waker to poll that node's future with). All the allocations it will ever make
-    /// (`nodes + 3`) happen here.
-    pub(super) fn new(nodes: usize) -> (Self, Box<[Waker]>) {
-        let shared = Arc::new(Shared {
-            nodes: (0..nodes)
-                .map(|_| Node {
-                    queued: AtomicBool::new(false),
-                    next: AtomicUsize::new(NIL),
-                })
-                .collect(),
-            head: AtomicUsize::new(NIL),
-            parent: Mutex::new(None),
-        });
-        let wakers = (0..nodes)
-            .map(|index| {
-                Waker::from(Arc::new(NodeWaker {
-                    shared: Arc::clone(&shared),
-                    index,
-                }))
-            })
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
-        let queue = Self {
-            shared,
+    /// A queue without nodes; [`add_node`](Self::add_node) adds them.
+    pub(super) fn new() -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                head: AtomicUsize::new(NIL),
+                parent: Mutex::new(None),
+            }),
+            entries: Vec::new(),
             first: NIL,
             last: NIL,
-        };
-        (queue, wakers)
+        }
+    }
+
+    /// Makes room for `additional` more nodes in one allocation.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve_exact(additional);
+    }
+
+    /// Adds a node, not queued, and returns its index: the number of nodes added before.
+    /// One allocation (the node, which is also its waker), plus the vector's growth.
+    pub(super) fn add_node(&mut self) -> usize {
+        let index = self.entries.len();
+        let node = Arc::new(Node {
+            shared: Arc::clone(&self.shared),
+            index,
+            queued: AtomicBool::new(false),
+            next: AtomicUsize::new(NIL),
+        });
+        let waker = Waker::from(Arc::clone(&node));
+        self.entries.push(Entry { node, waker });
+        index
+    }
+
+    /// The waker of node `index`: what its future is polled with.
+    pub(super) fn waker(&self, index: usize) -> &Waker {
+        &self.entries[index].waker
+    }
+
+    fn node(&self, index: usize) -> &Node {
+        &self.entries[index].node
     }
 
     /// Records the waker of the task polling the stream; node wake-ups wake it.
@@ -141,7 +165,7 @@ impl ReadyQueue {
     /// Queues node `index` at the end of the local chain without waking anyone: for the
     /// stream itself, which is running already.
     pub(super) fn push_local(&mut self, index: usize) {
-        if self.shared.nodes[index].queued.swap(true, Ordering::AcqRel) {
+        if self.node(index).queued.swap(true, Ordering::AcqRel) {
             return; // already on a chain, so it will be handed out anyway
         }
         self.append(index + 1, index + 1);
@@ -152,14 +176,15 @@ impl ReadyQueue {
     /// [`take_woken`](Self::take_woken).
     pub(super) fn pop(&mut self) -> Option<usize> {
         let index = self.first.checked_sub(1)?;
-        let node = &self.shared.nodes[index];
+        let node = self.node(index);
         // Read the link before clearing the flag: after that a waker may push the node
         // again and overwrite it.
-        self.first = node.next.load(Ordering::Relaxed);
+        let next = node.next.load(Ordering::Relaxed);
+        node.queued.store(false, Ordering::Release);
+        self.first = next;
         if self.first == NIL {
             self.last = NIL;
         }
-        node.queued.store(false, Ordering::Release);
         Some(index)
     }
 
@@ -175,7 +200,7 @@ impl ReadyQueue {
         let last = newest;
         let mut reversed = NIL;
         while newest != NIL {
-            let node = &self.shared.nodes[newest - 1];
+            let node = self.node(newest - 1);
             let older = node.next.load(Ordering::Relaxed);
             node.next.store(reversed, Ordering::Relaxed);
             reversed = newest;
@@ -187,11 +212,9 @@ impl ReadyQueue {
 
     /// Appends the chain `first..=last` (links as `index + 1`) to the local chain.
     fn append(&mut self, first: usize, last: usize) {
-        self.shared.nodes[last - 1]
-            .next
-            .store(NIL, Ordering::Relaxed);
+        self.node(last - 1).next.store(NIL, Ordering::Relaxed);
         match self.last.checked_sub(1) {
-            Some(tail) => self.shared.nodes[tail].next.store(first, Ordering::Relaxed),
+            Some(tail) => self.node(tail).next.store(first, Ordering::Relaxed),
             None => self.first = first,
         }
         self.last = last;
@@ -209,7 +232,7 @@ impl Drop for ReadyQueue {
 impl core::fmt::Debug for ReadyQueue {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ReadyQueue")
-            .field("nodes", &self.shared.nodes.len())
+            .field("nodes", &self.entries.len())
             .finish_non_exhaustive()
     }
 }
