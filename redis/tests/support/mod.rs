@@ -25,7 +25,21 @@ impl RedisServer {
 
     /// A server with extra `redis-server` options (e.g. `--requirepass secret`).
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_on(free_port(), args)
+    }
+
+    /// A server that speaks only TLS on its port, with `extra` options.
+    pub fn start_tls(cert: &str, key: &str, ca: &str, extra: &[&str]) -> Self {
         let port = free_port();
+        let port_text = port.to_string();
+        let mut args = vec!["--port", "0", "--tls-port", &port_text];
+        args.extend(["--tls-cert-file", cert, "--tls-key-file", key]);
+        args.extend(["--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]);
+        args.extend(extra);
+        Self::start_on(port, &args)
+    }
+
+    fn start_on(port: u16, args: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "prio-semaphore-redis-test-{}-{port}",
             std::process::id()
