@@ -8,6 +8,9 @@
 //!     cargo test -p loom-tests --release
 //! ```
 //!
+//! (a quick run, about 13 s of model time; CI, `.ci/proofs.sh`, uses a bound of 3, about
+//! ten times as many executions).
+//!
 //! Under `--cfg loom` the crate's sync facade swaps in loom's atomics, cells, thread parking
 //! and thread-locals, and shrinks the wake batch to 2, so these models check the real wait
 //! list and hand-off code, including the "batch full, unlock, wake, re-lock" path, the
