@@ -127,6 +127,8 @@ mod poll_semaphore;
 mod priority;
 mod raw;
 mod semaphore;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod waitlist;
 mod wake_list;
 
