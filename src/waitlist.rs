@@ -887,10 +887,30 @@ impl<P> WaitList<P> {
 
 #[cfg(all(test, not(loom)))]
 impl<P: Ord + core::fmt::Debug> WaitList<P> {
-    /// Checks every structural invariant; returns the waiters' priorities in service order.
+    /// Checks every invariant, the search order included; returns the waiters' permits and
+    /// priorities in service order.
     pub(crate) fn check(&self) -> std::vec::Vec<(usize, &P)> {
+        let order = self.check_structure();
+        for pair in order.windows(2) {
+            let ((_, before, _), (_, after, heads_a_run)) = (pair[0], pair[1]);
+            match heads_a_run {
+                true => assert!(before < after, "search order of the runs"),
+                false => assert_eq!(before, after, "a run shares one priority"),
+            }
+        }
+        order.into_iter().map(|(n, p, _)| (n, p)).collect()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl<P> WaitList<P> {
+    /// Checks every invariant that holds whatever the priorities' `Ord` answers: links,
+    /// heap order, `first`, counts, the arrival list and the partial grant (no comparison
+    /// is made). Returns each waiter's permits and priority in list order, and whether it
+    /// heads its run.
+    pub(crate) fn check_structure(&self) -> std::vec::Vec<(usize, &P, bool)> {
         use std::vec::Vec;
-        let mut order: Vec<(usize, &P)> = Vec::new();
+        let mut order: Vec<(usize, &P, bool)> = Vec::new();
         // SAFETY: tests call this with the list exclusively borrowed; all linked waiters
         // are alive (invariant 2).
         unsafe {
@@ -915,22 +935,20 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                     assert_eq!((*node(child)).parent, Some(h), "child's parent pointer");
                     assert!((*node(child)).heap >= (*hn).heap, "heap order");
                 }
-                match prev_head {
-                    None => assert_eq!(self.first, Some(h), "first is the leftmost head"),
-                    Some(p) => assert!((*node(p)).priority < (*hn).priority, "search order"),
+                if prev_head.is_none() {
+                    assert_eq!(self.first, Some(h), "first is the leftmost head");
                 }
                 prev_head = Some(h);
                 // Walk the run.
                 let mut w = h;
                 loop {
                     let wn = node(w);
-                    assert_eq!((*wn).priority, (*hn).priority, "run shares one priority");
                     assert_eq!((*wn).heap != NOT_A_HEAD, w == h, "only run heads have keys");
                     assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
                     if Some(w) != self.partial {
                         assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
                     }
-                    order.push((needed(w) as usize, &(*wn).priority));
+                    order.push((needed(w) as usize, &(*wn).priority, w == h));
                     count += 1;
                     w = (*wn).next.unwrap();
                     if w == h {
@@ -962,6 +980,10 @@ impl<P: Ord + core::fmt::Debug> WaitList<P> {
                 "the arrival list holds every waiter or none"
             );
             assert_eq!(self.first.is_none(), self.root.is_none());
+            if let Some(partial) = self.partial {
+                assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
+                assert!((*node(partial)).assigned > 0, "`partial` holds a grant");
+            }
         }
         order
     }

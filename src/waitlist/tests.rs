@@ -293,3 +293,136 @@ fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     }
     assert_eq!(list.take_surplus(), 1, "2 parked - 1 for `old` = 1 left");
 }
+
+/// A priority whose comparisons are coin tosses: the structure must stay valid whatever
+/// the answers, and every waiter must stay reachable.
+#[derive(Debug, Clone)]
+struct CoinToss(std::rc::Rc<core::cell::Cell<u64>>);
+
+impl Ord for CoinToss {
+    fn cmp(&self, _: &Self) -> core::cmp::Ordering {
+        let mut rng = Rng(self.0.get());
+        let answer = rng.below(3);
+        self.0.set(rng.0);
+        [
+            core::cmp::Ordering::Less,
+            core::cmp::Ordering::Equal,
+            core::cmp::Ordering::Greater,
+        ][answer as usize]
+    }
+}
+
+impl PartialOrd for CoinToss {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for CoinToss {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for CoinToss {}
+
+#[test]
+fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
+    let rounds = if cfg!(miri) { 4 } else { 200 };
+    for seed in 1..=rounds {
+        let toss = CoinToss(std::rc::Rc::new(core::cell::Cell::new(seed * 0x9E37_79B9)));
+        let mut rng = Rng(seed);
+        let mut list = WaitList::new();
+        let n = if cfg!(miri) { 16 } else { 64 };
+        let waiters: Vec<_> = (0..n)
+            .map(|_| Box::pin(Waiter::new(toss.clone(), 1 + rng.below(2) as u32)))
+            .collect();
+        let track_arrivals = seed % 2 == 0;
+        let mut linked = 0;
+        for w in &waiters {
+            // SAFETY: alive until the end of the round; drained or cancelled before it.
+            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), track_arrivals) };
+            linked += 1;
+            if rng.below(4) == 0 {
+                let victim = &waiters[rng.below(n) as usize];
+                // SAFETY: linked in this list or in none.
+                if unsafe { list.cancel(victim.as_ref()) }.is_some() {
+                    linked -= 1;
+                }
+            }
+            if rng.below(3) == 0 {
+                list.add_surplus(1);
+                let mut wakers = WakeList::new();
+                list.distribute(if track_arrivals { 2 } else { usize::MAX }, &mut wakers);
+            }
+            assert_eq!(list.check_structure().len(), list.len());
+        }
+        let granted = waiters
+            .iter()
+            .filter(|w| w.state() == WaiterState::Granted)
+            .count();
+        assert_eq!(list.len(), linked - granted, "seed {seed}");
+        // Enough permits for everyone: every linked waiter is reached and granted.
+        list.add_surplus(2 * n as usize);
+        loop {
+            let mut wakers = WakeList::new();
+            if list.distribute(usize::MAX, &mut wakers) == Distributed::Done {
+                break;
+            }
+        }
+        assert!(list.is_empty(), "seed {seed}: {} stranded", list.len());
+        assert_eq!(list.len(), 0);
+        assert!(waiters.iter().all(|w| w.state() != WaiterState::Linked));
+    }
+}
+
+/// The exact case that used to corrupt the list: compared with the front, the new waiter
+/// says "after"; on the walk down it says "before", and lands in the front's left slot.
+/// It must then become the front, not hide below it.
+#[test]
+fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
+    #[derive(Debug)]
+    struct Scripted(core::cell::RefCell<std::collections::VecDeque<core::cmp::Ordering>>);
+    impl Ord for Scripted {
+        fn cmp(&self, _: &Self) -> core::cmp::Ordering {
+            self.0
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or(core::cmp::Ordering::Less)
+        }
+    }
+    impl PartialOrd for Scripted {
+        fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl PartialEq for Scripted {
+        fn eq(&self, _: &Self) -> bool {
+            false
+        }
+    }
+    impl Eq for Scripted {}
+    let script = |answers: &[core::cmp::Ordering]| {
+        Scripted(core::cell::RefCell::new(answers.iter().copied().collect()))
+    };
+    use core::cmp::Ordering::{Greater, Less};
+    let mut list = WaitList::new();
+    let front = Box::pin(Waiter::new(script(&[]), 1));
+    let liar = Box::pin(Waiter::new(script(&[Greater, Less]), 1));
+    let urgent = Box::pin(Waiter::new(script(&[Less]), 1));
+    for w in [&front, &liar, &urgent] {
+        // SAFETY: alive for the whole test, drained at the end.
+        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), false) };
+        list.check_structure();
+    }
+    assert_eq!(list.check_structure().len(), 3);
+    assert_eq!(list.first, Some(NonNull::from(&*urgent)));
+    list.add_surplus(3);
+    assert_eq!(
+        list.distribute(usize::MAX, &mut WakeList::new()),
+        Distributed::Done
+    );
+    for w in [&front, &liar, &urgent] {
+        assert_eq!(w.state(), WaiterState::Granted);
+    }
+}
