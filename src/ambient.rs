@@ -28,6 +28,15 @@
 //!   `AmbientLookup` in `acquire.rs`): that is when it joins the line, and futures are lazy,
 //!   so `with_priority(p, sem.acquire())` and library futures built eagerly before the scope
 //!   both take the scope's priority, as they would with a task-local.
+//! * **A scope belongs to a call, not to a task.** It covers everything polled on this
+//!   thread while the call that opened it runs, whichever task that code belongs to (see
+//!   [`with_priority`], "What a scope reaches"). A `Context` cannot say which task a nested
+//!   poll is for: keying the scope to the waker it was entered with (and having `acquire`
+//!   compare `cx.waker()` with `will_wake`) would keep a scope out of a task that a local
+//!   executor or an inline-polling waker runs inside it, but also out of every request
+//!   that `join_all` (past 30 futures), `FuturesUnordered` or [`limited`](crate::limited)
+//!   polls with a waker of its own, which is the main use of a scope. So the rule is the
+//!   plain one, documented and tested, with a way to opt a task out: its own scope.
 //! * **Numbers match by value.** An unsuffixed integer literal is an `i32`; requiring the
 //!   scope's type to be exactly the semaphore's (`i64` by default) would make
 //!   `with_priority(3, ...)` silently do nothing. So primitive integers apply across integer
@@ -141,8 +150,10 @@ impl Drop for Unlink<'_> {
 /// `High` and a `Semaphore<i64>` sees `5`.
 ///
 /// This is the lookup that `acquire()` and `acquire_many()` (and their owned variants) do
-/// when first polled. Libraries can also use it to carry the caller's priority into a task
-/// they spawn, since a spawned task is polled outside the caller's scope.
+/// when first polled. It sees the scopes of the calls now running on this thread, whatever
+/// task they belong to (see [`with_priority`], "What a scope reaches"). Libraries can also
+/// use it to carry the caller's priority into a task they spawn, since a spawned task is
+/// normally polled outside the caller's scope.
 ///
 /// # Examples
 ///
@@ -273,6 +284,11 @@ fn cast<T: 'static, P: 'static>(value: T) -> Option<P> {
 /// (that is when it joins the line): a future created here and returned to be awaited
 /// elsewhere does not.
 ///
+/// The scope covers everything that runs on this thread until `f` returns, as for
+/// [`with_priority`] (see "What a scope reaches" there): a future that `f` polls by hand or
+/// with `block_on`, including tasks of an executor that `f` drives, and a task that a
+/// waker polls inline when code inside `f` wakes it (by releasing a permit, say).
+///
 /// # Examples
 ///
 /// ```
@@ -303,8 +319,8 @@ pub fn priority_scope<P: Any, R>(priority: P, f: impl FnOnce() -> R) -> R {
 /// private and still let its callers prioritise their calls.
 ///
 /// * **Any executor:** the scope is entered around each poll of `future` and left when the
-///   poll returns, so it follows the task to whichever thread polls it, and never leaks into
-///   other tasks.
+///   poll returns, so it follows the task to whichever thread polls it, and is not seen by
+///   tasks the executor polls between those polls.
 /// * **Nesting:** the innermost scope that applies wins; when it is left, the enclosing one
 ///   applies again (also when a poll panics).
 /// * **Explicit wins:** `.priority(p)` on a request overrides every scope.
@@ -315,11 +331,31 @@ pub fn priority_scope<P: Any, R>(priority: P, f: impl FnOnce() -> R) -> R {
 /// A request reads the ambient priority when it is **first polled**, which is when it joins
 /// the line, not when the future is created. Futures are lazy, so this is the moment that
 /// counts: `with_priority(1, sem.acquire())` waits at priority 1, and so does a request
-/// built before the scope by a library function and awaited inside it. Conversely, a task
-/// spawned from inside the scope is polled by the executor outside it, so it does not
-/// inherit the priority: wrap the spawned future in `with_priority` too (with
-/// [`current_priority`] to pass the caller's priority on). Requests already queued keep
-/// their place: a scope never reorders the line.
+/// built before the scope by a library function and awaited inside it. Requests already
+/// queued keep their place: a scope never reorders the line.
+///
+/// # What a scope reaches
+///
+/// A scope belongs to the poll call, not to a task: it covers **everything polled on this
+/// thread while `future` is being polled**, and nothing else.
+///
+/// * **Covered: every future that `future` polls**, however it polls it: awaited, `join!`,
+///   `select!`, `join_all`, `FuturesUnordered`, [`limited`](crate::limited), even with
+///   wakers of their own. `with_priority(p, join_all(requests))` applies `p` to every
+///   request.
+/// * **Also covered: other tasks that run inside that poll.** An executor driven from
+///   inside `future` polls its tasks there: under `with_priority(0, local.run_until(..))`
+///   a task started with tokio's `spawn_local` sees `0`, as does a future run to completion
+///   there by a nested `block_on`. And a waker that polls its task inline, when code inside
+///   the scope wakes it (releasing a permit, sending on a channel), runs that task inside
+///   the scope.
+/// * **Not covered: tasks the executor polls outside that poll.** A task spawned with
+///   `tokio::spawn`, `smol::spawn` and the like is polled by the executor on its own, so it
+///   does not inherit the priority: wrap the spawned future in `with_priority` too (with
+///   [`current_priority`] to pass the caller's priority on).
+///
+/// A scope of its own shields a task from enclosing ones: the innermost scope that applies
+/// wins, so a task wrapped in `with_priority` sees its own priority wherever it is polled.
 ///
 /// # Examples
 ///

@@ -376,3 +376,158 @@ async fn a_future_scope_holds_across_awaits_on_a_multi_thread_runtime() {
     plain.await.unwrap();
     assert_exact(&sem, 1);
 }
+
+// What a scope reaches. A scope is a property of the call stack of one thread, not of a
+// task: it covers everything polled inside the poll of the future it wraps (or inside the
+// closure), and nothing polled outside it. The first group below is the point of scopes;
+// the second pins what else runs inside such a call, as documented on `with_priority`.
+
+/// `requests` joined in one future under `with_priority(5, ..)`: each request joins the
+/// line at 5, after an earlier request at 5 and before a later one, even when the
+/// combinator polls each request with a waker of its own (`join_all` of more than 30
+/// futures runs them in a `FuturesOrdered`).
+#[track_caller]
+fn assert_all_join_at_5<F>(sem: &Semaphore, requests: usize, group: F)
+where
+    F: Future,
+{
+    let mut early = pin!(sem.acquire().priority(5));
+    assert!(poll_noop(early.as_mut()).is_pending());
+    let mut group = pin!(with_priority(5, group));
+    assert!(poll_noop(group.as_mut()).is_pending());
+    assert_eq!(sem.waiter_count(), 1 + requests);
+    let mut late = pin!(sem.acquire().priority(5));
+    assert!(poll_noop(late.as_mut()).is_pending());
+
+    sem.add_permits(1);
+    let early = expect_ready(poll_noop(early.as_mut()), "the earlier request").unwrap();
+    assert!(
+        poll_noop(group.as_mut()).is_pending(),
+        "a request went ahead"
+    );
+    sem.add_permits(requests);
+    expect_ready(poll_noop(group.as_mut()), "every request of the group");
+    assert!(
+        poll_noop(late.as_mut()).is_pending(),
+        "a request went behind"
+    );
+    drop(early);
+    drop(expect_ready(poll_noop(late.as_mut()), "the later request").unwrap());
+}
+
+#[test]
+fn a_scope_reaches_every_request_its_future_polls() {
+    for requests in [3, 40] {
+        let sem = Semaphore::new(0);
+        let group = futures::future::join_all((0..requests).map(|_| sem.acquire()));
+        assert_all_join_at_5(&sem, requests, async {
+            for permit in group.await {
+                permit.unwrap().forget();
+            }
+        });
+        assert_exact(&sem, 1); // the earlier and later requests' permit
+    }
+}
+
+#[test]
+fn a_scope_reaches_the_futures_of_a_limited_stream() {
+    use futures::StreamExt;
+
+    let sem = Semaphore::new(0);
+    let requests = (0..4).map(|_| sem.acquire());
+    let group = prio_semaphore::limited::unordered(requests, 4);
+    assert_all_join_at_5(&sem, 4, async {
+        group
+            .for_each(|permit| {
+                permit.unwrap().forget();
+                std::future::ready(())
+            })
+            .await;
+    });
+    assert_exact(&sem, 1);
+}
+
+/// A tokio `LocalSet` driven from inside a scope polls its tasks inside that scope's poll,
+/// so a task started with `spawn_local` sees the scope (documented: a scope covers what
+/// runs inside the call, whichever task it belongs to). A task given a scope of its own
+/// sees only that one. Tasks that the runtime itself polls, outside the scope's poll
+/// (`tokio::spawn` on the same current-thread runtime), do not see it.
+#[test]
+#[cfg_attr(miri, ignore)] // tokio
+fn a_local_executor_driven_inside_a_scope_runs_its_tasks_in_the_scope() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let seen = runtime.block_on(with_priority(
+        0,
+        local.run_until(async {
+            let plain = tokio::task::spawn_local(async { current_priority::<i64>() });
+            let own =
+                tokio::task::spawn_local(with_priority(9, async { current_priority::<i64>() }));
+            let spawned = tokio::spawn(async { current_priority::<i64>() });
+            (
+                plain.await.unwrap(),
+                own.await.unwrap(),
+                spawned.await.unwrap(),
+            )
+        }),
+    ));
+    assert_eq!(seen, (Some(0), Some(9), None));
+    assert_eq!(current_priority::<i64>(), None);
+}
+
+/// A task, and the waker that polls it right away when woken (as some executors do)
+/// instead of queueing it.
+struct InlineTask {
+    future: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+}
+
+impl std::task::Wake for InlineTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waker = std::task::Waker::from(self.clone());
+        let mut slot = self.future.lock().unwrap();
+        if let Some(future) = slot.as_mut() {
+            if future
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_ready()
+            {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// A waker that polls its task inline runs that task inside whatever scope the code that
+/// woke it is in: here a permit released inside `priority_scope(7, ..)` wakes a waiting
+/// task, which then sees 7, and so would a request it makes in that poll. The semaphore
+/// wakes waiters in the releasing call (after its lock is released), as any primitive
+/// does, so the releaser's scope is still in place.
+#[test]
+fn a_task_polled_inline_by_its_waker_sees_the_scope_of_the_code_that_woke_it() {
+    let sem = Arc::new(Semaphore::new(1));
+    let held = sem.clone().try_acquire_owned().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let task = Arc::new(InlineTask {
+        future: Mutex::new(Some(Box::pin({
+            let (sem, seen) = (sem.clone(), seen.clone());
+            async move {
+                seen.lock().unwrap().push(current_priority::<i64>());
+                let permit = sem.acquire_owned().await.unwrap();
+                seen.lock().unwrap().push(current_priority::<i64>());
+                drop(permit);
+            }
+        }))),
+    });
+    std::task::Wake::wake_by_ref(&task); // the first poll, outside any scope: it waits
+    assert_eq!(sem.waiter_count(), 1);
+    priority_scope(7, || drop(held)); // wakes the task, which is polled right here
+    assert!(task.future.lock().unwrap().is_none(), "the task completed");
+    assert_eq!(*seen.lock().unwrap(), [None, Some(7)]);
+    assert_exact(&sem, 1);
+}
