@@ -1,12 +1,13 @@
 //! A database-style connection pool whose checkouts are gated by the semaphore, with
 //! interactive queries served ahead of a reporting job.
 //!
-//! The `DatabasePool` of the seeds' second use case: a pool of `POOL_SIZE` (fake)
-//! connections on which a query takes 15 ms. The semaphore holds one permit per connection,
-//! so a checkout first waits for a permit at its priority and then always finds an idle
-//! connection; returning the connection happens before the permit is released. A reporting
-//! job queues 40 queries at once (priority 10); 6 interactive queries (priority 0) arrive
-//! while it runs. It runs on async-std, to show that the semaphore needs nothing from tokio.
+//! The `DatabasePool` of the second use case in the article “Semaphores in Python Async
+//! Programming: Real-World Use Cases”: a pool of `POOL_SIZE` (fake) connections on which a
+//! query takes 15 ms. The semaphore holds one permit per connection, so a checkout first
+//! waits for a permit at its priority and then always finds an idle connection; returning
+//! the connection happens before the permit is released. A reporting job queues 40 queries
+//! at once (priority 10); 6 interactive queries (priority 0) arrive while it runs. It runs
+//! on async-std, to show that the semaphore needs nothing from tokio.
 //!
 //! What to look for: in the checkout log each interactive query (`I`) gets the very next
 //! connection returned, ahead of the report queries (`r`) queued long before it; the

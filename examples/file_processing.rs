@@ -1,10 +1,12 @@
-//! Bounded parallel file processing: at most `LIMIT` files open and being worked on at once.
+//! Bounded parallel file processing: at most `LIMIT` files open and being worked on at
+//! once.
 //!
-//! The seeds' third use case: every file gets a task, and each task holds a permit while it
-//! reads its file, transforms it (upper-cases it) and writes `processed_<name>`, so memory
-//! and open files stay bounded however many files there are. Small files are given a more
-//! urgent priority (the priority is the file's size), so quick jobs are not stuck behind
-//! large ones. The example creates 60 files of 1 to 240 KiB in a fresh directory under
+//! The third use case in the article “Semaphores in Python Async Programming: Real-World
+//! Use Cases”: every file gets a task, and each task holds a permit while it reads its
+//! file, transforms it (upper-cases it) and writes `processed_<name>`, so memory and open
+//! files stay bounded however many files there are. Small files are given a more urgent
+//! priority (the priority is the file's size), so quick jobs are not stuck behind large
+//! ones. The example creates 60 files of 1 to 240 KiB in a fresh directory under
 //! `std::env::temp_dir()`, processes them on smol, checks every output, and removes the
 //! directory.
 //!

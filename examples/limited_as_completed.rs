@@ -1,19 +1,21 @@
-//! The fourth seed's experiment: 10,000 HTTP requests, at most 1,000 in flight, results in
+//! Andy Balaam's experiment (“Adding a concurrency limit to Python's
+//! asyncio.as_completed”): 10,000 HTTP requests, at most 1,000 in flight, results in
 //! completion order, with `limited::unordered`.
 //!
-//! The seed ran a Python client against a server that sleeps `random.randint(0, 3)` seconds
-//! per request, with `asyncio.as_completed(tasks, limit=1000)` (its proposed stdlib
+//! The blog post ran a Python client against a server that sleeps `random.randint(0, 3)`
+//! seconds per request, with `asyncio.as_completed(tasks, limit=1000)` (its proposed stdlib
 //! extension) and with a semaphore; this is the same client in Rust. The example starts the
 //! server itself, as a child process (this same binary with `--serve`) on 127.0.0.1 and an
-//! ephemeral port, so that the memory figure covers the client alone, as the seed's did.
-//! The server's sleeps are whole seconds from 0 to 3, uniformly, as in the seed.
+//! ephemeral port, so that the memory figure covers the client alone, as the post's did.
+//! The server's sleeps are whole seconds from 0 to 3, uniformly, as in the post.
 //!
-//! What to look for: the wall time beside the seed's 19 s and the ideal of about 17 s, and
-//! the client's peak memory beside the seed's 49 to 73 MB. The ideal: a limiter that does
-//! not know how long each request takes keeps 1,000 requests in flight, each taking 1.5 s on
-//! average, so 10,000 requests need 10,000 × 1.5 s / 1,000 = 15 s of full occupancy, plus a
-//! tail at the end, when fewer than 1,000 requests remain and the last ones started may take
-//! up to 3 s. The input is a lazy iterator: no request exists before a slot is free for it.
+//! What to look for: the wall time beside the post's 19 s and the ideal of about 17 s, and
+//! the client's peak memory beside the post's 49 to 73 MB. The ideal: a limiter that does
+//! not know how long each request takes keeps 1,000 requests in flight, each taking 1.5 s
+//! on average, so 10,000 requests need 10,000 × 1.5 s / 1,000 = 15 s of full occupancy,
+//! plus a tail at the end, when fewer than 1,000 requests remain and the last ones started
+//! may take up to 3 s. The input is a lazy iterator: no request exists before a slot is
+//! free for it.
 //!
 //! Run it with `cargo run --release --example limited_as_completed`, or with a number of
 //! requests for a quick run: `cargo run --example limited_as_completed -- 2000`. It needs
@@ -143,7 +145,7 @@ fn main() -> io::Result<()> {
     println!(
         "ideal                       ~{ideal:.1} s + a tail of up to 3 s (about 17 s for 10,000)"
     );
-    println!("seed, 10,000 requests:");
+    println!("the blog post, 10,000 requests:");
     println!("  Python as_completed(limit) 18.97 s   49332 KB");
     println!("  Python semaphore           19.18 s   73640 KB");
     Ok(())

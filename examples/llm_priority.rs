@@ -1,12 +1,13 @@
 //! LLM-style API calls: realtime prompts overtake a batch backlog sharing one rate limit.
 //!
-//! The seeds' fifth use case (calling the OpenAI API under a concurrency limit), and the
-//! proposal's motivation: batch jobs (an "LLM-as-a-judge" evaluation of 60 prompts) and
-//! realtime requests (8 user prompts, one every 150 ms) share one microservice and one
-//! limit of `LIMIT` concurrent API calls. A simulated model answers in 50 to 150 ms. The
-//! same workload runs twice: once with realtime prompts at priority 0 and batch prompts at
-//! 10, and once with everyone at the same priority, which is one FIFO line, like
-//! `asyncio.Semaphore`.
+//! The fifth use case in the article “Semaphores in Python Async Programming: Real-World
+//! Use Cases” (calling the OpenAI API under a concurrency limit), and the motivation of the
+//! CPython discussion that proposed `asyncio.PrioritySemaphore`: batch jobs (an
+//! "LLM-as-a-judge" evaluation of 60 prompts) and realtime requests (8 user prompts, one
+//! every 150 ms) share one microservice and one limit of `LIMIT` concurrent API calls. A
+//! simulated model answers in 50 to 150 ms. The same workload runs twice: once with
+//! realtime prompts at priority 0 and batch prompts at 10, and once with everyone at the
+//! same priority, which is one FIFO line, like `asyncio.Semaphore`.
 //!
 //! What to look for: with priorities, a realtime prompt's latency is about one model call
 //! (plus at most one call's wait for a free slot); in one FIFO line it queues behind the

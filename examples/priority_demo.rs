@@ -1,5 +1,4 @@
-//! The demo from the proposal that started this crate (a CPython discussion proposing
-//! `asyncio.PrioritySemaphore`), in Rust.
+//! The demo from the CPython discussion that proposed `asyncio.PrioritySemaphore`, in Rust.
 //!
 //! Twenty tasks, numbered 20 down to 1, share a semaphore with 4 permits. Each acquires a
 //! permit, holds it across one yield to the executor (the Python demo's

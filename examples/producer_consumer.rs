@@ -1,10 +1,11 @@
 //! A bounded producer/consumer queue built from two semaphores: free slots and ready items.
 //!
-//! The `BoundedQueue` of the seeds' fourth use case. A producer takes a *slot* permit before
-//! pushing and adds an *item* permit after; a consumer takes an item permit before popping
-//! and gives a slot permit back after. Permits are `forget`-ed when taken and re-created
-//! with `add_permits` on the other semaphore, because they move from one side to the other.
-//! Two producers and two consumers each run on their own OS thread under
+//! The `BoundedQueue` of the fourth use case in the article “Semaphores in Python Async
+//! Programming: Real-World Use Cases”. A producer takes a *slot* permit before pushing and
+//! adds an *item* permit after; a consumer takes an item permit before popping and gives a
+//! slot permit back after. Permits are `forget`-ed when taken and re-created with
+//! `add_permits` on the other semaphore, because they move from one side to the other. Two
+//! producers and two consumers each run on their own OS thread under
 //! `futures::executor::block_on`, so every hand-off crosses threads (no runtime involved).
 //!
 //! What to look for: the throughput, and that the queue never held more than `CAPACITY`

@@ -1,9 +1,10 @@
 //! A rate-limited HTTP client whose realtime requests jump the batch backlog.
 //!
-//! The `RateLimitedClient` of the seeds' first use case, with priorities: the client lets at
-//! most `LIMIT` requests be in flight. A batch job queues 120 requests at once; while that
-//! backlog drains, 12 realtime requests arrive one at a time. Every request first waits in
-//! the client's semaphore (realtime at priority 0, batch at 10), then makes a real HTTP/1.1
+//! The `RateLimitedClient` of the first use case in the article “Semaphores in Python Async
+//! Programming: Real-World Use Cases”, with priorities: the client lets at most `LIMIT`
+//! requests be in flight. A batch job queues 120 requests at once; while that backlog
+//! drains, 12 realtime requests arrive one at a time. Every request first waits in the
+//! client's semaphore (realtime at priority 0, batch at 10), then makes a real HTTP/1.1
 //! request to a local API server that this example starts on 127.0.0.1 (an ephemeral port),
 //! which takes 40 ms per request.
 //!

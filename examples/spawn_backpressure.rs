@@ -1,11 +1,12 @@
 //! Backpressure when spawning 10,000 tasks: take a permit *before* spawning.
 //!
-//! The second seed's problem: spawning a task per item for 10,000s of items creates them all
-//! up front, which stalls the program and wastes memory. A semaphore inside each task limits
-//! the work, not the number of tasks. Acquiring an owned permit (`acquire_owned`) before
-//! `tokio::spawn` and moving it into the task limits the tasks themselves: the spawning loop
-//! waits whenever `LIMIT` tasks are alive, and each finished task lets the next one in. For
-//! contrast, the same items are then spawned all at once.
+//! The problem of a blog post on asyncio backpressure: spawning a task per item for 10,000s
+//! of items creates them all up front, which stalls the program and wastes memory. A
+//! semaphore inside each task limits the work, not the number of tasks. Acquiring an owned
+//! permit (`acquire_owned`) before `tokio::spawn` and moving it into the task limits the
+//! tasks themselves: the spawning loop waits whenever `LIMIT` tasks are alive, and each
+//! finished task lets the next one in. For contrast, the same items are then spawned all at
+//! once.
 //!
 //! What to look for: "peak live tasks: 100" (exactly the limit) with acquire-before-spawn,
 //! against thousands when spawning everything (how many depends on how fast the loop spawns

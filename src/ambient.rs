@@ -1,7 +1,8 @@
 //! Ambient priority: scopes that set the priority of every acquire made inside them.
 //!
-//! The Rust counterpart of the seed's `priority_context` contextvar: a library keeps its
-//! semaphore private, and its callers still decide how urgent their calls are.
+//! The Rust counterpart of the `priority_context` contextvar suggested in the CPython
+//! discussion that proposed `asyncio.PrioritySemaphore`: a library keeps its semaphore
+//! private, and its callers still decide how urgent their calls are.
 //!
 //! # Design
 //!

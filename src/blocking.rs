@@ -41,6 +41,7 @@ use crate::semaphore::Semaphore;
 /// `sem.acquire().wait()`, and so on. They wait at the ambient priority (see
 /// [`priority_scope`](crate::priority_scope)), else `P::default()`; for an explicit priority
 /// use `sem.acquire().priority(p).wait()`.
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<P, L: RawLock> Semaphore<P, L>
 where
     P: Ord + Default + Clone + 'static,
@@ -169,6 +170,7 @@ where
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
     ///
@@ -215,6 +217,7 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<P: Ord, L: RawLock> AcquireOwned<P, L> {
     /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
     ///

@@ -52,6 +52,14 @@
 //! Dropping an [`Acquire`] future at any point loses nothing (see its docs), so any
 //! runtime's timeout around `acquire()` is a correct acquire-with-timeout.
 //!
+//! # Web services
+//!
+//! [`tower::PriorityLimitLayer`](crate::tower) (feature `tower`) limits how many requests an
+//! axum, hyper or other tower service handles at once, and serves the waiting ones by a
+//! priority computed from each request, such as a header. For hand-written futures and
+//! `Service::poll_ready`, `PollSemaphore` (feature `alloc`) acquires by polling, like
+//! tokio-util's `PollSemaphore`, with a priority.
+//!
 //! # Microcontrollers
 //!
 //! The core is `no_std` and never allocates; a semaphore is a plain `static`. A semaphore
@@ -73,14 +81,16 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`); ambient priority (`with_priority`, `priority_scope`) |
-//! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `limited`, at most `n` futures at a time over inputs of any length |
+//! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
+//! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
+//! | `tower` | no | implies `alloc`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
 //! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |
 //! | `mutex-traits` | no | `ScopedRawMutexLock`: a `mutex-traits` `ScopedRawMutex` as the semaphore's lock |
 //!
 //! Without default features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -114,6 +124,7 @@ mod embassy_lock;
 mod error;
 mod into_priority;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod limited;
 mod lock;
 mod loom;
@@ -128,26 +139,33 @@ mod priority;
 mod raw;
 mod semaphore;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 mod waitlist;
 mod wake_list;
 
 pub use acquire::Acquire;
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use ambient::{current_priority, priority_scope, with_priority, WithPriority};
 #[cfg(feature = "critical-section")]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub use critical_section_lock::CriticalSectionLock;
 #[cfg(feature = "embassy-sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-sync")))]
 pub use embassy_lock::EmbassyRawMutexLock;
 pub use error::{AcquireError, TryAcquireError};
 pub use into_priority::IntoPriority;
 pub use lock::{RawLock, SpinLock};
 #[cfg(feature = "mutex-traits")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mutex-traits")))]
 pub use mutex_traits_lock::ScopedRawMutexLock;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};
 pub use permit::{Permit, SemaphorePermit};
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use poll_semaphore::PollSemaphore;
 pub use priority::FloatPriority;
 pub use semaphore::Semaphore;
@@ -170,3 +188,9 @@ const _: () = {
     #[allow(dead_code)]
     static STATIC_SEMAPHORE_COMPILES: Semaphore = Semaphore::new(4);
 };
+
+// Every Rust code block of the README compiles and runs as a doc test. Some need optional
+// features, so they run with all of them (`cargo test --all-features`, as CI does).
+#[cfg(all(doctest, feature = "tower", feature = "critical-section"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

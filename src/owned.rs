@@ -17,6 +17,7 @@ use crate::lock::{RawLock, SpinLock};
 use crate::raw::RawAcquire;
 use crate::semaphore::Semaphore;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<P, L: RawLock> Semaphore<P, L> {
     /// Acquires one permit through an `Arc`, waiting in line if none is free: the permit
     /// holds the `Arc`, not a borrow, so it can move into a spawned task.
