@@ -401,8 +401,14 @@ fn a_panic_at_any_comparison_fails_only_the_request_being_queued() {
 // ---------------------------------------------------------------------------------------
 
 /// A priority whose comparison reads the waiter count of [`REENTERED`].
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Reentrant(i64);
+
+impl PartialOrd for Reentrant {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Ord for Reentrant {
     fn cmp(&self, other: &Self) -> Ordering {

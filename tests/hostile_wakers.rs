@@ -63,11 +63,17 @@ fn a_waker_whose_clone_uses_the_semaphore_is_cloned_outside_the_lock() {
 }
 
 /// A priority whose comparison panics when either side is [`Touchy::POISON`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Touchy(i32);
 
 impl Touchy {
     const POISON: i32 = 13;
+}
+
+impl PartialOrd for Touchy {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Ord for Touchy {
