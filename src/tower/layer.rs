@@ -179,16 +179,30 @@ pub struct PriorityLimit<S, F, P = i64, L: RawLock = SpinLock, C = ErrorOnClosed
 
 impl<S, F, P, L: RawLock, C> PriorityLimit<S, F, P, L, C> {
     /// The inner service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
+    /// use tower::Layer;
+    ///
+    /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(1)), |_: &()| 0);
+    /// let mut svc = layer.layer(String::from("inner"));
+    /// assert_eq!(svc.get_ref(), "inner");
+    /// svc.get_mut().push('!');
+    /// assert_eq!(svc.into_inner(), "inner!");
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
-    /// The inner service, mutably.
+    /// The inner service, mutably (see [`get_ref`](PriorityLimit::get_ref)).
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
-    /// The inner service, unwrapped.
+    /// The inner service, unwrapped (see [`get_ref`](PriorityLimit::get_ref)).
     pub fn into_inner(self) -> S {
         self.inner
     }
