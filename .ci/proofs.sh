@@ -12,7 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "loom models (release, at most 3 preemptions per execution)"
 # A target directory of its own: `--cfg loom` changes every crate's build. Bound 3 over
 # every model (the core, owned permits, blocking `wait()`, `limited`'s ready queue) took
-# about 2.5 minutes of test time on a loaded 2-core machine (bound 2: about 13 s).
+# about 3 minutes on a loaded 2-core machine, most of it the ready-queue models (bound 2:
+# under 15 s of model time).
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test -p loom-tests --release
 
