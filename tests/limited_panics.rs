@@ -426,3 +426,56 @@ fn dropping_the_stream_when_a_futures_drop_panics_releases_every_permit() {
     assert_eq!(dropped.get(), 3, "every future is dropped");
     assert_eq!(sem.available_permits(), 3);
 }
+
+/// A priority whose `Ord` panics when it meets [`Touchy::POISON`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Touchy(i64);
+
+impl Touchy {
+    const POISON: i64 = -1;
+}
+
+impl PartialOrd for Touchy {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Touchy {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        assert!(
+            self.0 != Self::POISON && other.0 != Self::POISON,
+            "the priority's comparison fails"
+        );
+        self.0.cmp(&other.0)
+    }
+}
+
+#[test]
+fn a_panicking_priority_comparison_ends_the_input_and_leaves_the_line() {
+    let sem: Semaphore<Touchy> = Semaphore::new_generic(1);
+    let held = sem.try_acquire().unwrap();
+    let (_, waker) = CountingWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    let mut other = pin!(sem.acquire().priority(Touchy(1)));
+    assert!(other.as_mut().poll(&mut cx).is_pending());
+
+    let pulled = Rc::new(Cell::new(0));
+    let futures = (0..3).map(|i| {
+        pulled.set(pulled.get() + 1);
+        std::future::ready(i)
+    });
+    let stream = limited::unordered(futures, 2).with_semaphore(&sem, Touchy(Touchy::POISON));
+    let mut stream = pin!(stream);
+    // The stream's request meets the other waiter in the line: the comparison panics.
+    assert!(poll_catching(stream.as_mut(), &waker).is_err());
+    assert!(matches!(
+        poll_catching(stream.as_mut(), &waker),
+        Ok(Poll::Ready(None))
+    ));
+    assert_eq!((pulled.get(), stream.running()), (1, 0));
+    assert_eq!(sem.waiter_count(), 1, "only the other waiter is in line");
+    drop(held);
+    assert!(matches!(other.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    assert_eq!(sem.waiter_count(), 0);
+}
