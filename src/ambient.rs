@@ -41,8 +41,8 @@
 //! * **Numbers match by value.** An unsuffixed integer literal is an `i32`; requiring the
 //!   scope's type to be exactly the semaphore's (`i64` by default) would make
 //!   `with_priority(3, ...)` silently do nothing. So primitive integers apply across integer
-//!   types when the value fits, and floats apply to [`FloatPriority`]; every other type must
-//!   match exactly (`TypeId`, through [`Any`]).
+//!   types, saturating beyond the target's range as `.priority(p)` does, and floats apply to
+//!   [`FloatPriority`]; every other type must match exactly (`TypeId`, through [`Any`]).
 //!
 //! # The one `unsafe`: following the chain
 //!
@@ -77,6 +77,7 @@ use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
 
+use crate::into_priority::IntoPriority;
 use crate::priority::FloatPriority;
 
 /// A link in the chain of active scopes. The `'static` is nominal: see the module docs for
@@ -141,9 +142,10 @@ impl Drop for Unlink<'_> {
 /// A scope applies if its priority
 ///
 /// * has exactly the type `P`; or
-/// * is a primitive integer, `P` is a primitive integer type, and the value fits in `P`
-///   (an unsuffixed literal such as `3` is an `i32`, and it sets the priority of the default
-///   `Semaphore<i64>`, or of a `Semaphore<u8>`, but `-1` does not apply to the latter); or
+/// * is a primitive integer and `P` is a primitive integer type (an unsuffixed literal such
+///   as `3` is an `i32`, and it sets the priority of the default `Semaphore<i64>` or of a
+///   `Semaphore<u8>`); a value beyond `P`'s range saturates at its bounds, as
+///   `.priority(value)` does, which keeps the order (`-1` is `0` for a `Semaphore<u8>`); or
 /// * is an `f64` or `f32` and `P` is [`FloatPriority`].
 ///
 /// Scopes that do not apply are skipped, so scopes of different types nest independently:
@@ -215,7 +217,7 @@ fn applies<P: Clone + 'static>(value: &dyn Any) -> Option<P> {
     integer(value)
 }
 
-/// `value` converted to `P`, if both are primitive integers and the value fits.
+/// `value` converted to `P`, if both are primitive integers (saturating, see [`narrow`]).
 fn integer<P: 'static>(value: &dyn Any) -> Option<P> {
     macro_rules! widen {
         ($wide:ty: $($t:ty),*) => {$(
@@ -237,28 +239,28 @@ fn integer<P: 'static>(value: &dyn Any) -> Option<P> {
     None
 }
 
-/// `value` converted to the primitive integer type `P`, if `P` is one and the value fits.
+/// `value` converted to the primitive integer type `P`, if `P` is one: saturating at `P`'s
+/// bounds, as `.priority(value)` does (see [`IntoPriority`]).
 fn narrow<P: 'static, W>(value: W) -> Option<P>
 where
-    W: Copy,
-    i8: TryFrom<W>,
-    i16: TryFrom<W>,
-    i32: TryFrom<W>,
-    i64: TryFrom<W>,
-    i128: TryFrom<W>,
-    isize: TryFrom<W>,
-    u8: TryFrom<W>,
-    u16: TryFrom<W>,
-    u32: TryFrom<W>,
-    u64: TryFrom<W>,
-    u128: TryFrom<W>,
-    usize: TryFrom<W>,
+    W: IntoPriority<i8>
+        + IntoPriority<i16>
+        + IntoPriority<i32>
+        + IntoPriority<i64>
+        + IntoPriority<i128>
+        + IntoPriority<isize>
+        + IntoPriority<u8>
+        + IntoPriority<u16>
+        + IntoPriority<u32>
+        + IntoPriority<u64>
+        + IntoPriority<u128>
+        + IntoPriority<usize>,
 {
     let target = TypeId::of::<P>();
     macro_rules! to {
         ($($t:ty),*) => {$(
             if target == TypeId::of::<$t>() {
-                return cast(<$t>::try_from(value).ok()?);
+                return cast(IntoPriority::<$t>::into_priority(value));
             }
         )*};
     }
@@ -471,16 +473,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn integers_convert_when_the_value_fits() {
+    fn integers_convert_saturating_at_the_bounds_of_the_priority_type() {
         assert_eq!(applies::<i64>(&3_i32), Some(3));
         assert_eq!(applies::<u8>(&255_u64), Some(255));
-        assert_eq!(applies::<u8>(&256_i32), None);
-        assert_eq!(applies::<u8>(&-1_i8), None);
-        assert_eq!(applies::<i8>(&u128::MAX), None);
+        assert_eq!(applies::<u8>(&256_i32), Some(u8::MAX));
+        assert_eq!(applies::<u8>(&-1_i8), Some(0));
+        assert_eq!(applies::<i8>(&u128::MAX), Some(i8::MAX));
+        assert_eq!(applies::<i8>(&i128::MIN), Some(i8::MIN));
         assert_eq!(applies::<u128>(&u128::MAX), Some(u128::MAX));
         assert_eq!(applies::<isize>(&-7_i16), Some(-7));
         assert_eq!(applies::<usize>(&7_isize), Some(7));
-        assert_eq!(applies::<i64>(&usize::MAX), i64::try_from(usize::MAX).ok());
+        assert_eq!(applies::<i64>(&usize::MAX), Some(i64::MAX));
+        assert_eq!(applies::<i64>(&u64::MAX), Some(i64::MAX));
     }
 
     #[test]

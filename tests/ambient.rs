@@ -140,15 +140,20 @@ fn scopes_of_different_types_nest_independently() {
 }
 
 #[test]
-fn integer_scopes_apply_to_integer_priorities_that_hold_the_value() {
+fn integer_scopes_apply_to_every_integer_priority_saturating_at_its_bounds() {
     priority_scope(200_u8, || {
+        assert_eq!(
+            current_priority::<i8>(),
+            Some(i8::MAX),
+            "200 saturates for `i8`"
+        );
         priority_scope(-1, || {
-            // `-1` is an `i32`: it applies to `i64` (and `i8`), not to `u8`, which sees the
-            // enclosing `200`, and not to `i8` for 200 either.
+            // `-1` is an `i32`: the innermost scope applies to every integer type, as
+            // `.priority(-1)` would (`0` for the unsigned ones).
             assert_eq!(current_priority::<i64>(), Some(-1));
             assert_eq!(current_priority::<i8>(), Some(-1));
-            assert_eq!(current_priority::<u8>(), Some(200));
-            assert_eq!(current_priority::<u16>(), Some(200));
+            assert_eq!(current_priority::<u8>(), Some(0));
+            assert_eq!(current_priority::<u16>(), Some(0));
         });
     });
     priority_scope(0.25, || {
