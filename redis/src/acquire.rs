@@ -35,10 +35,18 @@ pub struct Acquire {
     state: State,
 }
 
-#[derive(Debug)]
 enum State {
     Start,
-    Waiting { id: u64, reply: Arc<Slot<Outcome>> },
+    /// The caller's own first attempt (feature `tokio`); `None` means "queue it".
+    #[cfg(feature = "tokio")]
+    Fast {
+        priority: i64,
+        attempt: crate::fast::Attempt,
+    },
+    Waiting {
+        id: u64,
+        reply: Arc<Slot<Outcome>>,
+    },
     Done,
 }
 
@@ -80,20 +88,36 @@ impl Acquire {
                 .priority
                 .or_else(prio_semaphore::current_priority::<i64>)
                 .unwrap_or(0);
-            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-            let reply = Slot::new();
-            let sent = self.inner.send(Command::Acquire {
-                id,
-                priority,
-                permits: self.permits,
-                try_only: self.try_only,
-                reply: reply.clone(),
-            });
-            if !sent {
-                self.state = State::Done;
-                return Poll::Ready(Outcome::Failed(Error::Stopped));
+            #[cfg(feature = "tokio")]
+            if crate::fast::FastPath::available() {
+                let attempt =
+                    crate::fast::acquire(self.inner.clone(), priority, self.permits, self.try_only);
+                self.state = State::Fast { priority, attempt };
             }
-            self.state = State::Waiting { id, reply };
+            if let State::Start = self.state {
+                if let Some(done) = self.queue(priority) {
+                    return Poll::Ready(done);
+                }
+            }
+        }
+        #[cfg(feature = "tokio")]
+        if let State::Fast { priority, attempt } = &mut self.state {
+            match std::task::ready!(attempt.as_mut().poll(cx)) {
+                Some(outcome) => {
+                    self.state = State::Done;
+                    return Poll::Ready(outcome);
+                }
+                None if self.try_only => {
+                    self.state = State::Done;
+                    return Poll::Ready(Outcome::Busy);
+                }
+                None => {
+                    let priority = *priority;
+                    if let Some(done) = self.queue(priority) {
+                        return Poll::Ready(done);
+                    }
+                }
+            }
         }
         match &self.state {
             State::Waiting { reply, .. } => {
@@ -102,8 +126,27 @@ impl Acquire {
                 Poll::Ready(outcome)
             }
             State::Done => panic!("`Acquire` polled after it completed"),
-            State::Start => unreachable!("started above"),
+            _ => unreachable!("started above"),
         }
+    }
+
+    /// Hands the request to the semaphore's thread, which queues it if it must wait.
+    fn queue(&mut self, priority: i64) -> Option<Outcome> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let reply = Slot::new();
+        let sent = self.inner.send(Command::Acquire {
+            id,
+            priority,
+            permits: self.permits,
+            try_only: self.try_only,
+            reply: reply.clone(),
+        });
+        if !sent {
+            self.state = State::Done;
+            return Some(Outcome::Failed(Error::Stopped));
+        }
+        self.state = State::Waiting { id, reply };
+        None
     }
 }
 
@@ -126,6 +169,13 @@ impl Future for Acquire {
 
 impl Drop for Acquire {
     fn drop(&mut self) {
+        #[cfg(feature = "tokio")]
+        if let State::Fast { .. } = &self.state {
+            if let State::Fast { attempt, .. } = std::mem::replace(&mut self.state, State::Done) {
+                crate::fast::finish_abandoned(self.inner.clone(), attempt);
+            }
+            return;
+        }
         if let State::Waiting { id, reply } = &self.state {
             match reply.abandon() {
                 // Granted but never taken: the permit's drop releases it.
@@ -137,6 +187,20 @@ impl Drop for Acquire {
                     self.inner.send(Command::Cancel { id: *id });
                 }
             }
+        }
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Start => f.write_str("Start"),
+            #[cfg(feature = "tokio")]
+            State::Fast { priority, .. } => {
+                f.debug_struct("Fast").field("priority", priority).finish()
+            }
+            State::Waiting { id, .. } => f.debug_struct("Waiting").field("id", id).finish(),
+            State::Done => f.write_str("Done"),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::leases::Leases;
 use crate::names::encode_priority;
 use crate::scripts::{scripts, Context, Event, Grant, Reply};
 use crate::slot::{LeaseSignal, Slot};
@@ -60,6 +61,8 @@ pub(crate) enum Command {
     Event(Event),
     /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
     Resync,
+    /// Grants to this process that a caller's own call made (the fast path).
+    Grants(Vec<Grant>),
     /// The last handle is gone.
     Shutdown,
 }
@@ -69,13 +72,6 @@ struct Local {
     id: u64,
     permits: u32,
     reply: Arc<Slot<Outcome>>,
-}
-
-/// A lease this process holds, with the time the call that last renewed it was sent:
-/// Redis keeps it at least until then + lease, so past that it must be presumed lost.
-struct Held {
-    signal: Arc<LeaseSignal>,
-    renewed_at: Instant,
 }
 
 /// This process's place in the global line, as far as this thread knows.
@@ -94,7 +90,7 @@ pub(crate) struct Agent {
     commands: Receiver<Command>,
     local: BTreeMap<String, Local>,
     ids: HashMap<u64, String>,
-    held: HashMap<String, Held>,
+    held: Arc<Leases>,
     place: Place,
     /// Releases whose call failed: retried before the next renewal.
     unreleased: Vec<String>,
@@ -112,6 +108,7 @@ impl Agent {
         context: Context,
         connection: Connection,
         commands: Receiver<Command>,
+        held: Arc<Leases>,
         lease: Duration,
     ) -> Self {
         let renew_every = lease / 3;
@@ -121,7 +118,7 @@ impl Agent {
             commands,
             local: BTreeMap::new(),
             ids: HashMap::new(),
-            held: HashMap::new(),
+            held,
             place: Place::None,
             unreleased: Vec::new(),
             lease,
@@ -221,6 +218,12 @@ impl Agent {
             }
             Command::Event(Event::Closed) => self.on_closed(),
             Command::Resync => self.next_sync = Instant::now(),
+            Command::Grants(grants) => {
+                for grant in grants {
+                    self.deliver(grant);
+                }
+            }
+
             Command::Shutdown => {}
         }
     }
@@ -245,13 +248,7 @@ impl Agent {
                 let outcome = match answer.status.as_str() {
                     "granted" => {
                         let signal = LeaseSignal::new();
-                        self.held.insert(
-                            answer.member.clone(),
-                            Held {
-                                signal: signal.clone(),
-                                renewed_at: sent,
-                            },
-                        );
+                        self.held.adopt(answer.member.clone(), signal.clone(), sent);
                         Some(Outcome::Granted(Granted {
                             member: answer.member.clone(),
                             permits,
@@ -304,7 +301,6 @@ impl Agent {
         };
         if let Err(Outcome::Granted(granted)) = reply.fill(answer) {
             // The future was dropped while the call ran: give the permits straight back.
-            self.held.remove(&granted.member);
             let _ = self.release(&granted.member);
         }
     }
@@ -320,7 +316,7 @@ impl Agent {
                 };
             }
         }
-        if self.held.contains_key(&grant.member) {
+        if self.held.contains(&grant.member) {
             return; // heard twice: by reply and by pub/sub
         }
         let Some(local) = self.local.remove(&grant.member) else {
@@ -330,15 +326,10 @@ impl Agent {
         };
         self.ids.remove(&local.id);
         let signal = LeaseSignal::new();
-        self.held.insert(
-            grant.member.clone(),
-            Held {
-                signal: signal.clone(),
-                // Granted no earlier than the last call this thread sent before hearing
-                // of it; the pub/sub delay is the only imprecision.
-                renewed_at: Instant::now(),
-            },
-        );
+        // Granted no earlier than the last call this thread sent before hearing of it;
+        // the pub/sub delay is the only imprecision.
+        self.held
+            .adopt(grant.member.clone(), signal.clone(), Instant::now());
         let granted = Granted {
             member: grant.member.clone(),
             permits: grant.permits,
@@ -346,13 +337,12 @@ impl Agent {
             signal,
         };
         if let Err(Outcome::Granted(granted)) = local.reply.fill(Outcome::Granted(granted)) {
-            self.held.remove(&granted.member);
             let _ = self.release(&granted.member);
         }
     }
 
     fn release(&mut self, member: &str) -> Result<(), Error> {
-        self.held.remove(member);
+        self.held.forget(member);
         let mut call = self.context.invocation(&scripts().release);
         call.arg(member);
         match self.call(&call) {
@@ -421,17 +411,13 @@ impl Agent {
 
     fn call_sync(&mut self) -> Result<Reply, Error> {
         let mut call = self.context.invocation(&scripts().sync);
-        let renewing: Vec<String> = self.held.keys().cloned().collect();
+        let renewing = self.held.members();
         for member in &renewing {
             call.arg(member);
         }
         let sent = Instant::now();
         let reply = self.call(&call)?;
-        for member in &renewing {
-            if let Some(held) = self.held.get_mut(member) {
-                held.renewed_at = sent;
-            }
-        }
+        self.held.renewed(&renewing, sent);
         Ok(reply)
     }
 
@@ -450,9 +436,7 @@ impl Agent {
             return;
         };
         for member in &reply.lost {
-            if let Some(held) = self.held.remove(member) {
-                held.signal.mark_lost();
-            }
+            self.held.lose(member);
         }
         for grant in reply.grants.clone() {
             self.deliver(grant);
@@ -469,9 +453,7 @@ impl Agent {
             "limit_mismatch" => {
                 let error = self.limit_mismatch(&reply);
                 self.fail_waiters(&error);
-                for (_, held) in self.held.drain() {
-                    held.signal.mark_lost();
-                }
+                self.held.lose_all();
             }
             _ => {}
         }
@@ -482,17 +464,7 @@ impl Agent {
     fn expire_unreachable(&mut self) {
         let now = Instant::now();
         let lease = self.lease;
-        let expired: Vec<String> = self
-            .held
-            .iter()
-            .filter(|(_, held)| now.duration_since(held.renewed_at) >= lease)
-            .map(|(member, _)| member.clone())
-            .collect();
-        for member in expired {
-            if let Some(held) = self.held.remove(&member) {
-                held.signal.mark_lost();
-            }
-        }
+        self.held.expire(lease, now);
         if !self.local.is_empty() && now.duration_since(self.last_success) >= lease {
             let error = self.last_error.clone().unwrap_or(Error::Stopped);
             self.fail_waiters(&error);

@@ -136,6 +136,9 @@ mod acquire;
 mod agent;
 mod connection;
 mod error;
+#[cfg(feature = "tokio")]
+mod fast;
+mod leases;
 mod listener;
 mod names;
 mod permit;

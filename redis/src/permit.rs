@@ -74,6 +74,11 @@ impl RedisPermit {
     /// the same without waiting). A lease already lost counts as released.
     pub async fn release(mut self) -> Result<(), Error> {
         self.released = true;
+        #[cfg(feature = "tokio")]
+        if crate::fast::FastPath::available() {
+            let member = std::mem::take(&mut self.member);
+            return crate::fast::release(self.inner.clone(), member).await;
+        }
         let reply = Slot::new();
         let sent = self.inner.send(Command::Release {
             member: std::mem::take(&mut self.member),
@@ -88,6 +93,18 @@ impl RedisPermit {
 
 impl Drop for RedisPermit {
     fn drop(&mut self) {
+        #[cfg(feature = "tokio")]
+        if !self.released {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // Released by a task of the caller's runtime; if that task never
+                // completes (the runtime shuts down), the thread takes the release over.
+                let (inner, member) = (self.inner.clone(), std::mem::take(&mut self.member));
+                runtime.spawn(async move {
+                    let _ = crate::fast::release(inner, member).await;
+                });
+                return;
+            }
+        }
         if !self.released {
             self.inner.send(Command::Release {
                 member: std::mem::take(&mut self.member),

@@ -9,6 +9,7 @@ use crate::acquire::{Acquire, Close, Connect, TryAcquire};
 use crate::agent::{Agent, Command};
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::leases::Leases;
 use crate::listener::Listener;
 use crate::names::{check_name, new_client_id, Keys};
 use crate::scripts::Context;
@@ -58,6 +59,14 @@ pub(crate) struct Inner {
     pub(crate) limit: u32,
     pub(crate) lease: Duration,
     pub(crate) next_id: AtomicU64,
+    /// The scripts' keys and common arguments (for calls made by the fast path).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) context: Context,
+    #[cfg(feature = "tokio")]
+    pub(crate) fast: crate::fast::FastPath,
+    /// The leases held through this handle (renewed by its thread).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) leases: Arc<Leases>,
     stop: Arc<AtomicBool>,
 }
 
@@ -239,6 +248,7 @@ impl Builder {
             alive_ms: self.lease.as_millis() as u64,
         };
         let (commands, receiver) = mpsc::channel();
+        let leases = Arc::new(Leases::default());
         let stop = Arc::new(AtomicBool::new(false));
         let listener = Listener {
             client: client.clone(),
@@ -254,6 +264,10 @@ impl Builder {
             limit: self.permits,
             lease: self.lease,
             next_id: AtomicU64::new(0),
+            context: context.clone(),
+            leases: leases.clone(),
+            #[cfg(feature = "tokio")]
+            fast: crate::fast::FastPath::new(client.clone(), self.io_timeout),
             stop,
         };
         let connection = Connection::new(client, self.io_timeout);
@@ -262,7 +276,7 @@ impl Builder {
         std::thread::Builder::new()
             .name(format!("prio-semaphore-redis {}", self.name))
             .spawn(move || {
-                let mut agent = Agent::new(context, connection, receiver, lease);
+                let mut agent = Agent::new(context, connection, receiver, leases, lease);
                 if let Err(error) = agent.start() {
                     let _ = reply.fill(Err(error));
                     return;

@@ -20,7 +20,7 @@ local time = redis.call('TIME')
 local NOW_MS = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local NOW_US = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
-local cfg = redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until')
+local cfg = redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until', 'fence')
 local created = 0
 if not cfg[1] then
   -- No state: a new semaphore, or Redis lost its data. The two look the same, so grants
@@ -29,7 +29,7 @@ if not cfg[1] then
   redis.call('DEL', K_HOLDERS, K_HELD, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
   redis.call('HSET', K_CONFIG, 'limit', LIMIT, 'used', 0, 'closed', 0,
     'grace_until', NOW_MS + LEASE_MS)
-  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS) }
+  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS), false }
   created = 1
 end
 if tonumber(cfg[1]) ~= LIMIT then
@@ -38,6 +38,8 @@ end
 local used = tonumber(cfg[2])
 local closed = cfg[3] == '1'
 local grace_until = tonumber(cfg[4])
+local fence = tonumber(cfg[5] or '0')
+local fence_at_start = fence
 local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), ...
 
 local function fmt(x) return string.format('%d', x) end
@@ -79,13 +81,10 @@ end
 
 -- A grant: a lease until now + lease, and a fencing token that only grows. The token is
 -- at least the server time in microseconds, so it keeps growing even after Redis lost its
--- counter (a restart without persistence or from an older snapshot).
+-- counter (a restart without persistence or from an older snapshot). Written by `save`.
 local function grant(member, client, n, barrier)
-  local token = redis.call('HINCRBY', K_CONFIG, 'fence', 1)
-  if token < NOW_US then
-    token = NOW_US
-    redis.call('HSET', K_CONFIG, 'fence', fmt(token))
-  end
+  fence = math.max(fence + 1, NOW_US)
+  local token = fence
   redis.call('HSET', K_HELD, member, client .. ' ' .. fmt(n) .. ' ' .. fmt(token))
   redis.call('ZADD', K_HOLDERS, NOW_MS + LEASE_MS, member)
   used = used + n
@@ -115,18 +114,17 @@ end
 
 local function granting() return (not closed) and NOW_MS >= grace_until end
 
--- Grants the line in order while the front fits. Stops at a barrier (a process whose
+-- Grants the line in order while the front fits, and returns the front it stopped at. Stops at a barrier (a process whose
 -- best waiter was just granted and whose next best is not known yet: all its other
 -- waiters come after the barrier) or at a request larger than the free permits (no one
 -- passes it: that is what keeps large requests from starving). Each round grants one
 -- process's entry, so the work is bounded by processes and permits, never by waiters.
 local function serve()
-  if not granting() then return end
   while true do
     local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
-    if not front then return end
+    if not front or not granting() then return front end
     local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
-    if n == 0 or n > LIMIT - used then return end
+    if n == 0 or n > LIMIT - used then return front end
     local barrier = 0
     if more == '1' then barrier = 1 end
     local token = grant(front, client, n, barrier)
@@ -142,7 +140,13 @@ local function serve()
   end
 end
 
-local function save() redis.call('HSET', K_CONFIG, 'used', used) end
+local function save()
+  if fence ~= fence_at_start then
+    redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence))
+  else
+    redis.call('HSET', K_CONFIG, 'used', used)
+  end
+end
 
 local function set_entry(member, n, more)
   local current = redis.call('HGET', K_CLIENTS, CLIENT)
@@ -159,5 +163,5 @@ local function set_entry(member, n, more)
   end
 end
 
+-- Every script starts here; each then calls serve() where the line may move.
 expire()
-serve()

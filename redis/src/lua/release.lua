@@ -8,8 +8,8 @@ if value then
     redis.call('HDEL', K_HELD, ARGV[6])
     redis.call('ZREM', K_HOLDERS, ARGV[6])
     status = 'released'
-    serve()
   end
 end
+serve() -- the freed permits, and any that expired, go to the line now
 save()
 return { status, 0, '', {}, mine }

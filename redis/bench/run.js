@@ -1,0 +1,125 @@
+// Runs both semaphores against one redis-server in interleaved rounds and writes the
+// report. Called by run.sh with: <url> <rust client binary> <output markdown>.
+'use strict';
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [url, rustClient, output] = process.argv.slice(2);
+const LIMIT = 4;
+const PROCESSES = [1, 4, 16];
+const ROUNDS = Number(process.env.ROUNDS || 3);
+const DURATION_MS = Number(process.env.DURATION_MS || 3000);
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}`))));
+  });
+}
+
+const clients = {
+  'prio-semaphore-redis': (name, ms, at) => [rustClient, [url, name, LIMIT, ms, at]],
+  'npm redis-semaphore': (name, ms, at) => [process.execPath, [path.join(__dirname, 'npm_client.js'), url, name, LIMIT, ms, at]],
+};
+
+async function measure(kind, processes, round) {
+  const name = `bench-${kind === 'npm redis-semaphore' ? 'npm' : 'rust'}-${processes}`;
+  const startAt = Date.now() + 1500 + processes * 50; // time to start and warm up
+  const outputs = await Promise.all(
+    Array.from({ length: processes }, () => run(...clients[kind](name, DURATION_MS, startAt))),
+  );
+  const results = outputs.map((o) => {
+    try {
+      return JSON.parse(o.trim().split('\n').pop());
+    } catch (e) {
+      throw new Error(`${kind}, ${processes} processes: a client printed ${JSON.stringify(o.slice(0, 200))}`);
+    }
+  });
+  const ops = results.reduce((s, r) => s + r.ops, 0);
+  const latencies = results.flatMap((r) => r.latencies);
+  const throughput = ops / (DURATION_MS / 1000);
+  console.log(`round ${round} ${kind} ${processes} processes: ${throughput.toFixed(0)} acquire+release/s`);
+  return { throughput, latencies };
+}
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main() {
+  // Create the Rust side's semaphores once: a new one waits out one lease of grace.
+  await Promise.all(PROCESSES.map((p) => run(rustClient, [url, `bench-rust-${p}`, LIMIT, 0, 0])));
+  const results = {};
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const processes of PROCESSES) {
+      // Interleaved, and the order flips every round, so drift hits both sides alike.
+      const kinds = Object.keys(clients);
+      if (round % 2 === 0) kinds.reverse();
+      for (const kind of kinds) {
+        const key = `${kind}|${processes}`;
+        results[key] = results[key] || { throughputs: [], latencies: [] };
+        const r = await measure(kind, processes, round);
+        results[key].throughputs.push(r.throughput);
+        results[key].latencies.push(...r.latencies);
+      }
+    }
+  }
+  const redisVersion = execFileSync('redis-server', ['--version']).toString().trim();
+  const lines = [];
+  lines.push('# prio-semaphore-redis benchmark');
+  lines.push('');
+  lines.push('Written by `redis/bench/run.sh`. Acquire-and-release loops against one local');
+  lines.push(`\`redis-server\` (${redisVersion.split(' ').slice(0, 3).join(' ')}), semaphore limit ${LIMIT},`);
+  lines.push(`${ROUNDS} interleaved rounds of ${DURATION_MS / 1000} s per cell (the order of the two`);
+  lines.push('sides flips every round); throughput is the median over rounds, latency percentiles');
+  lines.push('are over every acquire+release pair of all rounds. Each client process runs one');
+  lines.push('acquire-then-release loop: with 1 and 4 processes nobody ever waits (limit 4),');
+  lines.push('with 16 processes 12 wait at any time.');
+  lines.push('');
+  lines.push(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), Node.js ${process.version},`);
+  lines.push(`date ${new Date().toISOString().slice(0, 10)}. npm side: redis-semaphore 5.8.0 on ioredis,`);
+  lines.push('default `retryInterval` of 10 ms (it polls while waiting); Rust side: release build,');
+  lines.push('tokio current-thread runtime per process.');
+  lines.push('');
+  lines.push('| processes | prio-semaphore-redis ops/s | npm redis-semaphore ops/s | ratio | p50 / p99 latency, ours | p50 / p99 latency, npm |');
+  lines.push('|---:|---:|---:|---:|---:|---:|');
+  for (const processes of PROCESSES) {
+    const ours = results[`prio-semaphore-redis|${processes}`];
+    const theirs = results[`npm redis-semaphore|${processes}`];
+    const ratios = ours.throughputs.map((t, i) => t / theirs.throughputs[i]);
+    const lat = (r) => {
+      const s = r.latencies.sort((a, b) => a - b);
+      return `${(quantile(s, 0.5) / 1000).toFixed(2)} / ${(quantile(s, 0.99) / 1000).toFixed(2)} ms`;
+    };
+    lines.push(
+      `| ${processes} | ${median(ours.throughputs).toFixed(0)} | ${median(theirs.throughputs).toFixed(0)} | ` +
+        `${median(ratios).toFixed(2)}× | ${lat(ours)} | ${lat(theirs)} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Ratio: the median over rounds of (ours / npm) measured in the same round.');
+  lines.push('');
+  lines.push('Round trips: an uncontended acquire is one `EVALSHA`, and so is a release; the test');
+  lines.push('`uncontended_acquire_and_release_are_one_round_trip_each` (redis/tests/failures.rs)');
+  lines.push('counts the commands the server receives with `MONITOR`. The npm package also needs one');
+  lines.push('call each way when uncontended; contended, it retries every 10 ms, while a waiter here');
+  lines.push('is granted inside the releasing script and told by pub/sub.');
+  lines.push('');
+  fs.writeFileSync(output, lines.join('\n'));
+  console.log(lines.join('\n'));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
