@@ -12,60 +12,13 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use crate::command::{Command, Granted, Outcome};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::leases::Leases;
 use crate::names::encode_priority;
 use crate::scripts::{scripts, Context, Event, Grant, Reply};
 use crate::slot::{LeaseSignal, Slot};
-
-/// What an acquire request ends with.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    Granted(Granted),
-    /// `try_acquire` found no free permits, or someone waiting.
-    Busy,
-    Failed(Error),
-}
-
-/// A grant handed to the async side (it becomes a `RedisPermit`).
-#[derive(Debug)]
-pub(crate) struct Granted {
-    pub(crate) member: String,
-    pub(crate) permits: u32,
-    pub(crate) token: u64,
-    pub(crate) signal: Arc<LeaseSignal>,
-}
-
-/// Requests to the thread.
-pub(crate) enum Command {
-    Acquire {
-        id: u64,
-        priority: i64,
-        permits: u32,
-        try_only: bool,
-        reply: Arc<Slot<Outcome>>,
-    },
-    /// An `Acquire` future was dropped before its grant arrived.
-    Cancel {
-        id: u64,
-    },
-    Release {
-        member: String,
-        reply: Option<Arc<Slot<Result<(), Error>>>>,
-    },
-    Close {
-        reply: Arc<Slot<Result<(), Error>>>,
-    },
-    /// From the pub/sub thread.
-    Event(Event),
-    /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
-    Resync,
-    /// Grants to this process that a caller's own call made (the fast path).
-    Grants(Vec<Grant>),
-    /// The last handle is gone.
-    Shutdown,
-}
 
 /// A waiter of this process, queued in Redis under its member.
 struct Local {

@@ -134,6 +134,7 @@
 
 mod acquire;
 mod agent;
+mod command;
 mod connection;
 mod error;
 #[cfg(feature = "tokio")]
