@@ -23,3 +23,17 @@ trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.05; done
 
 node "$bench_dir/run.js" "redis://127.0.0.1:$port/" "$client" "$repo/redis/docs/benchmarks.md"
+
+# The example on the same server: order of grants, peak concurrency, recovery after kill -9.
+(cd "$repo" && cargo build --release -q -p prio-semaphore-redis --example workers)
+{
+  echo '## The `workers` example on the same server'
+  echo
+  echo '4 worker processes share 3 permits (lease 2 s); realtime jobs at priority 0, batch at 10;'
+  echo 'worker 0 is killed with `kill -9` while it holds a permit.'
+  echo
+  echo '```text'
+  REDIS_URL="redis://127.0.0.1:$port/" "$target_dir/release/examples/workers" | sed -n '/^mean wait/,$p'
+  echo '```'
+} >> "$repo/redis/docs/benchmarks.md"
+tail -8 "$repo/redis/docs/benchmarks.md"

@@ -89,7 +89,7 @@ impl Acquire {
                 .or_else(prio_semaphore::current_priority::<i64>)
                 .unwrap_or(0);
             #[cfg(feature = "tokio")]
-            if crate::fast::FastPath::available() {
+            if crate::fast::FastPath::available() && !self.inner.contended.load(Ordering::Relaxed) {
                 let attempt =
                     crate::fast::acquire(self.inner.clone(), priority, self.permits, self.try_only);
                 self.state = State::Fast { priority, attempt };
@@ -112,6 +112,7 @@ impl Acquire {
                     return Poll::Ready(Outcome::Busy);
                 }
                 None => {
+                    self.inner.contended.store(true, Ordering::Relaxed);
                     let priority = *priority;
                     if let Some(done) = self.queue(priority) {
                         return Poll::Ready(done);

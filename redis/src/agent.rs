@@ -8,6 +8,7 @@
 //! of its own place in the line is never raced by another of its own calls.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ pub(crate) struct Agent {
     last_success: Instant,
     last_error: Option<Error>,
     closed: bool,
+    /// Cleared when an arrival is granted at once (see `Inner::contended`).
+    contended: Arc<AtomicBool>,
 }
 
 impl Agent {
@@ -80,7 +83,13 @@ impl Agent {
             last_success: Instant::now(),
             last_error: None,
             closed: false,
+            contended: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Shares the handle's "line is busy" flag, which this thread clears.
+    pub(crate) fn share_contended(&mut self, contended: Arc<AtomicBool>) {
+        self.contended = contended;
     }
 
     /// The first call: creates or checks the semaphore in Redis (limit, credentials,
@@ -200,6 +209,8 @@ impl Agent {
             Ok(answer) => {
                 let outcome = match answer.status.as_str() {
                     "granted" => {
+                        // Granted on arrival: the line is free, callers may try directly.
+                        self.contended.store(false, Ordering::Relaxed);
                         let signal = LeaseSignal::new();
                         self.held.adopt(answer.member.clone(), signal.clone(), sent);
                         Some(Outcome::Granted(Granted {

@@ -49,6 +49,7 @@ pub(crate) enum Command {
     /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
     Resync,
     /// Grants to this process that a caller's own call made (the fast path).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Grants(Vec<Grant>),
     /// The last handle is gone.
     Shutdown,

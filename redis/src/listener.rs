@@ -43,7 +43,9 @@ impl Listener {
     ) -> Result<(), redis::RedisError> {
         let mut connection = connect(&self.client, self.timeout)?;
         let mut pubsub = connection.as_pubsub();
-        pubsub.subscribe(&self.channel)?;
+        // Grants to this process come on its own channel, the closing on the shared one.
+        let own = format!("{}:{}", self.channel, self.client_id);
+        pubsub.subscribe(&[self.channel.as_str(), own.as_str()])?;
         pubsub.set_read_timeout(Some(STOP_CHECK))?;
         match first.take() {
             Some(report) => {

@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 pub(crate) struct Keys {
     /// KEYS of every script, in the order `lua/prelude.lua` reads them.
     pub(crate) script_keys: [String; 8],
-    /// The pub/sub channel grants and closing are announced on.
+    /// The pub/sub channel the closing is announced on; grants to a process go to
+    /// `channel:client`.
     pub(crate) channel: String,
 }
 

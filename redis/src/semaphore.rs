@@ -64,6 +64,10 @@ pub(crate) struct Inner {
     pub(crate) context: Context,
     #[cfg(feature = "tokio")]
     pub(crate) fast: crate::fast::FastPath,
+    /// Set when a fast attempt found the line busy: later acquires go straight to the
+    /// line (no doomed extra call) until one is granted on arrival again.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) contended: Arc<AtomicBool>,
     /// The leases held through this handle (renewed by its thread).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) leases: Arc<Leases>,
@@ -249,6 +253,7 @@ impl Builder {
         };
         let (commands, receiver) = mpsc::channel();
         let leases = Arc::new(Leases::default());
+        let contended = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let listener = Listener {
             client: client.clone(),
@@ -266,6 +271,7 @@ impl Builder {
             next_id: AtomicU64::new(0),
             context: context.clone(),
             leases: leases.clone(),
+            contended: contended.clone(),
             #[cfg(feature = "tokio")]
             fast: crate::fast::FastPath::new(client.clone(), self.io_timeout),
             stop,
@@ -277,6 +283,7 @@ impl Builder {
             .name(format!("prio-semaphore-redis {}", self.name))
             .spawn(move || {
                 let mut agent = Agent::new(context, connection, receiver, leases, lease);
+                agent.share_contended(contended);
                 if let Err(error) = agent.start() {
                     let _ = reply.fill(Err(error));
                     return;

@@ -9,7 +9,7 @@
 --       6 clients (hash: client -> its one line member)
 --       7 alive   (zset: client -> expiry of its place in the line, server ms)
 --       8 arrival (counter: the global arrival number)
--- ARGV: 1 channel, 2 client id, 3 limit, 4 lease ms, 5 alive ms, then per script.
+-- ARGV: 1 channel (closing; grants go to channel:client), 2 client id, 3 limit, 4 lease ms, 5 alive ms, then per script.
 local K_CONFIG, K_HOLDERS, K_HELD, K_LINE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_ENTRIES, K_CLIENTS, K_ALIVE, K_ARRIVAL = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local CHANNEL, CLIENT = ARGV[1], ARGV[2]
@@ -135,7 +135,8 @@ local function serve()
       redis.call('HDEL', K_ENTRIES, front)
       redis.call('HDEL', K_CLIENTS, client)
     end
-    redis.call('PUBLISH', CHANNEL,
+    -- Each process listens on its own channel: a grant is one message, not one per process.
+    redis.call('PUBLISH', CHANNEL .. ':' .. client,
       client .. ' ' .. front .. ' ' .. fmt(n) .. ' ' .. fmt(token) .. ' ' .. fmt(barrier))
   end
 end
