@@ -126,15 +126,16 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
         Ok(reply) => reply,
         Err(error) => return Some(Outcome::Failed(error)),
     };
-    if !reply.grants.is_empty() {
-        // The call's first step granted waiters of this process: the thread hands them out.
-        let grants = reply
-            .grants
-            .iter()
-            .filter(|g| g.member != reply.member)
-            .cloned()
-            .collect();
-        inner.send(Command::Grants(grants));
+    // Grants this call made to other waiters of this process (its first step serves the
+    // line): the thread hands them out. The new request's own grant is not among them.
+    let others: Vec<_> = reply
+        .grants
+        .iter()
+        .filter(|g| g.member != reply.member)
+        .cloned()
+        .collect();
+    if !others.is_empty() {
+        inner.send(Command::Grants(others));
     }
     match reply.status.as_str() {
         "granted" => {
