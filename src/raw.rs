@@ -106,6 +106,17 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         self.waiters.with(|list| list.len())
     }
 
+    /// Under the lock: runs `f` on the wait list (read-only) and reads the permit word and
+    /// the permits in existence, for `crate::snapshot`. Returns `(available, closed, total,
+    /// f's result)`. `f` must not run user code (the lock is held).
+    pub(crate) fn observe<R>(&self, f: impl FnOnce(&WaitList<P>) -> R) -> (usize, bool, usize, R) {
+        self.waiters.with(|list| {
+            let state = self.state.load(Ordering::Acquire);
+            let total = self.total.load(Ordering::Acquire);
+            (state >> SHIFT, state & CLOSED != 0, total, f(list))
+        })
+    }
+
     /// Takes `n` permits without waiting, if no waiter is queued and enough are free.
     /// Zero permits are always granted while the semaphore is open: taking nothing cannot
     /// overtake anyone.
@@ -679,6 +690,24 @@ mod tests {
     use super::*;
     use crate::lock::SpinLock;
     use core::pin::pin;
+
+    /// The documented maximum: `2³¹ − 1` where `usize` is 64 bits (a `u32` request can
+    /// exceed it, which is what makes `acquire_many(u32::MAX)` a clear error), `2²⁹ − 1`
+    /// where it is 32 bits (the permit word keeps two flag bits and room to add).
+    #[test]
+    fn max_permits_is_the_documented_value() {
+        let expected = if usize::BITS >= 64 {
+            (1 << 31) - 1
+        } else {
+            (1 << (usize::BITS - 3)) - 1
+        };
+        assert_eq!(MAX_PERMITS, expected);
+        assert!(MAX_PERMITS < u32::MAX as usize);
+        assert!(
+            MAX_PERMITS <= usize::MAX >> SHIFT >> 1,
+            "room to add below the flags"
+        );
+    }
 
     /// The fast path failed, then permits were freed before the lock was taken: the slow
     /// path must take them without linking the waiter (it used to report "queued", so the
