@@ -156,14 +156,10 @@ fn client_commands(lines: &Mutex<Vec<String>>, from: usize) -> Vec<String> {
 async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let server = RedisServer::start();
     let url = server.url();
-    // Create the semaphore and wait out its grace period with a short lease ...
-    drop(
-        open(&url, "trips")
-            .await
-            .acquire()
-            .await
-            .expect("first acquire"),
-    );
+    // Create the semaphore and wait out its grace period with a short lease (the handle
+    // stays alive: an idle handle sends nothing, a dropped one unsubscribes) ...
+    let creator = open(&url, "trips").await;
+    drop(creator.acquire().await.expect("first acquire"));
     // ... then count with a long one, so no renewal falls inside the window.
     let sem = RedisSemaphore::builder(&url, "trips", 1)
         .lease(Duration::from_secs(60))
@@ -184,4 +180,5 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let release = client_commands(&lines, mark);
     assert_eq!(release.len(), 1, "release sent {release:#?}");
     assert!(release[0].contains("\"EVALSHA\""), "{release:?}");
+    drop(creator);
 }
