@@ -457,6 +457,13 @@ impl Agent {
     }
 }
 
+impl Drop for Agent {
+    /// Waiters never hang on a thread that is gone, even one that panicked.
+    fn drop(&mut self) {
+        self.fail_waiters(&Error::Stopped);
+    }
+}
+
 fn unexpected(status: &str) -> Error {
     Error::Redis(redis::RedisError::from((
         redis::ErrorKind::Parse,

@@ -165,32 +165,54 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
 }
 
 /// Releases on the caller's runtime; the semaphore's thread stops renewing first and
-/// takes over if the call fails (or this task is dropped before it completes).
+/// takes over if the call fails (or the release is dropped before it completes).
 pub(crate) async fn release(inner: Arc<Inner>, member: String) -> Result<(), Error> {
-    inner.leases.forget(&member);
-    let mut fallback = Fallback {
-        inner: &inner,
-        member: Some(member.clone()),
-    };
-    let mut call = inner.context.invocation(&scripts().release);
-    call.arg(&member);
-    let result = inner.fast.call(&call).await;
-    if let Ok(reply) = &result {
-        fallback.member = None;
-        if !reply.grants.is_empty() {
-            inner.send(Command::Grants(reply.grants.clone()));
-        }
-    }
-    result.map(|_| ())
+    let fallback = Fallback::new(inner, member);
+    fallback.run().await
 }
 
-/// Hands a release to the semaphore's thread unless disarmed.
-struct Fallback<'a> {
-    inner: &'a Inner,
+/// Releases from a permit's `Drop`: as a task of the caller's runtime. If the runtime
+/// drops the task unrun (it is shutting down), the release goes to the semaphore's thread.
+pub(crate) fn release_in_background(
+    runtime: &tokio::runtime::Handle,
+    inner: Arc<Inner>,
+    member: String,
+) {
+    let fallback = Fallback::new(inner, member);
+    drop(runtime.spawn(async move {
+        let _ = fallback.run().await;
+    }));
+}
+
+/// A release in progress; unless it completes, its drop hands it to the semaphore's thread.
+struct Fallback {
+    inner: Arc<Inner>,
     member: Option<String>,
 }
 
-impl Drop for Fallback<'_> {
+impl Fallback {
+    fn new(inner: Arc<Inner>, member: String) -> Self {
+        inner.leases.forget(&member);
+        Fallback {
+            inner,
+            member: Some(member),
+        }
+    }
+
+    async fn run(mut self) -> Result<(), Error> {
+        let member = self.member.clone().expect("set until completed");
+        let mut call = self.inner.context.invocation(&scripts().release);
+        call.arg(&member);
+        let reply = self.inner.fast.call(&call).await?;
+        self.member = None;
+        if !reply.grants.is_empty() {
+            self.inner.send(Command::Grants(reply.grants));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fallback {
     fn drop(&mut self) {
         if let Some(member) = self.member.take() {
             self.inner.send(Command::Release {

@@ -71,7 +71,8 @@ impl RedisPermit {
     }
 
     /// Gives the permits back and waits for Redis to confirm (dropping the permit does
-    /// the same without waiting). A lease already lost counts as released.
+    /// the same without waiting). A lease already lost counts as released. On an error
+    /// the semaphore's thread retries the release; at worst the lease expires.
     pub async fn release(mut self) -> Result<(), Error> {
         self.released = true;
         #[cfg(feature = "tokio")]
@@ -96,12 +97,8 @@ impl Drop for RedisPermit {
         #[cfg(feature = "tokio")]
         if !self.released {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                // Released by a task of the caller's runtime; if that task never
-                // completes (the runtime shuts down), the thread takes the release over.
-                let (inner, member) = (self.inner.clone(), std::mem::take(&mut self.member));
-                runtime.spawn(async move {
-                    let _ = crate::fast::release(inner, member).await;
-                });
+                let member = std::mem::take(&mut self.member);
+                crate::fast::release_in_background(&runtime, self.inner.clone(), member);
                 return;
             }
         }
