@@ -138,6 +138,7 @@ mod poll_semaphore;
 mod priority;
 mod raw;
 mod semaphore;
+mod snapshot;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -169,6 +170,10 @@ pub use permit::{Permit, SemaphorePermit};
 pub use poll_semaphore::PollSemaphore;
 pub use priority::FloatPriority;
 pub use semaphore::Semaphore;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use snapshot::Snapshot;
+pub use snapshot::{ClassInfo, PartialGrant, Summary};
 
 /// The largest number of permits a semaphore can hold, and the largest request.
 ///

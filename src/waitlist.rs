@@ -57,6 +57,9 @@ use core::task::Waker;
 use crate::loom::{AtomicU8, Ordering, UnsafeCell};
 use crate::wake_list::WakeList;
 
+mod inspect;
+pub(crate) use inspect::ListFacts;
+
 type Link<P> = Option<NonNull<Waiter<P>>>;
 
 /// The start of every message of a structural check that fails. Such checks guard each

@@ -1,0 +1,379 @@
+//! A picture of the line: who waits, by priority class, and where the permits are.
+//!
+//! [`Semaphore::summary`], [`Semaphore::snapshot_into`] and (feature `alloc`)
+//! [`Semaphore::snapshot`] read the wait list under the semaphore's lock, once, so each
+//! answer is one consistent picture of the line.
+//!
+//! # What runs under the lock
+//!
+//! The rule of the crate stays: no user code but the priority's `Ord` runs while the lock
+//! is held, and a snapshot runs none at all. It compares no priorities: it follows the
+//! wait list's links in their stored order. Priorities are copied out with a bitwise copy,
+//! which is why [`snapshot_into`](Semaphore::snapshot_into) asks for `P: Copy` (a
+//! `Clone::clone` would be user code, and so would the `Drop` of a value it overwrites;
+//! `Copy` types have neither). Nothing allocates under the lock either, since a global
+//! allocator is user code too: the allocating [`snapshot`](Semaphore::snapshot) allocates
+//! before and after it. For a priority type that is not `Copy`, [`Semaphore::summary`]
+//! still gives every figure but the per-class ones.
+
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+use crate::lock::RawLock;
+use crate::semaphore::Semaphore;
+use crate::waitlist::ListFacts;
+
+/// One priority class of the line: the waiters that share one priority value.
+///
+/// Filled by [`Semaphore::snapshot_into`] and [`Semaphore::snapshot`], in service order
+/// (smallest priority first).
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::ClassInfo;
+///
+/// // A buffer for the first 8 classes of a `Semaphore<i64>`.
+/// let buf = [ClassInfo::<i64>::default(); 8];
+/// assert_eq!(buf[0].waiters, 0);
+/// // Or, for a priority type without `Default`:
+/// let buf = [ClassInfo::empty(0u8); 8];
+/// # let _ = buf;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct ClassInfo<P> {
+    /// The class's priority.
+    pub priority: P,
+    /// How many requests of this priority are queued.
+    pub waiters: usize,
+    /// How many permits they ask for, together.
+    pub permits: usize,
+}
+
+impl<P> ClassInfo<P> {
+    /// An entry with no waiters, to fill a buffer for
+    /// [`snapshot_into`](Semaphore::snapshot_into) with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let slot = prio_semaphore::ClassInfo::empty(7i64);
+    /// assert_eq!((slot.priority, slot.waiters, slot.permits), (7, 0, 0));
+    /// ```
+    pub const fn empty(priority: P) -> Self {
+        Self {
+            priority,
+            waiters: 0,
+            permits: 0,
+        }
+    }
+}
+
+/// The front waiter's partial grant: a request for several permits that is first in line
+/// collects released permits until it has them all.
+///
+/// # Examples
+///
+/// ```
+/// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+/// use prio_semaphore::Semaphore;
+///
+/// let sem = Semaphore::new(1);
+/// let mut big = pin!(sem.acquire_many(3));
+/// assert!(big.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+/// let partial = sem.summary().partial.unwrap();
+/// assert_eq!((partial.holds, partial.needs), (1, 3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PartialGrant {
+    /// Permits it has collected so far.
+    pub holds: usize,
+    /// Permits it asked for.
+    pub needs: usize,
+}
+
+/// The semaphore's figures at one moment: returned by [`Semaphore::summary`] and
+/// [`Semaphore::snapshot_into`], part of a [`Snapshot`].
+///
+/// The permits in existence are `available + held + in_transit` plus the permits of
+/// `partial`. `available`, `closed` and the line's figures are read together under the
+/// lock; `held` is derived from them and the count of permits in existence, which
+/// `add_permits` and `forget_permits` change just before (or after) the permit word, so
+/// while one of those runs on another thread `held` may be off by the permits it moves.
+/// When the semaphore is quiescent every figure is exact.
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::Semaphore;
+///
+/// let sem = Semaphore::new(3);
+/// let _held = sem.try_acquire_many(2).unwrap();
+/// let s = sem.summary();
+/// assert_eq!((s.available, s.held, s.waiters, s.closed), (1, 2, 0, false));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Free permits: those `try_acquire` could take.
+    pub available: usize,
+    /// Permits held by [`Permit`](crate::Permit)s and owned permits.
+    pub held: usize,
+    /// Permits released to the line that no waiter has been handed yet: zero except while
+    /// a release is being handed out in batches on another thread.
+    pub in_transit: usize,
+    /// The front waiter's partial grant, if it is collecting one.
+    pub partial: Option<PartialGrant>,
+    /// Queued requests, all classes together.
+    pub waiters: usize,
+    /// Priority classes written into the caller's buffer (always `0` from
+    /// [`Semaphore::summary`]).
+    pub classes: usize,
+    /// Whether more classes are queued than were written.
+    pub more_classes: bool,
+    /// With an overtake limit ([`Semaphore::with_overtake_limit`]) and someone waiting:
+    /// how many grants the oldest waiter has watched go to others since it queued. It is
+    /// served first once this reaches the limit. `None` without a limit (the count is not
+    /// kept) or with nobody waiting.
+    pub oldest_overtaken: Option<usize>,
+    /// Whether the semaphore is closed.
+    pub closed: bool,
+}
+
+impl Summary {
+    fn new(facts: ListFacts, available: usize, closed: bool, total: usize) -> Self {
+        let partial = facts
+            .partial
+            .map(|(holds, needs)| PartialGrant { holds, needs });
+        let collected = partial.map_or(0, |p| p.holds);
+        Self {
+            available,
+            held: total
+                .saturating_sub(available)
+                .saturating_sub(facts.surplus)
+                .saturating_sub(collected),
+            in_transit: facts.surplus,
+            partial,
+            waiters: facts.waiters,
+            classes: 0,
+            more_classes: false,
+            oldest_overtaken: facts.oldest_overtaken,
+            closed,
+        }
+    }
+}
+
+/// Every queued priority class and the semaphore's figures, from
+/// [`Semaphore::snapshot`].
+///
+/// Its `Display` is a short report for logs:
+///
+/// ```text
+/// available 0, held 4, waiters 5 (partial grant 1 of 3), closed: no
+///   priority 0: 2 waiters, 2 permits
+///   priority 10: 3 waiters, 5 permits
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::Semaphore;
+///
+/// let sem = Semaphore::new(2);
+/// let snapshot = sem.snapshot();
+/// assert!(snapshot.classes.is_empty());
+/// assert_eq!(snapshot.summary.available, 2);
+/// ```
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Snapshot<P> {
+    /// The figures; `summary.classes == classes.len()` and `summary.more_classes` is false.
+    pub summary: Summary,
+    /// Every queued class, in service order (smallest priority first).
+    pub classes: Vec<ClassInfo<P>>,
+}
+
+#[cfg(feature = "alloc")]
+impl<P: core::fmt::Debug> core::fmt::Display for Snapshot<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = &self.summary;
+        write!(
+            f,
+            "available {}, held {}, waiters {}",
+            s.available, s.held, s.waiters
+        )?;
+        if let Some(p) = s.partial {
+            write!(f, " (partial grant {} of {})", p.holds, p.needs)?;
+        }
+        if let Some(n) = s.oldest_overtaken {
+            write!(f, ", oldest overtaken {n} times")?;
+        }
+        write!(f, ", closed: {}", if s.closed { "yes" } else { "no" })?;
+        for class in &self.classes {
+            write!(
+                f,
+                "\n  priority {:?}: {} waiters, {} permits",
+                class.priority, class.waiters, class.permits
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl<P, L: RawLock> Semaphore<P, L> {
+    /// The semaphore's figures (permits free, held and being collected, waiters, the
+    /// oldest waiter's overtake count), read at once under the lock. Works for every
+    /// priority type; O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1).with_overtake_limit(4);
+    /// let _held = sem.try_acquire().unwrap();
+    /// let mut waiting = pin!(sem.acquire().priority(10));
+    /// assert!(waiting.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// let s = sem.summary();
+    /// assert_eq!((s.available, s.held, s.waiters), (0, 1, 1));
+    /// assert_eq!(s.oldest_overtaken, Some(0));
+    /// ```
+    pub fn summary(&self) -> Summary {
+        let (available, closed, total, facts) = self.raw.observe(|list| list.facts());
+        Summary::new(facts, available, closed, total)
+    }
+
+    /// Writes the first `buf.len()` queued priority classes, in service order, into `buf`,
+    /// and returns the figures of [`summary`](Semaphore::summary), with
+    /// [`classes`](Summary::classes) the number of entries written and
+    /// [`more_classes`](Summary::more_classes) whether more are queued. Never allocates, so
+    /// it works without `alloc`.
+    ///
+    /// # Cost
+    ///
+    /// The lock is held for one step per class written plus one per waiter in those
+    /// classes (they are counted, not stored); nothing beyond the first `buf.len()` classes
+    /// is read. With an overtake limit, an aged waiter is served before its class's turn;
+    /// the classes are still listed by priority.
+    ///
+    /// # What runs under the lock
+    ///
+    /// No user code. Priorities are never compared (the walk follows the list's links, so
+    /// an `Ord` that misbehaved when they were queued changes the order shown, never what
+    /// is read), and they are copied out bitwise: that is why `P: Copy`, since a `clone`
+    /// would be user code under the lock, and so would the `drop` of the value it
+    /// overwrites. For other priority types, [`summary`](Semaphore::summary) gives every
+    /// figure but the per-class ones; map the priority to a `Copy` type (an enum's
+    /// discriminant, say) to see the classes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::{ClassInfo, Semaphore};
+    ///
+    /// let sem = Semaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a = pin!(sem.acquire().priority(10));
+    /// let mut b = pin!(sem.acquire_many(2).priority(0));
+    /// let mut c = pin!(sem.acquire().priority(10));
+    /// for f in [a.as_mut(), b.as_mut(), c.as_mut()] {
+    ///     assert!(f.poll(cx).is_pending());
+    /// }
+    ///
+    /// let mut buf = [ClassInfo::default(); 4];
+    /// let s = sem.snapshot_into(&mut buf);
+    /// assert_eq!((s.waiters, s.classes, s.more_classes), (3, 2, false));
+    /// assert_eq!((buf[0].priority, buf[0].waiters, buf[0].permits), (0, 1, 2));
+    /// assert_eq!((buf[1].priority, buf[1].waiters, buf[1].permits), (10, 2, 2));
+    ///
+    /// let mut one = [ClassInfo::default(); 1];
+    /// assert!(sem.snapshot_into(&mut one).more_classes);
+    /// ```
+    pub fn snapshot_into(&self, buf: &mut [ClassInfo<P>]) -> Summary
+    where
+        P: Copy,
+    {
+        let (available, closed, total, (facts, written, more)) = self.raw.observe(|list| {
+            let mut written = 0;
+            let more = list.for_each_class(buf.len(), |priority, waiters, permits| {
+                // A bitwise copy into a `Copy` slot: no `clone`, no `drop`, no user code.
+                buf[written] = ClassInfo {
+                    priority: *priority,
+                    waiters,
+                    permits,
+                };
+                written += 1;
+            });
+            (list.facts(), written, more)
+        });
+        Summary {
+            classes: written,
+            more_classes: more,
+            ..Summary::new(facts, available, closed, total)
+        }
+    }
+
+    /// Every queued priority class, in service order, with the semaphore's figures.
+    ///
+    /// Allocates outside the lock only: it reads into a buffer it sized beforehand, and
+    /// reads again with a larger one if more classes are queued than it holds. Otherwise as
+    /// [`snapshot_into`](Semaphore::snapshot_into).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a = pin!(sem.acquire().priority(5));
+    /// let mut b = pin!(sem.acquire_many(3).priority(-1));
+    /// assert!(a.as_mut().poll(cx).is_pending() && b.as_mut().poll(cx).is_pending());
+    ///
+    /// let snapshot = sem.snapshot();
+    /// let classes: Vec<_> = snapshot.classes.iter().map(|c| (c.priority, c.waiters)).collect();
+    /// assert_eq!(classes, [(-1, 1), (5, 1)]);
+    /// println!("{snapshot}");
+    /// ```
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn snapshot(&self) -> Snapshot<P>
+    where
+        P: Copy,
+    {
+        let mut capacity = 8;
+        loop {
+            // Sized outside the lock; `None` slots so no priority value is needed.
+            let mut slots: Vec<Option<ClassInfo<P>>> = alloc::vec![None; capacity];
+            let (available, closed, total, (facts, more)) = self.raw.observe(|list| {
+                let mut written = 0;
+                let more = list.for_each_class(capacity, |priority, waiters, permits| {
+                    slots[written] = Some(ClassInfo {
+                        priority: *priority,
+                        waiters,
+                        permits,
+                    });
+                    written += 1;
+                });
+                (list.facts(), more)
+            });
+            if more {
+                capacity *= 2;
+                continue;
+            }
+            let classes: Vec<ClassInfo<P>> = slots.into_iter().flatten().collect();
+            let summary = Summary {
+                classes: classes.len(),
+                ..Summary::new(facts, available, closed, total)
+            };
+            return Snapshot { summary, classes };
+        }
+    }
+}
