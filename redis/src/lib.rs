@@ -45,7 +45,8 @@
 //! fencing counter), `holders` (lease → expiry) and `held` (lease → process, permits,
 //! token), `line` (the global line, one member per process), `entries` (line member →
 //! process, permits, "more behind"), `clients` (process → its line member), `alive`
-//! (process → expiry of its place) and `arrival` (the counter).
+//! (process → expiry of its place) and `arrival` (the counter); pub/sub channel `events`
+//! announces closing, and `events:<client>` each grant to that process.
 //!
 //! **The line holds processes, not waiters.** Each waiter gets a *key*: its priority as
 //! 16 order-preserving hex digits followed by its arrival number as 16 hex digits, so

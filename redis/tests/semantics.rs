@@ -272,3 +272,43 @@ async fn bad_configuration_is_a_typed_error() {
         "{four:?}"
     );
 }
+
+#[tokio::test]
+async fn many_waiters_of_one_process_are_one_line_entry_and_served_in_order() {
+    let server = RedisServer::start();
+    let sem = open(&server, "many", 1).await;
+    let gate = sem.acquire().await.expect("gate (after the grace period)");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    let count = 200u64;
+    for i in 0..count {
+        let priority = ((i * 7919) % 13) as i64; // a fixed shuffle of 13 priority classes
+        let (sem, order) = (sem.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let permit = sem.acquire().priority(priority).await.expect("acquire");
+            order.lock().unwrap().push((priority, i));
+            drop(permit);
+        }));
+        arrived(&server, "many", i + 2).await;
+    }
+    // 200 waiters, one member in the global line: a release never scans waiters.
+    let mut connection = server.connection();
+    let line: usize = redis::cmd("ZCARD")
+        .arg(key("many", "line"))
+        .query(&mut connection)
+        .unwrap();
+    let entries: usize = redis::cmd("HLEN")
+        .arg(key("many", "entries"))
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!((line, entries), (1, 1));
+    drop(gate);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    let mut expected = order.clone();
+    expected.sort(); // (priority, arrival)
+    assert_eq!(order, expected);
+    assert_eq!(order.len() as u64, count);
+}

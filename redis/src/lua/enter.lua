@@ -4,6 +4,7 @@ if closed then
   save()
   return { 'closed', 0, '', {}, mine }
 end
+expire()
 serve()
 local member = ARGV[6]
 if member ~= '' then

@@ -164,5 +164,7 @@ local function set_entry(member, n, more)
   end
 end
 
--- Every script starts here; each then calls serve() where the line may move.
-expire()
+-- Every script goes on from here. Expiry is lazy: a lease that ran out only matters
+-- when its permits are wanted (someone waits, or too few are free), and a dead
+-- process's place only when the line is not empty; the scripts call expire() then, and
+-- the background sync always does, so no expired lease is ever renewed.

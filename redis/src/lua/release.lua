@@ -10,6 +10,10 @@ if value then
     status = 'released'
   end
 end
-serve() -- the freed permits, and any that expired, go to the line now
+if redis.call('EXISTS', K_LINE) == 1 then
+  -- Someone waits: the freed permits, and any that expired, go to the line now.
+  expire()
+  serve()
+end
 save()
 return { status, 0, '', {}, mine }

@@ -1,6 +1,7 @@
 -- The background call of each process (every lease / 3, and as the fallback poll):
 -- renews its leases (ARGV 6.. the lease members it holds) and its place in the line,
 -- reports leases it lost, grants it has not heard of, and its place in the line.
+expire()
 serve()
 local renewing = {}
 local lost = {}
