@@ -253,3 +253,40 @@ fn a_waker_whose_drop_releases_permits_never_runs_under_the_lock() {
         assert_exact(&sem, 3);
     });
 }
+
+/// More waiters than one wake batch, and the first one's waker releases a held permit
+/// while `close` is still failing the rest: the line is closed but still non-empty then,
+/// and the permit must go back to the permit word, counted exactly.
+#[test]
+fn a_waker_that_releases_permits_while_close_fails_the_line_keeps_counts_exact() {
+    without_deadlock("release during close", || {
+        let sem = Arc::new(Semaphore::new(3));
+        let held = Arc::new(Mutex::new(Some(
+            sem.clone().try_acquire_many_owned(3).unwrap(),
+        )));
+        let (hooks, releasing) = hook_waker(Hooks::new().on_wake({
+            let (sem, held) = (sem.clone(), held.clone());
+            move || {
+                assert!(sem.is_closed());
+                let taken = held.lock().unwrap().take();
+                drop(taken); // three permits back, with waiters still in the line
+            }
+        }));
+        let mut first = Box::pin(sem.acquire());
+        assert!(poll_with(first.as_mut(), &releasing).is_pending());
+        // Enough waiters behind it that `close` needs more than one batch.
+        let mut rest: Vec<_> = (0..40).map(|_| Box::pin(sem.acquire())).collect();
+        for request in &mut rest {
+            assert!(poll_noop(request.as_mut()).is_pending());
+        }
+        sem.close();
+        assert_eq!(hooks.wakes(), 1);
+        assert!(held.lock().unwrap().is_none());
+        assert!(expect_ready(poll_noop(first.as_mut()), "closed").is_err());
+        for request in &mut rest {
+            assert!(expect_ready(poll_noop(request.as_mut()), "closed").is_err());
+        }
+        assert_eq!(sem.waiter_count(), 0);
+        assert_eq!(sem.available_permits(), 3);
+    });
+}
