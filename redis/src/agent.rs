@@ -185,7 +185,6 @@ impl Agent {
                     self.deliver(grant);
                 }
             }
-
             Command::Shutdown => {}
         }
     }
