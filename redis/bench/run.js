@@ -141,7 +141,7 @@ async function main() {
   lines.push('inside the same script and wakes it by pub/sub: more grants per second and a much');
   lines.push('shorter tail, in strict (priority, arrival) order.');
   lines.push('');
-  fs.writeFileSync(output, lines.join('\n'));
+  fs.writeFileSync(output, lines.join('\n') + '\n');
   console.log(lines.join('\n'));
 }
 
