@@ -76,7 +76,11 @@ async fn a_queued_waiter_fails_when_redis_stays_away() {
         let sem = sem.clone();
         async move { sem.acquire().await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Queued in Redis (its arrival taken) before Redis goes away.
+    let mut connection = server.connection();
+    while support::arrivals(&mut connection, "away") < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     server.stop();
     let outcome = tokio::time::timeout(LEASE * 6, waiter)
         .await
