@@ -84,3 +84,19 @@ fn a_queued_waiter_routes_releases_through_the_lock() {
     // Nobody waits any more: back to the fast path.
     assert_eq!(locks_taken(|| drop(sem.try_acquire().unwrap())), 0);
 }
+
+#[test]
+fn cancelling_the_last_waiter_brings_back_the_fast_path() {
+    let sem: Counted = Semaphore::new_generic(1);
+    let held = sem.try_acquire().unwrap();
+    {
+        let mut waiting = pin!(sem.acquire_many(1));
+        assert!(poll_noop(waiting.as_mut()).is_pending());
+        assert_eq!(sem.waiter_count(), 1);
+    } // cancelled: nobody waits, and nothing was handed out
+    assert_eq!(sem.waiter_count(), 0);
+    // So the permit goes straight back to the permit word, without the lock.
+    assert_eq!(locks_taken(|| drop(held)), 0);
+    assert_eq!(locks_taken(|| drop(sem.try_acquire().unwrap())), 0);
+    assert_eq!(sem.available_permits(), 1);
+}
