@@ -93,6 +93,10 @@ async fn order_driver(spawner: Spawner) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "embassy-time's std driver keeps a thread running, which miri reports as a leak"
+)]
 fn embassy_tasks_are_served_by_priority_then_arrival() {
     run(&ORDER_DONE, |spawner| {
         spawner.spawn(order_driver(spawner).expect("driver spawns once"));
@@ -141,6 +145,10 @@ async fn timeout_driver(spawner: Spawner) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "embassy-time's std driver keeps a thread running, which miri reports as a leak"
+)]
 fn an_embassy_timeout_cancels_a_queued_acquire_and_loses_nothing() {
     run(&TIMEOUT_DONE, |spawner| {
         spawner.spawn(timeout_driver(spawner).expect("driver spawns once"));
@@ -163,6 +171,10 @@ async fn cross_waiter() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "embassy-time's std driver keeps a thread running, which miri reports as a leak"
+)]
 fn a_release_on_another_thread_wakes_the_embassy_task() {
     let releaser = thread::spawn(|| {
         while CROSS_SEM.waiter_count() == 0 {
