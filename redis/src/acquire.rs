@@ -63,8 +63,10 @@ impl Acquire {
 
     /// Sets the priority: smaller values are served first (`0` by default, or the
     /// ambient priority of [`prio_semaphore::with_priority`]), the core crate's rule.
-    pub fn priority(mut self, priority: impl Into<i64>) -> Self {
-        self.priority = Some(priority.into());
+    /// Takes every integer type, like the core crate's `.priority(p)`: values beyond
+    /// `i64` saturate (`u64::MAX` is served after every smaller value).
+    pub fn priority(mut self, priority: impl prio_semaphore::IntoPriority<i64>) -> Self {
+        self.priority = Some(priority.into_priority());
         self
     }
 

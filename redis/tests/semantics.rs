@@ -312,3 +312,31 @@ async fn many_waiters_of_one_process_are_one_line_entry_and_served_in_order() {
     assert_eq!(order, expected);
     assert_eq!(order.len() as u64, count);
 }
+
+#[tokio::test]
+async fn priorities_of_every_integer_type_saturate_like_the_core_crate() {
+    let server = RedisServer::start();
+    let sem = open(&server, "integers", 1).await;
+    let gate = sem.acquire().await.expect("gate (after the grace period)");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (i, label) in ["u64::MAX", "i64::MAX", "3u8"].into_iter().enumerate() {
+        let (sem, order) = (sem.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let acquire = match label {
+                "u64::MAX" => sem.acquire().priority(u64::MAX),
+                "i64::MAX" => sem.acquire().priority(i64::MAX),
+                _ => sem.acquire().priority(3u8),
+            };
+            let _permit = acquire.await.expect("acquire");
+            order.lock().unwrap().push(label);
+        }));
+        arrived(&server, "integers", i as u64 + 2).await;
+    }
+    drop(gate);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // u64::MAX saturates to i64::MAX: equal to the next one, so arrival decides.
+    assert_eq!(*order.lock().unwrap(), ["3u8", "u64::MAX", "i64::MAX"]);
+}
