@@ -24,7 +24,7 @@
 //! | situation | who is served first |
 //! |---|---|
 //! | different priorities | the smaller value |
-//! | equal priorities | the earlier arrival: a global number from one `INCR`, taken when the acquire reaches Redis |
+//! | equal priorities | the earlier arrival: a global number from one `INCR`, taken when the request joins the line (or is granted at once) |
 //! | plain `acquire()` | the ambient priority of [`prio_semaphore::with_priority`], else `0` |
 //! | `try_acquire` while anyone waits | nobody barges: it fails |
 //! | a large request at the front | it waits until enough permits are free; those behind it wait too |
