@@ -99,11 +99,8 @@ fn coordinator(url: &str) {
     };
     let held_key = format!("prio-semaphore:{{{name}}}:held");
     std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("kill")
-        .args(["-9", &workers[0].id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // `Child::kill` is SIGKILL on Unix: `kill -9`, no chance to clean up.
+    workers[0].kill().expect("kill -9 worker 0");
     let killed = Instant::now();
     let _ = workers[0].wait();
     println!(
