@@ -1,0 +1,46 @@
+//! What `{:?}` shows of a semaphore and of a request: the figures an operator reads in a
+//! log line, so they must be the true ones.
+
+mod common;
+
+use std::pin::pin;
+
+use common::{expect_ready, poll_noop};
+use prio_semaphore::Semaphore;
+
+#[test]
+fn a_semaphore_shows_its_permits_and_flags() {
+    let sem = Semaphore::new(2);
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available_permits: 2, closed: false, waiting: false, .. }"
+    );
+    let held = sem.try_acquire_many(2).unwrap();
+    let mut waiting = pin!(sem.acquire());
+    assert!(poll_noop(waiting.as_mut()).is_pending());
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available_permits: 0, closed: false, waiting: true, .. }"
+    );
+    sem.close();
+    drop(held);
+    assert_eq!(
+        format!("{sem:?}"),
+        "Semaphore { available_permits: 2, closed: true, waiting: false, .. }"
+    );
+    assert!(expect_ready(poll_noop(waiting.as_mut()), "closed").is_err());
+}
+
+#[test]
+fn a_request_shows_its_permits_and_where_it_stands() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    let mut request = pin!(sem.acquire_many(1));
+    assert!(format!("{request:?}").contains("permits: 1, state: Idle"));
+    assert!(poll_noop(request.as_mut()).is_pending());
+    assert!(format!("{request:?}").contains("permits: 1, state: Linked"));
+    drop(held);
+    assert!(format!("{request:?}").contains("state: Granted"));
+    drop(expect_ready(poll_noop(request.as_mut()), "granted").unwrap());
+    assert!(format!("{request:?}").contains("state: Done"));
+}
