@@ -87,7 +87,7 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
         Self {
             sem,
             ambient: AmbientLookup::at_first_poll(),
-            raw: RawAcquire::new(P::default(), permits),
+            raw: RawAcquire::new(P::default(), permits).showing_values(),
         }
     }
 
@@ -176,9 +176,9 @@ impl<P> AmbientLookup<P> {
     /// replaces `raw` with a request at the ambient priority, if a scope sets one.
     pub(crate) fn resolve(&mut self, mut raw: Pin<&mut RawAcquire<P>>) {
         if let Some(priority) = self.0.take().and_then(|lookup| lookup()) {
-            let needed = raw.needed();
             // Never polled, so never queued: nothing points to the request being replaced.
-            raw.set(RawAcquire::new(priority, needed));
+            let renewed = raw.renewed(priority);
+            raw.set(renewed);
         }
     }
 }

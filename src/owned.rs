@@ -188,7 +188,7 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
         Self {
             sem,
             ambient: AmbientLookup::at_first_poll(),
-            raw: RawAcquire::new(P::default(), permits),
+            raw: RawAcquire::new(P::default(), permits).showing_values(),
         }
     }
 

@@ -249,6 +249,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 
     pub(crate) fn close(&self) {
+        #[cfg(feature = "tracing")]
+        let queued = crate::trace::closing(self);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         // Nothing to wake yet: the first step fails the first batch of waiters.
         self.wake_then_continue(
@@ -256,6 +258,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
             Distributed::BatchFull,
             Self::close_step,
         );
+        #[cfg(feature = "tracing")]
+        crate::trace::closed(self, queued);
     }
 
     /// Under the lock: fails the next batch of waiters, returning their partial grants.
@@ -473,14 +477,56 @@ pin_project_lite::pin_project! {
     pub(crate) struct RawAcquire<P> {
         #[pin]
         waiter: Waiter<P>,
+        // What its `tracing` events need (`crate::trace`); nothing without the feature.
+        trace: TraceRecord<P>,
     }
 }
+
+#[cfg(feature = "tracing")]
+type TraceRecord<P> = crate::trace::Record<P>;
+#[cfg(not(feature = "tracing"))]
+type TraceRecord<P> = core::marker::PhantomData<P>;
 
 impl<P> RawAcquire<P> {
     pub(crate) fn new(priority: P, needed: u32) -> Self {
         Self {
             waiter: Waiter::new(priority, needed),
+            trace: TraceRecord::default(),
         }
+    }
+
+    /// Lets its `tracing` events show the priority by value where its type allows
+    /// (`crate::trace`): called where the request is created, where `P: 'static` is known.
+    /// Nothing without the feature.
+    #[inline]
+    #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+    pub(crate) fn showing_values(mut self) -> Self
+    where
+        P: 'static,
+    {
+        #[cfg(feature = "tracing")]
+        self.trace.show_values();
+        self
+    }
+
+    /// A request like this one (never polled) at another priority.
+    pub(crate) fn renewed(&self, priority: P) -> Self {
+        Self {
+            waiter: Waiter::new(priority, self.needed()),
+            #[cfg(feature = "tracing")]
+            trace: self.trace.renewed(),
+            #[cfg(not(feature = "tracing"))]
+            trace: core::marker::PhantomData,
+        }
+    }
+
+    /// The request's `tracing` record and its waiter, for `crate::trace`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn traced(
+        self: Pin<&mut Self>,
+    ) -> (&mut crate::trace::Record<P>, Pin<&mut Waiter<P>>) {
+        let this = self.project();
+        (this.trace, this.waiter)
     }
 
     /// Replaces the priority; only possible before the first poll (`&mut self`).
@@ -501,6 +547,26 @@ impl<P> RawAcquire<P> {
     /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
     #[inline]
     pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
+        // SAFETY: forwarded.
+        #[cfg(feature = "tracing")]
+        return unsafe { crate::trace::cancel(self, sem) };
+        // SAFETY: forwarded.
+        #[cfg(not(feature = "tracing"))]
+        unsafe {
+            self.cancel_untraced(sem)
+        }
+    }
+
+    /// [`RawAcquire::cancel`] without its `tracing` event.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::cancel`].
+    #[inline]
+    pub(crate) unsafe fn cancel_untraced<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+    ) {
         if self.waiter.was_queued() {
             // SAFETY: forwarded.
             unsafe { self.cancel_queued(sem) }
@@ -542,6 +608,27 @@ impl<P: Ord> RawAcquire<P> {
     /// is dropped.
     #[inline]
     pub(crate) unsafe fn poll_acquire<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // SAFETY: forwarded.
+        #[cfg(feature = "tracing")]
+        return unsafe { crate::trace::poll_acquire(self, sem, cx) };
+        // SAFETY: forwarded.
+        #[cfg(not(feature = "tracing"))]
+        unsafe {
+            self.poll_acquire_untraced(sem, cx)
+        }
+    }
+
+    /// [`RawAcquire::poll_acquire`] without its `tracing` events.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::poll_acquire`].
+    #[inline]
+    pub(crate) unsafe fn poll_acquire_untraced<L: RawLock>(
         self: Pin<&mut Self>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,

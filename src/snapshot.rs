@@ -171,9 +171,9 @@ impl Summary {
 /// Its `Display` is a short report for logs:
 ///
 /// ```text
-/// available 0, held 4, waiters 5 (partial grant 1 of 3), closed: no
-///   priority 0: 2 waiters, 2 permits
-///   priority 10: 3 waiters, 5 permits
+/// available 0, held 4, waiters 5 (partial grant 1 of 3), oldest overtaken 0 times, closed: no
+///   priority 0: 2 waiters, 4 permits
+///   priority 10: 3 waiters, 4 permits
 /// ```
 ///
 /// # Examples

@@ -232,6 +232,37 @@ impl<P> Waiter<P> {
     }
 }
 
+/// What the owner reads of its own waiter for `tracing` events (`crate::trace`).
+#[cfg(feature = "tracing")]
+impl<P> Waiter<P> {
+    /// Runs `f` on the priority if no list can reach the waiter (never queued, cancelled or
+    /// finished), else returns `None`. Called before the first poll queues it.
+    pub(crate) fn with_unqueued_priority<R>(
+        self: Pin<&mut Self>,
+        f: impl FnOnce(&P) -> R,
+    ) -> Option<R> {
+        if matches!(self.state(), WaiterState::Idle | WaiterState::Done) {
+            let w = NonNull::from(self.as_ref().get_ref());
+            // SAFETY: an idle or done waiter is in no list (invariants 1 and 5), and
+            // `Pin<&mut Self>` means its owner is not queueing it meanwhile, so nobody else
+            // reads or writes the node while `f` runs.
+            Some(f(unsafe { &(*node(w)).priority }))
+        } else {
+            None
+        }
+    }
+
+    /// How many other requests were granted while this one waited, recorded by
+    /// `distribute` at its grant. Meaningful once the owner has taken the grant.
+    pub(crate) fn grants_waited(self: Pin<&mut Self>) -> usize {
+        debug_assert_eq!(self.state(), WaiterState::Done);
+        let w = NonNull::from(self.as_ref().get_ref());
+        // SAFETY: the owner took its grant (Acquire load of `GRANTED`, invariant 5), so no
+        // lock holder touches the node again; `Pin<&mut Self>` is the owner's access.
+        unsafe { (*node(w)).ticket }
+    }
+}
+
 impl<P> core::fmt::Debug for Waiter<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Waiter")
@@ -410,6 +441,11 @@ impl<P> WaitList<P> {
                 }
                 self.surplus -= missing;
                 self.unlink(front);
+                // For its `granted` event: the grants it watched go to others.
+                #[cfg(feature = "tracing")]
+                {
+                    (*n).ticket = self.grants.wrapping_sub((*n).ticket);
+                }
                 self.grants = self.grants.wrapping_add(1);
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
@@ -564,6 +600,11 @@ impl<P: Ord> WaitList<P> {
                         self.first = Some(w);
                     }
                 }
+            }
+            // Every waiter's arrival is stamped for its `granted` event.
+            #[cfg(feature = "tracing")]
+            {
+                (*n).ticket = self.grants;
             }
             if track_arrival {
                 (*n).ticket = self.grants;
