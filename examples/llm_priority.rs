@@ -13,13 +13,18 @@
 //! (plus at most one call's wait for a free slot); in one FIFO line it queues behind the
 //! whole batch backlog. The batch finishes in about the same time either way.
 //!
-//! Run it with `cargo run --example llm_priority`.
+//! Run it with `cargo run --example llm_priority`. With `--plot [PATH]` it also samples
+//! the line every 10 ms (`Semaphore::snapshot`) and writes an SVG of the queue depth per
+//! priority class over time and of the waits per kind of prompt, for both runs
+//! (`docs/llm_priority.svg` by default).
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::plot::{self, Class, Run};
 use common::Latencies;
 use prio_semaphore::Semaphore;
 use tokio::time::sleep;
@@ -38,24 +43,62 @@ async fn complete(prompt: &str) -> String {
     format!("answer to {prompt:?}")
 }
 
-/// Calls the model while holding one of the `LIMIT` permits; returns the end-to-end latency.
-async fn ask(api: Arc<Semaphore>, prompt: String, priority: i64) -> Duration {
+/// Calls the model while holding one of the `LIMIT` permits; returns the end-to-end latency
+/// and how long it waited for the permit.
+async fn ask(api: Arc<Semaphore>, prompt: String, priority: i64) -> (Duration, Duration) {
     let asked = Instant::now();
     let _permit = api
         .acquire()
         .priority(priority)
         .await
         .expect("never closed");
+    let waited = asked.elapsed();
     let answer = complete(&prompt).await;
     assert!(answer.starts_with("answer"));
-    asked.elapsed()
+    (asked.elapsed(), waited)
 }
 
-/// The whole workload; the latencies of the realtime and the batch prompts and the time
-/// the batch took.
-async fn workload(realtime_priority: i64, batch_priority: i64) -> (Latencies, Latencies, Duration) {
+/// The kinds of prompt, as the picture colours them.
+const KINDS: [Class; 2] = [
+    Class {
+        priority: REALTIME,
+        name: "realtime",
+        colour: "#d62728",
+    },
+    Class {
+        priority: BATCH,
+        name: "batch",
+        colour: "#1f77b4",
+    },
+];
+
+/// The whole workload; the latencies of the realtime and the batch prompts, the time the
+/// batch took, and (if `plot`) the picture's data.
+async fn workload(
+    realtime_priority: i64,
+    batch_priority: i64,
+    plot: bool,
+) -> (Latencies, Latencies, Duration, Option<Run>) {
     let api = Arc::new(Semaphore::new(LIMIT));
     let started = Instant::now();
+    // The line's depth per priority class, sampled every 10 ms while the workload runs.
+    let depth_classes: Vec<Class> = if realtime_priority == batch_priority {
+        vec![Class {
+            priority: batch_priority,
+            name: "everyone",
+            colour: "#555",
+        }]
+    } else {
+        KINDS.to_vec()
+    };
+    let finished = Arc::new(AtomicBool::new(false));
+    let sampler = plot.then(|| {
+        let (api, classes, finished) = (api.clone(), depth_classes.clone(), finished.clone());
+        tokio::spawn(async move {
+            let every = Duration::from_millis(10);
+            plot::sample(api, &classes, every, || finished.load(Ordering::Relaxed)).await
+        })
+    });
     let batch: Vec<_> = (0..60)
         .map(|i| {
             let prompt = format!("Grade answer #{i} for correctness");
@@ -68,33 +111,63 @@ async fn workload(realtime_priority: i64, batch_priority: i64) -> (Latencies, La
         let prompt = format!("User {user}: what is the capital of France?");
         realtime.push(tokio::spawn(ask(api.clone(), prompt, realtime_priority)));
     }
+    let waits = Mutex::new(vec![Vec::new(), Vec::new()]);
     let mut realtime_latencies = Vec::new();
     for call in realtime {
-        realtime_latencies.push(call.await.unwrap());
+        let (latency, waited) = call.await.unwrap();
+        realtime_latencies.push(latency);
+        waits.lock().unwrap()[0].push(waited.as_secs_f64() * 1000.0);
     }
     let mut batch_latencies = Vec::new();
     for call in batch {
-        batch_latencies.push(call.await.unwrap());
+        let (latency, waited) = call.await.unwrap();
+        batch_latencies.push(latency);
+        waits.lock().unwrap()[1].push(waited.as_secs_f64() * 1000.0);
     }
     let batch_done = started.elapsed();
+    finished.store(true, Ordering::Relaxed);
+    let run = match sampler {
+        Some(sampler) => Some(Run {
+            title: String::new(),
+            depth_classes,
+            depth: sampler.await.unwrap(),
+            waits: waits.into_inner().unwrap(),
+        }),
+        None => None,
+    };
     (
         Latencies::new(realtime_latencies),
         Latencies::new(batch_latencies),
         batch_done,
+        run,
     )
 }
 
 #[tokio::main]
 async fn main() {
+    let plot_to = plot::requested("docs/llm_priority.svg");
     println!("simulated LLM API: {LIMIT} concurrent calls, 50-150 ms per call");
+    let mut runs = Vec::new();
     for (title, realtime_priority, batch_priority) in [
         ("realtime at priority 0, batch at 10", REALTIME, BATCH),
         ("one FIFO line (everyone at priority 0)", 0, 0),
     ] {
-        let (realtime, batch, took) = workload(realtime_priority, batch_priority).await;
+        let (realtime, batch, took, run) =
+            workload(realtime_priority, batch_priority, plot_to.is_some()).await;
         println!("\n{title}:");
         println!("  realtime latency: {realtime}");
         println!("  batch latency:    {batch}");
         println!("  whole workload done in {:.2} s", took.as_secs_f64());
+        runs.extend(run.map(|run| Run {
+            title: title.to_owned(),
+            ..run
+        }));
+    }
+    if let Some(path) = plot_to {
+        let title =
+            format!("LLM API, {LIMIT} permits: 60 batch prompts, a realtime prompt every 150 ms");
+        let waited = "waited for a permit (ms)";
+        plot::write_svg(&path, &title, waited, &KINDS, &runs).expect("write the SVG");
+        println!("\nwrote {path}");
     }
 }

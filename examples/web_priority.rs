@@ -15,7 +15,10 @@
 //! * **priority**: the backend limited by `prio_semaphore::tower::PriorityLimitLayer`, with
 //!   the priority read from the header. Realtime requests wait only for the next free slot.
 //!
-//! Run it with `cargo run --release --example web_priority --features tower`.
+//! Run it with `cargo run --release --example web_priority --features tower`. With
+//! `--plot [PATH]` it also samples the priority run's line every 10 ms
+//! (`Semaphore::snapshot`) and writes an SVG of the queue depth per priority class over time
+//! and of each class's latency (`docs/web_priority.svg` by default).
 
 mod common;
 
@@ -30,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use common::plot::{self, Class, Run};
 use common::Latencies;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -82,8 +86,7 @@ fn fifo_app() -> Router {
         .layer(middleware::from_fn_with_state(limit, fifo_limit))
 }
 
-fn priority_app() -> Router {
-    let limit = Arc::new(prio_semaphore::Semaphore::new(PERMITS));
+fn priority_app(limit: Arc<prio_semaphore::Semaphore>) -> Router {
     Router::new().route("/job", get(job)).layer(
         PriorityLimitLayer::new(limit, priority)
             .on_closed(|_closed| Ok(StatusCode::SERVICE_UNAVAILABLE.into_response())),
@@ -166,11 +169,56 @@ async fn main() -> std::io::Result<()> {
         REALTIME_EVERY.as_millis(),
         RUN_FOR.as_secs()
     );
+    let plot_to = plot::requested("docs/web_priority.svg");
     println!("| limit | class | requests | p50 | p99 |\n|---|---|---|---|---|");
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-    for (name, app) in [("FIFO (tokio)", fifo_app()), ("priority", priority_app())] {
+    let limit = Arc::new(prio_semaphore::Semaphore::new(PERMITS));
+    let kinds = [
+        Class {
+            priority: REALTIME,
+            name: "realtime",
+            colour: "#d62728",
+        },
+        Class {
+            priority: BATCH,
+            name: "batch",
+            colour: "#1f77b4",
+        },
+    ];
+    for (name, app) in [
+        ("FIFO (tokio)", fifo_app()),
+        ("priority", priority_app(limit.clone())),
+    ] {
         let addr = serve(app).await?;
+        // The priority run's line, sampled every 10 ms (tokio's semaphore shows no line).
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = (plot_to.is_some() && name == "priority").then(|| {
+            let (limit, finished) = (limit.clone(), finished.clone());
+            tokio::spawn(async move {
+                let every = Duration::from_millis(10);
+                let stop = || finished.load(std::sync::atomic::Ordering::Relaxed);
+                plot::sample(limit, &kinds, every, stop).await
+            })
+        });
         let (realtime, batch) = load(addr).await;
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let (Some(sampler), Some(path)) = (sampler, &plot_to) {
+            let ms =
+                |samples: &[Duration]| samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+            let run = Run {
+                title: format!("PriorityLimitLayer: {BATCH_CLIENTS} batch clients, a realtime request every {} ms", REALTIME_EVERY.as_millis()),
+                depth_classes: kinds.to_vec(),
+                depth: sampler.await.unwrap(),
+                waits: vec![ms(&realtime), ms(&batch)],
+            };
+            let title = format!(
+                "HTTP service, {PERMITS} permits, {} ms per job",
+                JOB.as_millis()
+            );
+            let latency = "end-to-end latency (ms)";
+            plot::write_svg(path, &title, latency, &kinds, &[run]).expect("write the SVG");
+            println!("wrote {path}");
+        }
         for (class, samples) in [("realtime", realtime), ("batch", batch)] {
             let count = samples.len();
             let latencies = Latencies::new(samples);

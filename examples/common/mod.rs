@@ -2,6 +2,8 @@
 //! statistics, and the process's peak memory. Each example uses only part of it.
 #![allow(dead_code)]
 
+pub mod plot;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
