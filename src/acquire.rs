@@ -43,7 +43,8 @@ pin_project_lite::pin_project! {
     /// granted, they are held for it until it is polled or dropped. A future that is kept
     /// alive but not polled (say, a losing branch of a `select!` in a loop that then awaits
     /// something needing the same permits) holds them hostage: drop acquire futures you
-    /// stop polling.
+    /// stop polling. With the `std` and `tracing` features,
+    /// `Semaphore::warn_unclaimed_after` reports such a grant.
     ///
     /// # Panics
     ///

@@ -80,6 +80,10 @@
 //! queues. Without the feature, none of this is compiled: the instruction counts of every
 //! path are unchanged (`scripts/profile.sh`).
 //!
+//! With `std` as well, `Semaphore::warn_unclaimed_after` emits a `WARN` event naming the
+//! priority and permits of a grant whose future is not polled within a time limit (the
+//! futurelock hazard of [`Acquire`]), checked by the semaphore's later locked operations.
+//!
 //! # Web services
 //!
 //! [`tower::PriorityLimitLayer`](crate::tower) (feature `tower`) limits how many requests an
@@ -151,6 +155,8 @@ mod critical_section_lock;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
+#[cfg(all(feature = "std", feature = "tracing"))]
+mod hazard;
 mod into_priority;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]

@@ -67,6 +67,9 @@ pub(crate) struct RawSemaphore<P, L> {
     /// (`usize::MAX`: strict priority, the default).
     overtake_limit: usize,
     waiters: Mutex<L, WaitList<P>>,
+    /// The futurelock watch (`crate::hazard`).
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    watch: crate::hazard::Watch,
 }
 
 impl<P, L: RawLock> RawSemaphore<P, L> {
@@ -81,6 +84,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
                 total: AtomicUsize::new(permits),
                 overtake_limit: usize::MAX,
                 waiters: Mutex::new(WaitList::new()),
+                #[cfg(all(feature = "std", feature = "tracing"))]
+                watch: crate::hazard::Watch::new(),
             }
         }
     }
@@ -275,12 +280,32 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// lock is released, which is how replaced wakers are dropped outside it.
     fn locked_then_settle<R>(&self, f: impl FnOnce(&mut WaitList<P>) -> R) -> R {
         let mut wakers = WakeList::new();
+        // Grants recorded for the futurelock watch (`crate::hazard`), copied out only if any.
+        #[cfg(all(feature = "std", feature = "tracing"))]
+        let mut notes = None;
         let (result, progress) = self.waiters.with(|list| {
             let result = f(list);
-            (result, self.settle(list, &mut wakers))
+            let progress = self.settle(list, &mut wakers);
+            #[cfg(all(feature = "std", feature = "tracing"))]
+            if list.grant_notes_taken(self.watch.is_on()) {
+                notes = Some(list.take_grant_notes());
+            }
+            (result, progress)
         });
+        #[cfg(all(feature = "std", feature = "tracing"))]
+        if let Some(notes) = &notes {
+            self.watch.absorb(notes);
+        }
         self.wake_then_continue(&mut wakers, progress, Self::settle);
+        #[cfg(all(feature = "std", feature = "tracing"))]
+        self.watch.check(self);
         result
+    }
+
+    /// The futurelock watch (`crate::hazard`).
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    pub(crate) fn watch(&self) -> &crate::hazard::Watch {
+        &self.watch
     }
 
     /// Wakes `wakers` outside the lock; then, while the last step stopped on a full batch,

@@ -160,7 +160,7 @@ pub(crate) unsafe fn poll_acquire<P: Ord, L: RawLock>(
     sem: &RawSemaphore<P, L>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), AcquireError>> {
-    if acquire.as_mut().traced().0.queued.is_none() && !may_listen() {
+    if acquire.as_mut().traced().0.queued.is_none() && !may_listen() && !watching(sem) {
         // SAFETY: forwarded.
         return unsafe { acquire.poll_acquire_untraced(sem, cx) };
     }
@@ -175,6 +175,31 @@ pub(crate) unsafe fn poll_acquire<P: Ord, L: RawLock>(
 fn may_listen() -> bool {
     use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
     tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
+}
+
+/// Whether the futurelock watch (`crate::hazard`) is on: then every grant taken must be
+/// reported to it.
+#[inline]
+fn watching<P, L: RawLock>(sem: &RawSemaphore<P, L>) -> bool {
+    #[cfg(feature = "std")]
+    return sem.watch().is_on();
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = sem;
+        false
+    }
+}
+
+/// Tells the futurelock watch that the request took (or handed back) a recorded grant.
+#[inline]
+fn claim<P, L: RawLock>(acquire: Pin<&mut RawAcquire<P>>, sem: &RawSemaphore<P, L>) {
+    #[cfg(feature = "std")]
+    if sem.watch().is_on() {
+        let seq = acquire.traced().1.grant_seq();
+        sem.watch().claimed(seq);
+    }
+    #[cfg(not(feature = "std"))]
+    let _ = (acquire, sem);
 }
 
 /// [`poll_acquire`] when someone listens, or a queued event was emitted.
@@ -192,15 +217,25 @@ unsafe fn poll_acquire_with_events<P: Ord, L: RawLock>(
     if record.queued.is_none() {
         // Fresh, or queued while nobody listened: events only if someone listens now, and
         // only for a request that is still fresh (its `queued` event comes first).
-        let shown = if tracing::enabled!(target: TARGET, tracing::Level::DEBUG) {
+        let listening = tracing::enabled!(target: TARGET, tracing::Level::DEBUG);
+        let mut waiter = waiter;
+        let shown = if listening || watching(sem) {
             // Copied before the first poll links the waiter, while nothing else can read it.
-            waiter.with_unqueued_priority(record.show)
+            waiter.as_mut().with_unqueued_priority(record.show)
         } else {
             None
         };
+        #[cfg(feature = "std")]
+        if let Some(shown) = shown {
+            // For a futurelock warning, which the lock holder records at the grant.
+            waiter.set_shown(shown);
+        }
         // SAFETY: forwarded.
         let poll = unsafe { acquire.as_mut().poll_acquire_untraced(sem, cx) };
-        if shown.is_some() && poll.is_pending() {
+        if let Poll::Ready(Ok(())) = poll {
+            claim(acquire.as_mut(), sem);
+        }
+        if listening && shown.is_some() && poll.is_pending() {
             let (record, _) = acquire.as_mut().traced();
             record.queued = shown;
             #[cfg(feature = "std")]
@@ -220,6 +255,9 @@ unsafe fn poll_acquire_with_events<P: Ord, L: RawLock>(
     }
     // SAFETY: forwarded.
     let poll = unsafe { acquire.as_mut().poll_acquire_untraced(sem, cx) };
+    if let Poll::Ready(Ok(())) = poll {
+        claim(acquire.as_mut(), sem);
+    }
     if let Poll::Ready(result) = &poll {
         let permits = acquire.needed();
         let (record, waiter) = acquire.as_mut().traced();
@@ -268,7 +306,7 @@ pub(crate) unsafe fn cancel<P, L: RawLock>(
     mut acquire: Pin<&mut RawAcquire<P>>,
     sem: &RawSemaphore<P, L>,
 ) {
-    if acquire.as_mut().traced().0.queued.is_none() {
+    if acquire.as_mut().traced().0.queued.is_none() && !watching(sem) {
         // No `queued` event was emitted: none for its end either.
         // SAFETY: forwarded.
         return unsafe { acquire.cancel_untraced(sem) };
@@ -287,8 +325,13 @@ unsafe fn cancel_with_event<P, L: RawLock>(
     mut acquire: Pin<&mut RawAcquire<P>>,
     sem: &RawSemaphore<P, L>,
 ) {
+    let before = acquire.as_mut().traced().1.state();
     // SAFETY: forwarded.
     unsafe { acquire.as_mut().cancel_untraced(sem) };
+    if before != WaiterState::Done && acquire.as_mut().traced().1.state() == WaiterState::Done {
+        // A grant handed back.
+        claim(acquire.as_mut(), sem);
+    }
     let (record, waiter) = acquire.as_mut().traced();
     let Some(priority) = record.queued.take() else {
         return;

@@ -133,7 +133,17 @@ struct Node<P> {
     newer: Link<P>,
     /// The list's grant count when this waiter arrived.
     ticket: usize,
+    /// The futurelock watch (`crate::hazard`): the priority as warnings show it, set by the
+    /// owner before the waiter is queued, and the grant's number, set at the grant.
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    shown: crate::trace::Shown,
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    grant_seq: usize,
 }
+
+/// The `grant_seq` of a waiter whose grant was not recorded.
+#[cfg(all(feature = "std", feature = "tracing"))]
+pub(crate) const NO_GRANT_SEQ: usize = usize::MAX;
 
 // SAFETY: a `Waiter` is shared between its owner and whichever thread holds the list's
 // lock. Its node is only accessed under that lock (invariant 3) and its state is atomic, so
@@ -156,6 +166,10 @@ impl<P> Waiter<P> {
                 older: None,
                 newer: None,
                 ticket: 0,
+                #[cfg(all(feature = "std", feature = "tracing"))]
+                shown: crate::trace::Shown::Type("?"),
+                #[cfg(all(feature = "std", feature = "tracing"))]
+                grant_seq: NO_GRANT_SEQ,
                 left: None,
                 right: None,
                 parent: None,
@@ -252,6 +266,26 @@ impl<P> Waiter<P> {
         }
     }
 
+    /// Stores the priority as the futurelock warning shows it, if the waiter is not queued.
+    #[cfg(feature = "std")]
+    pub(crate) fn set_shown(self: Pin<&mut Self>, shown: crate::trace::Shown) {
+        if self.state() == WaiterState::Idle {
+            let w = NonNull::from(self.as_ref().get_ref());
+            // SAFETY: as in `with_unqueued_priority`: an idle waiter is in no list, and
+            // `Pin<&mut Self>` is its owner's exclusive access.
+            unsafe { (*node(w)).shown = shown };
+        }
+    }
+
+    /// The number of its grant as the futurelock watch recorded it, or [`NO_GRANT_SEQ`].
+    /// Meaningful once the owner has taken the grant.
+    #[cfg(feature = "std")]
+    pub(crate) fn grant_seq(self: Pin<&mut Self>) -> usize {
+        let w = NonNull::from(self.as_ref().get_ref());
+        // SAFETY: as in `grants_waited`.
+        unsafe { (*node(w)).grant_seq }
+    }
+
     /// How many other requests were granted while this one waited, recorded by
     /// `distribute` at its grant. Meaningful once the owner has taken the grant.
     pub(crate) fn grants_waited(self: Pin<&mut Self>) -> usize {
@@ -325,6 +359,12 @@ pub(crate) struct WaitList<P> {
     surplus: usize,
     /// xorshift32 state for treap heap keys.
     rng: u32,
+    /// The futurelock watch (`crate::hazard`): whether to record grants, and the grants
+    /// recorded since the lock holder last took them.
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    note_grants: bool,
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    grant_notes: crate::hazard::GrantNotes,
 }
 
 // SAFETY: the list only holds pointers to waiters, which are `Send` when `P: Send`; it is
@@ -361,7 +401,28 @@ impl<P> WaitList<P> {
             len: 0,
             surplus: 0,
             rng: 0x9E37_79B9,
+            #[cfg(all(feature = "std", feature = "tracing"))]
+            note_grants: false,
+            #[cfg(all(feature = "std", feature = "tracing"))]
+            grant_notes: crate::hazard::GrantNotes::new(),
         }
+    }
+
+    /// For the futurelock watch (`crate::hazard`): sets whether grants are recorded, and
+    /// returns whether any were (never while the watch is off), so that the notes are only
+    /// copied out when there are some.
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    #[inline]
+    pub(crate) fn grant_notes_taken(&mut self, note_grants: bool) -> bool {
+        self.note_grants = note_grants;
+        !self.grant_notes.is_empty()
+    }
+
+    /// The grants recorded since the last call.
+    #[cfg(all(feature = "std", feature = "tracing"))]
+    #[cold]
+    pub(crate) fn take_grant_notes(&mut self) -> crate::hazard::GrantNotes {
+        core::mem::replace(&mut self.grant_notes, crate::hazard::GrantNotes::new())
     }
 
     /// The number of queued waiters.
@@ -445,6 +506,16 @@ impl<P> WaitList<P> {
                 #[cfg(feature = "tracing")]
                 {
                     (*n).ticket = self.grants.wrapping_sub((*n).ticket);
+                }
+                // For the futurelock watch: a copy of what a warning names.
+                #[cfg(all(feature = "std", feature = "tracing"))]
+                if self.note_grants {
+                    (*n).grant_seq = self.grants;
+                    self.grant_notes.push(crate::hazard::GrantNote {
+                        seq: self.grants,
+                        permits: needed(front),
+                        priority: (*n).shown,
+                    });
                 }
                 self.grants = self.grants.wrapping_add(1);
                 if let Some(waker) = (*n).waker.take() {

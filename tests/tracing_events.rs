@@ -308,3 +308,80 @@ fn events_are_emitted_outside_the_lock() {
         ]
     );
 }
+
+/// The futurelock watch: `(priority, permits)` of each warning, and its level.
+fn warnings(events: &[Captured]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e.level == Level::WARN)
+        .map(|e| {
+            (
+                e.field("priority").to_owned(),
+                e.field("permits").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A grant nobody claims, then `sleep`, then an operation that takes the lock.
+fn unclaimed_scenario(limit: Option<Duration>, claim_first: bool) -> Vec<Captured> {
+    let recorder = Recorder::new();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let sem = Semaphore::new(2);
+        sem.warn_unclaimed_after(limit);
+        let held = sem.try_acquire_many(2).unwrap();
+        let mut stuck = pin!(sem.acquire_many(2).priority(7));
+        assert!(poll(stuck.as_mut()).is_pending());
+        drop(held); // hands both permits to `stuck`, which is not polled
+        let claimed = claim_first.then(|| poll(stuck.as_mut()));
+        std::thread::sleep(Duration::from_millis(30));
+        // Operations that take the lock: a request that queues, and its cancellation.
+        let mut next = Box::pin(sem.acquire().priority(1));
+        assert!(poll(next.as_mut()).is_pending());
+        drop(next);
+        let mut again = Box::pin(sem.acquire().priority(1));
+        assert!(poll(again.as_mut()).is_pending());
+        drop(again);
+        drop(claimed);
+    });
+    recorder.take()
+}
+
+#[test]
+fn an_unclaimed_grant_is_named_once_by_a_later_operation() {
+    let events = unclaimed_scenario(Some(Duration::from_millis(10)), false);
+    assert_eq!(warnings(&events), [("7".to_owned(), "2".to_owned())]);
+    let warning = events.iter().find(|e| e.level == Level::WARN).unwrap();
+    assert!(warning.message().contains("futurelock"), "{warning:?}");
+    let unclaimed: &str = warning.field("unclaimed_for");
+    assert!(unclaimed.ends_with("ms"), "{unclaimed}");
+}
+
+#[test]
+fn no_warning_for_a_grant_claimed_in_time_or_when_off() {
+    let events = unclaimed_scenario(Some(Duration::from_millis(10)), true);
+    assert!(warnings(&events).is_empty(), "{events:?}");
+    let events = unclaimed_scenario(None, false);
+    assert!(warnings(&events).is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_grant_handed_back_by_drop_is_not_reported() {
+    let recorder = Recorder::new();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let sem = Semaphore::new(1);
+        sem.warn_unclaimed_after(Some(Duration::from_millis(5)));
+        let held = sem.try_acquire().unwrap();
+        let mut a = Box::pin(sem.acquire().priority(4));
+        assert!(poll(a.as_mut()).is_pending());
+        drop(held);
+        drop(a); // granted, never polled: the permit is handed back
+        std::thread::sleep(Duration::from_millis(20));
+        let held = sem.try_acquire().unwrap();
+        let mut b = Box::pin(sem.acquire().priority(4));
+        assert!(poll(b.as_mut()).is_pending());
+        drop(held);
+        let _permit = poll(b.as_mut());
+    });
+    assert!(warnings(&recorder.take()).is_empty());
+}
