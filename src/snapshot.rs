@@ -119,7 +119,9 @@ pub struct PartialGrant {
 pub struct Summary {
     /// Free permits: those `try_acquire` could take.
     pub available: usize,
-    /// Permits held by [`Permit`](crate::Permit)s and owned permits.
+    /// Permits held by [`Permit`](crate::Permit)s and owned permits, including those
+    /// handed to a request whose future has not been polled since (see the futurelock
+    /// hazard of [`Acquire`](crate::Acquire)): they are no longer in the line.
     pub held: usize,
     /// Permits released to the line that no waiter has been handed yet: zero except while
     /// a release is being handed out in batches on another thread.
