@@ -814,11 +814,9 @@ mod tests {
             (1 << (usize::BITS - 3)) - 1
         };
         assert_eq!(MAX_PERMITS, expected);
-        assert!(MAX_PERMITS < u32::MAX as usize);
-        assert!(
-            MAX_PERMITS <= usize::MAX >> SHIFT >> 1,
-            "room to add below the flags"
-        );
+        // Checked at compile time: a `u32` request can exceed it, and the word has room.
+        const { assert!(MAX_PERMITS < u32::MAX as usize) };
+        const { assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1) };
     }
 
     /// The fast path failed, then permits were freed before the lock was taken: the slow
