@@ -426,3 +426,32 @@ fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
         assert_eq!(w.state(), WaiterState::Granted);
     }
 }
+
+/// The treap's depth over `link`.
+fn depth(link: Link<i64>) -> usize {
+    match link {
+        None => 0,
+        // SAFETY: tests walk only linked, hence live, waiters of a list they own.
+        Some(w) => unsafe { 1 + depth((*node(w)).left).max(depth((*node(w)).right)) },
+    }
+}
+
+/// Priorities arriving in ascending order are the worst case of a plain search tree (a
+/// list of n levels); the random heap keys keep the treap O(log d) deep.
+#[test]
+fn ascending_priorities_keep_the_tree_logarithmically_deep() {
+    let n: u32 = if cfg!(miri) { 256 } else { 4096 };
+    let mut list = WaitList::new();
+    let waiters: Vec<_> = (0..n).map(|p| waiter(i64::from(p), 1)).collect();
+    for w in &waiters {
+        push(&mut list, w);
+    }
+    let log2 = n.ilog2() as usize;
+    let depth = depth(list.root);
+    assert!(depth <= 4 * log2, "depth {depth} for {n} runs");
+    list.add_surplus(n as usize);
+    list.distribute(usize::MAX, &mut WakeList::new());
+    while !list.is_empty() {
+        list.distribute(usize::MAX, &mut WakeList::new());
+    }
+}
