@@ -136,6 +136,7 @@ use futures_core::stream::{FusedStream, Stream};
 
 use crate::acquire::Acquire;
 use crate::error::AcquireError;
+use crate::into_priority::IntoPriority;
 use crate::lock::RawLock;
 use crate::owned::{AcquireOwned, OwnedPermit};
 use crate::permit::Permit;
@@ -575,7 +576,7 @@ where
     pub fn with_semaphore<'a, P, L>(
         self,
         semaphore: &'a Semaphore<P, L>,
-        priority: impl Into<P>,
+        priority: impl IntoPriority<P>,
     ) -> Unordered<S, SemaphoreGate<'a, P, L>>
     where
         P: Ord + Default + Clone + 'static,
@@ -583,7 +584,7 @@ where
     {
         self.with_gate(SemaphoreGate {
             semaphore,
-            priority: priority.into(),
+            priority: priority.into_priority(),
         })
     }
 
@@ -614,7 +615,7 @@ where
     pub fn with_semaphore_owned<P, L>(
         self,
         semaphore: Arc<Semaphore<P, L>>,
-        priority: impl Into<P>,
+        priority: impl IntoPriority<P>,
     ) -> Unordered<S, OwnedSemaphoreGate<P, L>>
     where
         P: Ord + Default + Clone + 'static,
@@ -622,7 +623,7 @@ where
     {
         self.with_gate(OwnedSemaphoreGate {
             semaphore,
-            priority: priority.into(),
+            priority: priority.into_priority(),
         })
     }
 

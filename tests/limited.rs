@@ -561,3 +561,33 @@ fn runs_under_smol() {
 fn runs_under_async_std() {
     async_std::task::block_on(async_std::task::spawn(mixed_workload()));
 }
+
+/// The gate's priority converts like `.priority(p)`: any integer for the default `i64`,
+/// saturating beyond its range.
+#[test]
+fn the_gate_priority_takes_any_integer_like_acquire_does() {
+    let sem = Arc::new(Semaphore::new(1));
+    let held = sem.try_acquire().unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut low = pin!(limited::unordered([async { 1 }], 1).with_semaphore(&sem, u64::MAX));
+    assert!(low.as_mut().poll_next(&mut cx).is_pending());
+    let mut high =
+        pin!(limited::unordered([async { 2 }], 1).with_semaphore_owned(sem.clone(), 3_usize));
+    assert!(high.as_mut().poll_next(&mut cx).is_pending());
+    drop(held);
+    // `3` (from a `usize`) goes before `i64::MAX` (from `u64::MAX`): the low stream gets
+    // the permit only once the high one's future has finished with it.
+    assert!(low.as_mut().poll_next(&mut cx).is_pending());
+    assert!(matches!(
+        high.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(Ok(2)))
+    ));
+    assert!(matches!(
+        low.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(Ok(1)))
+    ));
+    assert!(matches!(
+        high.as_mut().poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+}
