@@ -84,21 +84,7 @@ unsafe impl RawLock for CriticalSectionLock {
 
     #[inline]
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Release<'a>(&'a Cell<bool>);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        critical_section::with(|cs| {
-            let held = self.held.borrow(cs);
-            assert!(
-                !held.replace(true),
-                "semaphore lock re-entered: a priority's `Ord` used the same semaphore"
-            );
-            let _release = Release(held);
-            f()
-        })
+        critical_section::with(|cs| crate::lock::unnested(self.held.borrow(cs), f))
     }
 }
 

@@ -119,20 +119,7 @@ unsafe impl<M: RawMutex> RawLock for EmbassyRawMutexLock<M> {
 
     #[inline]
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Release<'a>(&'a Cell<bool>);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.raw.lock(|| {
-            assert!(
-                !self.held.replace(true),
-                "semaphore lock re-entered: a priority's `Ord` used the same semaphore"
-            );
-            let _release = Release(&self.held);
-            f()
-        })
+        self.raw.lock(|| crate::lock::unnested(&self.held, f))
     }
 }
 

@@ -152,6 +152,31 @@ unsafe impl RawLock for SpinLock {
     }
 }
 
+/// Runs `f` inside a lock that lets one context lock it again (critical sections, embassy's
+/// and `mutex-traits`' raw mutexes): `held`, read and written only while that lock is held,
+/// turns a nested call into a panic before its closure runs, and is cleared again when `f`
+/// returns or unwinds.
+#[cfg(any(
+    feature = "critical-section",
+    feature = "embassy-sync",
+    feature = "mutex-traits"
+))]
+#[inline]
+pub(crate) fn unnested<R>(held: &core::cell::Cell<bool>, f: impl FnOnce() -> R) -> R {
+    struct Release<'a>(&'a core::cell::Cell<bool>);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            self.0.set(false);
+        }
+    }
+    assert!(
+        !held.replace(true),
+        "semaphore lock re-entered: a priority's `Ord` used the same semaphore"
+    );
+    let _release = Release(held);
+    f()
+}
+
 /// A value guarded by a [`RawLock`].
 pub(crate) struct Mutex<L, T> {
     lock: L,

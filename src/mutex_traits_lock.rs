@@ -137,20 +137,7 @@ unsafe impl<M: ScopedRawMutex + ConstInit> RawLock for ScopedRawMutexLock<M> {
 
     #[inline]
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Release<'a>(&'a Cell<bool>);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        self.raw.with_lock(|| {
-            assert!(
-                !self.held.replace(true),
-                "semaphore lock re-entered: a priority's `Ord` used the same semaphore"
-            );
-            let _release = Release(&self.held);
-            f()
-        })
+        self.raw.with_lock(|| crate::lock::unnested(&self.held, f))
     }
 }
 
