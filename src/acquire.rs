@@ -1,5 +1,11 @@
-//! [`Acquire`]: the future returned by `acquire` and `acquire_many`.
+//! [`Acquire`] and [`AcquireOwned`]: the futures returned by `acquire` and its variants.
+//!
+//! Both are thin public faces of one [`Request`], generic over how it reaches the
+//! semaphore (a borrow or an `Arc`): they queue, hand off and cancel identically, and mix
+//! freely in one line.
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -7,8 +13,10 @@ use core::task::{Context, Poll};
 use crate::error::AcquireError;
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
+#[cfg(feature = "alloc")]
+use crate::permit::OwnedPermit;
 use crate::permit::Permit;
-use crate::raw::RawAcquire;
+use crate::request::Request;
 use crate::semaphore::Semaphore;
 
 pin_project_lite::pin_project! {
@@ -63,32 +71,20 @@ pin_project_lite::pin_project! {
     /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Acquire<'a, P = i64, L: RawLock = SpinLock> {
-        sem: &'a Semaphore<P, L>,
-        ambient: AmbientLookup<P>,
         #[pin]
-        raw: RawAcquire<P>,
-    }
-
-    impl<'a, P, L: RawLock> PinnedDrop for Acquire<'a, P, L> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            // SAFETY: `raw` is only ever polled with `sem` (see `poll`), which the borrow
-            // `'a` keeps alive and in place for as long as this future exists.
-            unsafe { this.raw.cancel(&this.sem.raw) };
-        }
+        request: Request<&'a Semaphore<P, L>, P>,
     }
 }
 
 impl<'a, P, L: RawLock> Acquire<'a, P, L> {
-    /// A request for `permits` permits at the ambient priority (see [`AmbientLookup`]).
+    /// A request for `permits` permits at the ambient priority.
+    #[inline]
     pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: u32) -> Self
     where
         P: Default + Clone + 'static,
     {
         Self {
-            sem,
-            ambient: AmbientLookup::at_first_poll(),
-            raw: RawAcquire::new(P::default(), permits).showing_values(),
+            request: Request::new(sem, permits),
         }
     }
 
@@ -119,9 +115,56 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// # });
     /// ```
     pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
-        self.ambient = AmbientLookup::explicit();
-        self.raw.set_priority(priority.into_priority());
+        self.request.set_priority(priority.into_priority());
         self
+    }
+}
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
+    /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
+    ///
+    /// The blocking counterpart of `.await`: the request waits in the same line as async
+    /// waiters, served by the same priority rules (including an ambient priority from an
+    /// enclosing [`priority_scope`](crate::priority_scope)), and the thread is parked while
+    /// it waits.
+    ///
+    /// Do not call it from async code: it blocks the executor's thread, and on a
+    /// single-threaded executor the permit can then never be released. Use `.await` there.
+    ///
+    /// # Cancellation
+    ///
+    /// It cannot be cancelled: it returns only once the permits are acquired or the semaphore
+    /// is closed. A thread that must give up after a while should await the request under
+    /// an async runtime's timeout instead.
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics, as `.await` would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::thread;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let held = sem.try_acquire().unwrap();
+    /// let worker = thread::spawn({
+    ///     let sem = sem.clone();
+    ///     move || {
+    ///         let permit = sem.acquire().priority(2).wait().unwrap();
+    ///         permit.num_permits()
+    ///     }
+    /// });
+    /// # while sem.waiter_count() == 0 { thread::yield_now(); }
+    /// drop(held); // hands the permit to the blocked thread
+    /// assert_eq!(worker.join().unwrap(), 1);
+    /// ```
+    pub fn wait(self) -> Result<Permit<'a, P, L>, AcquireError> {
+        crate::blocking::block_on(self)
     }
 }
 
@@ -130,56 +173,132 @@ impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let sem: &'a Semaphore<P, L> = this.sem;
-        this.ambient.resolve(this.raw.as_mut());
-        // SAFETY: always the same semaphore, kept alive and in place by the borrow `'a`;
-        // `PinnedDrop` calls `cancel` with it before the future goes away.
-        let ready = unsafe { this.raw.as_mut().poll_acquire(&sem.raw, cx) };
-        ready.map(|result| result.map(|()| Permit::new(sem, this.raw.needed() as usize)))
+        let ready = self.project().request.poll(cx);
+        ready.map(|result| result.map(Permit::new))
     }
 }
 
 impl<P, L: RawLock> core::fmt::Debug for Acquire<'_, P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        self.raw.fmt(f)
+        self.request.fmt_as("Acquire", f)
     }
 }
 
-/// Where a request without an explicit priority gets its priority: from the innermost
-/// ambient priority scope (`crate::ambient`, feature `std`) at its **first poll**, the moment
-/// it joins the line, rather than when the future is created. Futures are lazy, so this is
-/// what makes `with_priority(p, sem.acquire())` and futures built eagerly outside a scope but
-/// awaited inside it take the scope's priority.
-///
-/// The lookup function is chosen where the request is created, where `P: Clone + 'static`
-/// is known, so polling needs no bound beyond `P: Ord`. Without `std` there is no lookup.
-pub(crate) struct AmbientLookup<P>(Option<fn() -> Option<P>>);
+#[cfg(feature = "alloc")]
+pin_project_lite::pin_project! {
+    /// A request for permits through an `Arc<Semaphore>`, waiting in line by priority.
+    ///
+    /// Returned by [`Semaphore::acquire_owned`] and [`Semaphore::acquire_many_owned`]; resolves
+    /// to an [`OwnedPermit`]. It behaves exactly like [`Acquire`](crate::Acquire) (the same
+    /// queue, priorities, ambient priority and hand-off), and it is `'static` when `P` and
+    /// `L` are, so it can itself be moved into a spawned task.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping it at any point is safe and loses nothing, as for
+    /// [`Acquire`](crate::Acquire#cancellation): a queued request leaves the line, and permits
+    /// already handed to it go to the next waiters, with the wake-up.
+    ///
+    /// # Panics
+    ///
+    /// Polling it again after it completed panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.acquire_owned().priority(3).await.unwrap();
+    /// # drop(permit);
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AcquireOwned<P = i64, L: RawLock = SpinLock> {
+        #[pin]
+        request: Request<Arc<Semaphore<P, L>>, P>,
+    }
+}
 
-impl<P> AmbientLookup<P> {
-    /// Look the priority up when the request is first polled.
-    pub(crate) fn at_first_poll() -> Self
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> AcquireOwned<P, L> {
+    /// A request for `permits` permits at the ambient priority.
+    #[inline]
+    pub(crate) fn new(sem: Arc<Semaphore<P, L>>, permits: u32) -> Self
     where
-        P: Clone + 'static,
+        P: Default + Clone + 'static,
     {
-        #[cfg(feature = "std")]
-        return Self(Some(crate::ambient::current_priority::<P>));
-        #[cfg(not(feature = "std"))]
-        return Self(None);
-    }
-
-    /// The priority was set explicitly: no lookup.
-    pub(crate) const fn explicit() -> Self {
-        Self(None)
-    }
-
-    /// To be called at the start of every poll, before `raw` is polled: on the first one,
-    /// replaces `raw` with a request at the ambient priority, if a scope sets one.
-    pub(crate) fn resolve(&mut self, mut raw: Pin<&mut RawAcquire<P>>) {
-        if let Some(priority) = self.0.take().and_then(|lookup| lookup()) {
-            // Never polled, so never queued: nothing points to the request being replaced.
-            let renewed = raw.renewed(priority);
-            raw.set(renewed);
+        Self {
+            request: Request::new(sem, permits),
         }
+    }
+
+    /// Sets the priority this request waits with: smaller values are served first, equal
+    /// values in arrival order. It wins over any ambient priority.
+    ///
+    /// Takes anything that converts into the semaphore's priority type
+    /// ([`IntoPriority`]), exactly like [`Acquire::priority`](crate::Acquire::priority).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let level: u8 = 2;
+    /// let permit = sem.acquire_owned().priority(level).await.unwrap();
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
+        self.request.set_priority(priority.into_priority());
+        self
+    }
+}
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+impl<P: Ord, L: RawLock> AcquireOwned<P, L> {
+    /// Blocks the current thread until the permits are acquired, or the semaphore is closed.
+    ///
+    /// The owned counterpart of [`Acquire::wait`]; see there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(2));
+    /// let permit = sem.clone().acquire_many_owned(2).wait().unwrap();
+    /// sem.close();
+    /// assert!(sem.clone().acquire_owned().wait().unwrap_err().is_closed());
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn wait(self) -> Result<OwnedPermit<P, L>, AcquireError> {
+        crate::blocking::block_on(self)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P: Ord, L: RawLock> Future for AcquireOwned<P, L> {
+    type Output = Result<OwnedPermit<P, L>, AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let ready = self.project().request.poll(cx);
+        ready.map(|result| result.map(OwnedPermit::new))
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> core::fmt::Debug for AcquireOwned<P, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.request.fmt_as("AcquireOwned", f)
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::lock::RawLock;
 use crate::raw::RawSemaphore;
+#[cfg(doc)]
 use crate::semaphore::Semaphore;
 use crate::trace::{Shown, TARGET};
 use crate::waitlist::NO_GRANT_SEQ;
@@ -124,7 +125,8 @@ impl Watch {
         self.on.load(Ordering::Relaxed)
     }
 
-    fn set(&self, limit: Option<Duration>) {
+    /// [`Semaphore::warn_unclaimed_after`]: `None` turns the watch off.
+    pub(crate) fn set(&self, limit: Option<Duration>) {
         let ns = limit.map_or(0, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
         });
@@ -222,48 +224,5 @@ impl Watch {
                 table.next_early = (at + 1) % TRACKED;
             }
         }
-    }
-}
-
-impl<P, L: RawLock> Semaphore<P, L> {
-    /// Warns when permits handed to a request stay unclaimed for longer than `limit`
-    /// (`None`: stop watching). Features `std` and `tracing`.
-    ///
-    /// A request is handed its permits when they are released, and holds them until its
-    /// future is polled (or dropped). A future kept alive but not polled, such as the
-    /// losing branch of a `select!` in a loop, holds them hostage while everyone behind it
-    /// waits: the "futurelock" hazard. With a limit set, such a grant produces one
-    /// `WARN` event (target `prio_semaphore`) with the request's `priority`, its `permits`
-    /// and how long it has been `unclaimed_for`.
-    ///
-    /// # Limits
-    ///
-    /// There is no background thread: the check runs at the end of the semaphore's
-    /// operations that take its lock (an acquire that has to queue, a release or
-    /// `add_permits` while requests wait, a cancellation), which a stuck line keeps making.
-    /// A grant is reported by the first such operation after `limit`, not at `limit`, and
-    /// not at all if the semaphore is not used again. At most 16 unclaimed grants are
-    /// watched at once, and grants made before the watch was turned on are not watched.
-    /// The priority is shown as in the other `tracing` events (by value for integers and
-    /// floats, else by type name).
-    ///
-    /// # Cost
-    ///
-    /// Off (the default): one relaxed load per locked operation. On: the grant's number,
-    /// permits and priority copied under the lock; after it, a clock read and a scan of 16
-    /// slots behind a `std` mutex; the poll that claims a grant takes that mutex once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use prio_semaphore::Semaphore;
-    ///
-    /// static POOL: Semaphore = Semaphore::new(4);
-    /// POOL.warn_unclaimed_after(Some(Duration::from_secs(1)));
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "tracing"))))]
-    pub fn warn_unclaimed_after(&self, limit: Option<Duration>) {
-        self.raw.watch().set(limit);
     }
 }

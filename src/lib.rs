@@ -155,6 +155,7 @@ mod critical_section_lock;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
+mod handle;
 #[cfg(all(feature = "std", feature = "tracing"))]
 mod hazard;
 mod into_priority;
@@ -165,13 +166,12 @@ mod lock;
 mod loom;
 #[cfg(feature = "mutex-traits")]
 mod mutex_traits_lock;
-#[cfg(feature = "alloc")]
-mod owned;
 mod permit;
 #[cfg(feature = "alloc")]
 mod poll_semaphore;
 mod priority;
 mod raw;
+mod request;
 mod semaphore;
 mod snapshot;
 #[cfg(feature = "tower")]
@@ -183,6 +183,9 @@ mod waitlist;
 mod wake_list;
 
 pub use acquire::Acquire;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use acquire::AcquireOwned;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use ambient::{current_priority, priority_scope, with_priority, WithPriority};
@@ -200,7 +203,7 @@ pub use lock::{RawLock, SpinLock};
 pub use mutex_traits_lock::ScopedRawMutexLock;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub use owned::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit};
+pub use permit::{OwnedPermit, OwnedSemaphorePermit};
 pub use permit::{Permit, SemaphorePermit};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]

@@ -138,9 +138,9 @@ use crate::acquire::Acquire;
 use crate::error::AcquireError;
 use crate::into_priority::IntoPriority;
 use crate::lock::RawLock;
-use crate::owned::{AcquireOwned, OwnedPermit};
 use crate::permit::Permit;
 use crate::semaphore::Semaphore;
+use crate::{AcquireOwned, OwnedPermit};
 
 use self::running::Running;
 

@@ -1,5 +1,13 @@
-//! [`Permit`]: permits held from a borrowed semaphore.
+//! [`Permit`] and [`OwnedPermit`]: permits held from a semaphore, given back when dropped.
+//!
+//! Both wrap one private [`Held`], generic over how the permit reaches its semaphore (a
+//! borrow or an `Arc`, see [`crate::handle`]), so giving back, forgetting, merging and
+//! splitting are written once.
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
+
+use crate::handle::Handle;
 use crate::lock::{RawLock, SpinLock};
 use crate::semaphore::Semaphore;
 
@@ -21,16 +29,15 @@ use crate::semaphore::Semaphore;
 /// ```
 #[must_use = "the permit is given back as soon as it is dropped"]
 pub struct Permit<'a, P = i64, L: RawLock = SpinLock> {
-    sem: &'a Semaphore<P, L>,
-    permits: usize,
+    held: Held<&'a Semaphore<P, L>>,
 }
 
 /// tokio's name for [`Permit`], so ported code that names the type keeps compiling.
 pub type SemaphorePermit<'a, P = i64, L = SpinLock> = Permit<'a, P, L>;
 
 impl<'a, P, L: RawLock> Permit<'a, P, L> {
-    pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: usize) -> Self {
-        Self { sem, permits }
+    pub(crate) fn new(held: Held<&'a Semaphore<P, L>>) -> Self {
+        Self { held }
     }
 
     /// Keeps the permits out of the semaphore for good: they are not given back, and the
@@ -43,8 +50,8 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// sem.try_acquire().unwrap().forget();
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
-    pub fn forget(mut self) {
-        self.sem.raw.forget_held(core::mem::take(&mut self.permits));
+    pub fn forget(self) {
+        self.held.forget();
     }
 
     /// The number of permits held.
@@ -56,7 +63,7 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
     pub fn num_permits(&self) -> usize {
-        self.permits
+        self.held.permits
     }
 
     /// Moves `other`'s permits into this permit.
@@ -74,12 +81,8 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// a.merge(sem.try_acquire().unwrap());
     /// assert_eq!(a.num_permits(), 2);
     /// ```
-    pub fn merge(&mut self, mut other: Self) {
-        assert!(
-            core::ptr::eq(self.sem, other.sem),
-            "cannot merge permits from different semaphores"
-        );
-        self.permits += core::mem::take(&mut other.permits);
+    pub fn merge(&mut self, other: Self) {
+        self.held.merge(other.held);
     }
 
     /// Splits `n` permits off into a new permit; `None` (and no change) if fewer are held.
@@ -94,11 +97,7 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// assert_eq!((permit.num_permits(), two.num_permits()), (1, 2));
     /// ```
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        self.permits = self.permits.checked_sub(n)?;
-        Some(Self {
-            sem: self.sem,
-            permits: n,
-        })
+        self.held.split(n).map(Self::new)
     }
 
     /// The semaphore these permits came from.
@@ -111,20 +110,183 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// assert!(std::ptr::eq(permit.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &'a Semaphore<P, L> {
-        self.sem
-    }
-}
-
-impl<P, L: RawLock> Drop for Permit<'_, P, L> {
-    fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.held.sem
     }
 }
 
 impl<P, L: RawLock> core::fmt::Debug for Permit<'_, P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Permit")
-            .field("permits", &self.permits)
+            .field("permits", &self.held.permits)
             .finish_non_exhaustive()
+    }
+}
+
+/// Permits acquired through an `Arc<Semaphore>`, given back when dropped.
+///
+/// The owned counterpart of [`Permit`](crate::Permit): it keeps the semaphore alive through
+/// its `Arc` instead of borrowing it, so it is `'static` (when `P` and `L` are) and can move
+/// into a spawned task or a struct.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use prio_semaphore::Semaphore;
+///
+/// let sem = Arc::new(Semaphore::new(4));
+/// let mut permit = sem.clone().try_acquire_many_owned(3).unwrap();
+/// let one = permit.split(1).unwrap();
+/// assert_eq!((permit.num_permits(), one.num_permits()), (2, 1));
+/// permit.merge(one);
+/// assert_eq!(permit.num_permits(), 3);
+/// drop(permit);
+/// assert_eq!(sem.available_permits(), 4);
+/// ```
+#[cfg(feature = "alloc")]
+#[must_use = "the permits are given back as soon as they are dropped"]
+pub struct OwnedPermit<P = i64, L: RawLock = SpinLock> {
+    held: Held<Arc<Semaphore<P, L>>>,
+}
+
+#[cfg(feature = "alloc")]
+/// tokio's name for [`OwnedPermit`], so ported code that names the type keeps compiling.
+pub type OwnedSemaphorePermit<P = i64, L = SpinLock> = OwnedPermit<P, L>;
+
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> OwnedPermit<P, L> {
+    pub(crate) fn new(held: Held<Arc<Semaphore<P, L>>>) -> Self {
+        Self { held }
+    }
+
+    /// Keeps the permits out of the semaphore for good: they are not given back, and the
+    /// semaphore's capacity shrinks by that many.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(2));
+    /// sem.clone().try_acquire_owned().unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn forget(self) {
+        self.held.forget();
+    }
+
+    /// The number of permits held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(2));
+    /// assert_eq!(sem.try_acquire_many_owned(2).unwrap().num_permits(), 2);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.held.permits
+    }
+
+    /// Moves `other`'s permits into this permit.
+    ///
+    /// # Panics
+    ///
+    /// If the two permits belong to different semaphores (not the same `Arc` allocation).
+    /// `other` is then dropped as usual, so its permits go back to its own semaphore and every
+    /// count stays exact.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(2));
+    /// let mut a = sem.clone().try_acquire_owned().unwrap();
+    /// a.merge(sem.try_acquire_owned().unwrap());
+    /// assert_eq!(a.num_permits(), 2);
+    /// ```
+    pub fn merge(&mut self, other: Self) {
+        self.held.merge(other.held);
+    }
+
+    /// Splits `n` permits off into a new permit; `None` (and no change) if fewer are held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(3));
+    /// let mut permit = sem.try_acquire_many_owned(3).unwrap();
+    /// assert!(permit.split(4).is_none());
+    /// let two = permit.split(2).unwrap();
+    /// assert_eq!((permit.num_permits(), two.num_permits()), (1, 2));
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        self.held.split(n).map(Self::new)
+    }
+
+    /// The semaphore these permits came from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(1));
+    /// let permit = sem.clone().try_acquire_owned().unwrap();
+    /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
+    /// ```
+    pub fn semaphore(&self) -> &Arc<Semaphore<P, L>> {
+        &self.held.sem
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> core::fmt::Debug for OwnedPermit<P, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("permits", &self.held.permits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Permits held through the handle `H`, given back to its semaphore when dropped.
+pub(crate) struct Held<H: Handle> {
+    sem: H,
+    permits: usize,
+}
+
+impl<H: Handle> Held<H> {
+    #[inline]
+    pub(crate) fn new(sem: H, permits: usize) -> Self {
+        Self { sem, permits }
+    }
+
+    fn forget(mut self) {
+        let permits = core::mem::take(&mut self.permits);
+        self.sem.semaphore().raw.forget_held(permits);
+    }
+
+    fn merge(&mut self, mut other: Self) {
+        assert!(
+            self.sem.same_semaphore(&other.sem),
+            "cannot merge permits from different semaphores"
+        );
+        self.permits += core::mem::take(&mut other.permits);
+    }
+
+    fn split(&mut self, n: usize) -> Option<Self> {
+        self.permits = self.permits.checked_sub(n)?;
+        Some(Self::new(self.sem.duplicate(), n))
+    }
+}
+
+impl<H: Handle> Drop for Held<H> {
+    #[inline]
+    fn drop(&mut self) {
+        self.sem.semaphore().raw.release(self.permits);
     }
 }

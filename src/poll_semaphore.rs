@@ -10,8 +10,8 @@ use core::task::{Context, Poll};
 use crate::error::TryAcquireError;
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
-use crate::owned::{AcquireOwned, OwnedPermit};
 use crate::semaphore::Semaphore;
+use crate::{AcquireOwned, OwnedPermit};
 
 /// A handle to an `Arc<Semaphore>` that acquires by polling: `poll_acquire` instead of
 /// `.await`, for code that has a [`Context`] but no `async` block, such as a hand-written

@@ -785,9 +785,10 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
     }
 }
 
-impl<P> core::fmt::Debug for RawAcquire<P> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Acquire")
+impl<P> RawAcquire<P> {
+    /// `Debug` for the public future named `name` that wraps this request.
+    pub(crate) fn fmt_as(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(name)
             .field("permits", &self.waiter.needed())
             .field("state", &self.waiter.state())
             .finish()

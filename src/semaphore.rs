@@ -1,10 +1,24 @@
 //! The public [`Semaphore`].
 
+#[cfg(feature = "alloc")]
+use alloc::sync::Arc;
+#[cfg(all(feature = "std", feature = "tracing"))]
+use std::time::Duration;
+
 use crate::acquire::Acquire;
+#[cfg(feature = "alloc")]
+use crate::acquire::AcquireOwned;
+#[cfg(feature = "std")]
+use crate::error::AcquireError;
 use crate::error::TryAcquireError;
 use crate::lock::{RawLock, SpinLock};
-use crate::permit::Permit;
+#[cfg(feature = "alloc")]
+use crate::permit::OwnedPermit;
+use crate::permit::{Held, Permit};
 use crate::raw::{const_unless_loom, RawSemaphore, MAX_PERMITS};
+#[cfg(feature = "alloc")]
+use crate::snapshot::Snapshot;
+use crate::snapshot::{ClassInfo, Summary};
 
 /// An async counting semaphore whose waiters are served by priority.
 ///
@@ -295,7 +309,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     pub fn try_acquire_many(&self, n: u32) -> Result<Permit<'_, P, L>, TryAcquireError> {
         let n = n as usize;
         self.raw.try_acquire(n)?;
-        Ok(Permit::new(self, n))
+        Ok(Permit::new(Held::new(self, n)))
     }
 
     /// Adds `n` permits, handing them to waiters in order first.
@@ -406,6 +420,411 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
+    }
+}
+
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+impl<P, L: RawLock> Semaphore<P, L> {
+    /// Acquires one permit through an `Arc`, waiting in line if none is free: the permit
+    /// holds the `Arc`, not a borrow, so it can move into a spawned task.
+    ///
+    /// Otherwise the same as [`acquire`](Semaphore::acquire): the future queues at the
+    /// priority set with [`.priority(p)`](AcquireOwned::priority), else at the ambient one,
+    /// else at `P::default()`.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the future at any point gives back whatever it was handed; see
+    /// [`AcquireOwned`].
+    ///
+    /// # Examples
+    ///
+    /// Backpressure: take a permit *before* spawning, so at most 8 tasks exist at once, however
+    /// many items there are.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let limit = Arc::new(Semaphore::new(8));
+    /// for item in 0..100 {
+    ///     let permit = limit.clone().acquire_owned().await.unwrap();
+    ///     tokio::spawn(async move {
+    ///         let _ = item * 2; // ... process the item
+    ///         drop(permit); // frees a slot for the next task
+    ///     });
+    /// }
+    /// # }
+    /// ```
+    pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned<P, L>
+    where
+        P: Ord + Default + Clone + 'static,
+    {
+        AcquireOwned::new(self, 1)
+    }
+
+    /// Acquires `n` permits at once through an `Arc`, waiting in line if they are not free.
+    ///
+    /// Otherwise the same as [`acquire_many`](Semaphore::acquire_many), including the
+    /// [`AcquireError::is_too_many_permits`] error for more than
+    /// [`MAX_PERMITS`](crate::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(5));
+    /// let permit = sem.clone().acquire_many_owned(3).priority(1).await.unwrap();
+    /// assert_eq!(permit.num_permits(), 3);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # });
+    /// ```
+    pub fn acquire_many_owned(self: Arc<Self>, n: u32) -> AcquireOwned<P, L>
+    where
+        P: Ord + Default + Clone + 'static,
+    {
+        AcquireOwned::new(self, n)
+    }
+
+    /// Takes one permit through an `Arc` if one is free and nobody is waiting, without
+    /// waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::{Semaphore, TryAcquireError};
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.clone().try_acquire_owned().unwrap();
+    /// assert_eq!(sem.clone().try_acquire_owned().unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(permit);
+    /// assert!(sem.try_acquire_owned().is_ok());
+    /// ```
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedPermit<P, L>, TryAcquireError> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// Takes `n` permits through an `Arc` if they are free and nobody is waiting, without
+    /// waiting.
+    ///
+    /// As for [`try_acquire_many`](Semaphore::try_acquire_many), a queued waiter is served
+    /// first: this fails while anyone waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(4));
+    /// let permit = sem.clone().try_acquire_many_owned(3).unwrap();
+    /// assert!(sem.clone().try_acquire_many_owned(2).is_err());
+    /// assert_eq!(permit.num_permits(), 3);
+    /// ```
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedPermit<P, L>, TryAcquireError> {
+        let n = n as usize;
+        self.raw.try_acquire(n)?;
+        Ok(OwnedPermit::new(Held::new(self, n)))
+    }
+}
+
+#[cfg(feature = "std")]
+/// tokio's names for blocking acquire: `sem.blocking_acquire()` is
+/// `sem.acquire().wait()`, and so on. They wait at the ambient priority (see
+/// [`priority_scope`](crate::priority_scope)), else `P::default()`; for an explicit priority
+/// use `sem.acquire().priority(p).wait()`.
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+impl<P, L: RawLock> Semaphore<P, L>
+where
+    P: Ord + Default + Clone + 'static,
+{
+    /// Blocks the current thread until a permit is acquired, or the semaphore is closed.
+    ///
+    /// tokio's name for `self.acquire().wait()` (see [`Acquire::wait`]), so ported
+    /// synchronous code keeps compiling. The thread waits in the same line as async
+    /// waiters, at the ambient priority (see [`priority_scope`](crate::priority_scope)),
+    /// else `P::default()`; for an explicit priority write
+    /// `sem.acquire().priority(p).wait()`.
+    ///
+    /// Do not call it from async code: it blocks the executor's thread (tokio's version
+    /// panics there; this one cannot tell, and may deadlock a single-threaded executor).
+    ///
+    /// # Cancellation
+    ///
+    /// It cannot be cancelled: it returns once the permit is acquired or the semaphore is
+    /// closed.
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::thread;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let worker = thread::spawn({
+    ///     let sem = sem.clone();
+    ///     move || {
+    ///         let _permit = sem.blocking_acquire().unwrap();
+    ///         // ... blocking work while holding the permit ...
+    ///     }
+    /// });
+    /// worker.join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn blocking_acquire(&self) -> Result<Permit<'_, P, L>, AcquireError> {
+        self.acquire().wait()
+    }
+
+    /// Blocks the current thread until `n` permits are acquired, or the semaphore is closed.
+    ///
+    /// tokio's name for `self.acquire_many(n).wait()`; otherwise as
+    /// [`blocking_acquire`](Semaphore::blocking_acquire). A request for more than
+    /// [`MAX_PERMITS`](crate::MAX_PERMITS) returns
+    /// [`AcquireError::is_too_many_permits`] at once (tokio panics).
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(5);
+    /// let permit = sem.blocking_acquire_many(3).unwrap();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// assert!(sem.blocking_acquire_many(u32::MAX).unwrap_err().is_too_many_permits());
+    /// # drop(permit);
+    /// ```
+    pub fn blocking_acquire_many(&self, n: u32) -> Result<Permit<'_, P, L>, AcquireError> {
+        self.acquire_many(n).wait()
+    }
+
+    /// Blocks the current thread until a permit is acquired through an `Arc`, or the
+    /// semaphore is closed.
+    ///
+    /// tokio's name for `self.acquire_owned().wait()`; otherwise as
+    /// [`blocking_acquire`](Semaphore::blocking_acquire).
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let permit = sem.clone().blocking_acquire_owned().unwrap();
+    /// let worker = std::thread::spawn(move || drop(permit)); // the permit moves freely
+    /// worker.join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn blocking_acquire_owned(self: Arc<Self>) -> Result<OwnedPermit<P, L>, AcquireError> {
+        self.acquire_owned().wait()
+    }
+
+    /// Blocks the current thread until `n` permits are acquired through an `Arc`, or the
+    /// semaphore is closed.
+    ///
+    /// tokio's name for `self.acquire_many_owned(n).wait()`; otherwise as
+    /// [`blocking_acquire_many`](Semaphore::blocking_acquire_many).
+    ///
+    /// # Panics
+    ///
+    /// If the priority type's `Ord` or `Clone` panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(4));
+    /// let permit = sem.clone().blocking_acquire_many_owned(3).unwrap();
+    /// assert_eq!((permit.num_permits(), sem.available_permits()), (3, 1));
+    /// sem.close();
+    /// assert!(sem.blocking_acquire_many_owned(1).unwrap_err().is_closed());
+    /// ```
+    pub fn blocking_acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedPermit<P, L>, AcquireError> {
+        self.acquire_many_owned(n).wait()
+    }
+}
+
+/// Seeing who waits: the figures an operator asks for, read under the lock without running
+/// any user code (see [`Summary`] and [`Snapshot`](crate::Snapshot)).
+impl<P, L: RawLock> Semaphore<P, L> {
+    /// The semaphore's figures (permits free, held and being collected, waiters, the
+    /// oldest waiter's overtake count), read at once under the lock. Works for every
+    /// priority type; O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1).with_overtake_limit(4);
+    /// let _held = sem.try_acquire().unwrap();
+    /// let mut waiting = pin!(sem.acquire().priority(10));
+    /// assert!(waiting.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// let s = sem.summary();
+    /// assert_eq!((s.available, s.held, s.waiters), (0, 1, 1));
+    /// assert_eq!(s.oldest_overtaken, Some(0));
+    /// ```
+    pub fn summary(&self) -> Summary {
+        crate::snapshot::summary(&self.raw)
+    }
+
+    /// Writes the first `buf.len()` queued priority classes, in service order, into `buf`,
+    /// and returns the figures of [`summary`](Semaphore::summary), with
+    /// [`classes`](Summary::classes) the number of entries written and
+    /// [`more_classes`](Summary::more_classes) whether more are queued. Never allocates, so
+    /// it works without `alloc`.
+    ///
+    /// # Cost
+    ///
+    /// The lock is held for one step per class written plus one per waiter in those
+    /// classes (they are counted, not stored); nothing beyond the first `buf.len()` classes
+    /// is read. With an overtake limit, an aged waiter is served before its class's turn;
+    /// the classes are still listed by priority.
+    ///
+    /// # What runs under the lock
+    ///
+    /// No user code. Priorities are never compared (the walk follows the list's links, so
+    /// an `Ord` that misbehaved when they were queued changes the order shown, never what
+    /// is read), and they are copied out bitwise: that is why `P: Copy`, since a `clone`
+    /// would be user code under the lock, and so would the `drop` of the value it
+    /// overwrites. For other priority types, [`summary`](Semaphore::summary) gives every
+    /// figure but the per-class ones; map the priority to a `Copy` type (an enum's
+    /// discriminant, say) to see the classes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::{ClassInfo, Semaphore};
+    ///
+    /// let sem = Semaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a = pin!(sem.acquire().priority(10));
+    /// let mut b = pin!(sem.acquire_many(2).priority(0));
+    /// let mut c = pin!(sem.acquire().priority(10));
+    /// for f in [a.as_mut(), b.as_mut(), c.as_mut()] {
+    ///     assert!(f.poll(cx).is_pending());
+    /// }
+    ///
+    /// let mut buf = [ClassInfo::default(); 4];
+    /// let s = sem.snapshot_into(&mut buf);
+    /// assert_eq!((s.waiters, s.classes, s.more_classes), (3, 2, false));
+    /// assert_eq!((buf[0].priority, buf[0].waiters, buf[0].permits), (0, 1, 2));
+    /// assert_eq!((buf[1].priority, buf[1].waiters, buf[1].permits), (10, 2, 2));
+    ///
+    /// let mut one = [ClassInfo::default(); 1];
+    /// assert!(sem.snapshot_into(&mut one).more_classes);
+    /// ```
+    pub fn snapshot_into(&self, buf: &mut [ClassInfo<P>]) -> Summary
+    where
+        P: Copy,
+    {
+        crate::snapshot::snapshot_into(&self.raw, buf)
+    }
+
+    /// Every queued priority class, in service order, with the semaphore's figures.
+    ///
+    /// Allocates outside the lock only: it reads into a buffer it sized beforehand, and
+    /// reads again with a larger one if more classes are queued than it holds. Otherwise as
+    /// [`snapshot_into`](Semaphore::snapshot_into).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a = pin!(sem.acquire().priority(5));
+    /// let mut b = pin!(sem.acquire_many(3).priority(-1));
+    /// assert!(a.as_mut().poll(cx).is_pending() && b.as_mut().poll(cx).is_pending());
+    ///
+    /// let snapshot = sem.snapshot();
+    /// let classes: Vec<_> = snapshot.classes.iter().map(|c| (c.priority, c.waiters)).collect();
+    /// assert_eq!(classes, [(-1, 1), (5, 1)]);
+    /// println!("{snapshot}");
+    /// ```
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn snapshot(&self) -> Snapshot<P>
+    where
+        P: Copy,
+    {
+        crate::snapshot::snapshot(&self.raw)
+    }
+}
+
+#[cfg(all(feature = "std", feature = "tracing"))]
+impl<P, L: RawLock> Semaphore<P, L> {
+    /// Warns when permits handed to a request stay unclaimed for longer than `limit`
+    /// (`None`: stop watching). Features `std` and `tracing`.
+    ///
+    /// A request is handed its permits when they are released, and holds them until its
+    /// future is polled (or dropped). A future kept alive but not polled, such as the
+    /// losing branch of a `select!` in a loop, holds them hostage while everyone behind it
+    /// waits: the "futurelock" hazard. With a limit set, such a grant produces one
+    /// `WARN` event (target `prio_semaphore`) with the request's `priority`, its `permits`
+    /// and how long it has been `unclaimed_for`.
+    ///
+    /// # Limits
+    ///
+    /// There is no background thread: the check runs at the end of the semaphore's
+    /// operations that take its lock (an acquire that has to queue, a release or
+    /// `add_permits` while requests wait, a cancellation), which a stuck line keeps making.
+    /// A grant is reported by the first such operation after `limit`, not at `limit`, and
+    /// not at all if the semaphore is not used again. At most 16 unclaimed grants are
+    /// watched at once, and grants made before the watch was turned on are not watched.
+    /// The priority is shown as in the other `tracing` events (by value for integers and
+    /// floats, else by type name).
+    ///
+    /// # Cost
+    ///
+    /// Off (the default): one relaxed load per locked operation. On: the grant's number,
+    /// permits and priority copied under the lock; after it, a clock read and a scan of 16
+    /// slots behind a `std` mutex; the poll that claims a grant takes that mutex once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// static POOL: Semaphore = Semaphore::new(4);
+    /// POOL.warn_unclaimed_after(Some(Duration::from_secs(1)));
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "tracing"))))]
+    pub fn warn_unclaimed_after(&self, limit: Option<Duration>) {
+        self.raw.watch().set(limit);
     }
 }
 

@@ -20,6 +20,8 @@
 use alloc::vec::Vec;
 
 use crate::lock::RawLock;
+use crate::raw::RawSemaphore;
+#[cfg(doc)]
 use crate::semaphore::Semaphore;
 use crate::waitlist::ListFacts;
 
@@ -226,156 +228,65 @@ impl<P: core::fmt::Debug> core::fmt::Display for Snapshot<P> {
     }
 }
 
-impl<P, L: RawLock> Semaphore<P, L> {
-    /// The semaphore's figures (permits free, held and being collected, waiters, the
-    /// oldest waiter's overtake count), read at once under the lock. Works for every
-    /// priority type; O(1).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
-    /// use prio_semaphore::Semaphore;
-    ///
-    /// let sem = Semaphore::new(1).with_overtake_limit(4);
-    /// let _held = sem.try_acquire().unwrap();
-    /// let mut waiting = pin!(sem.acquire().priority(10));
-    /// assert!(waiting.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
-    /// let s = sem.summary();
-    /// assert_eq!((s.available, s.held, s.waiters), (0, 1, 1));
-    /// assert_eq!(s.oldest_overtaken, Some(0));
-    /// ```
-    pub fn summary(&self) -> Summary {
-        let (available, closed, total, facts) = self.raw.observe(|list| list.facts());
-        Summary::new(facts, available, closed, total)
-    }
+/// [`Semaphore::summary`].
+pub(crate) fn summary<P, L: RawLock>(raw: &RawSemaphore<P, L>) -> Summary {
+    let (available, closed, total, facts) = raw.observe(|list| list.facts());
+    Summary::new(facts, available, closed, total)
+}
 
-    /// Writes the first `buf.len()` queued priority classes, in service order, into `buf`,
-    /// and returns the figures of [`summary`](Semaphore::summary), with
-    /// [`classes`](Summary::classes) the number of entries written and
-    /// [`more_classes`](Summary::more_classes) whether more are queued. Never allocates, so
-    /// it works without `alloc`.
-    ///
-    /// # Cost
-    ///
-    /// The lock is held for one step per class written plus one per waiter in those
-    /// classes (they are counted, not stored); nothing beyond the first `buf.len()` classes
-    /// is read. With an overtake limit, an aged waiter is served before its class's turn;
-    /// the classes are still listed by priority.
-    ///
-    /// # What runs under the lock
-    ///
-    /// No user code. Priorities are never compared (the walk follows the list's links, so
-    /// an `Ord` that misbehaved when they were queued changes the order shown, never what
-    /// is read), and they are copied out bitwise: that is why `P: Copy`, since a `clone`
-    /// would be user code under the lock, and so would the `drop` of the value it
-    /// overwrites. For other priority types, [`summary`](Semaphore::summary) gives every
-    /// figure but the per-class ones; map the priority to a `Copy` type (an enum's
-    /// discriminant, say) to see the classes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
-    /// use prio_semaphore::{ClassInfo, Semaphore};
-    ///
-    /// let sem = Semaphore::new(0);
-    /// let cx = &mut Context::from_waker(Waker::noop());
-    /// let mut a = pin!(sem.acquire().priority(10));
-    /// let mut b = pin!(sem.acquire_many(2).priority(0));
-    /// let mut c = pin!(sem.acquire().priority(10));
-    /// for f in [a.as_mut(), b.as_mut(), c.as_mut()] {
-    ///     assert!(f.poll(cx).is_pending());
-    /// }
-    ///
-    /// let mut buf = [ClassInfo::default(); 4];
-    /// let s = sem.snapshot_into(&mut buf);
-    /// assert_eq!((s.waiters, s.classes, s.more_classes), (3, 2, false));
-    /// assert_eq!((buf[0].priority, buf[0].waiters, buf[0].permits), (0, 1, 2));
-    /// assert_eq!((buf[1].priority, buf[1].waiters, buf[1].permits), (10, 2, 2));
-    ///
-    /// let mut one = [ClassInfo::default(); 1];
-    /// assert!(sem.snapshot_into(&mut one).more_classes);
-    /// ```
-    pub fn snapshot_into(&self, buf: &mut [ClassInfo<P>]) -> Summary
-    where
-        P: Copy,
-    {
-        let (available, closed, total, (facts, written, more)) = self.raw.observe(|list| {
+/// [`Semaphore::snapshot_into`]: see there for what runs under the lock (no user code).
+pub(crate) fn snapshot_into<P: Copy, L: RawLock>(
+    raw: &RawSemaphore<P, L>,
+    buf: &mut [ClassInfo<P>],
+) -> Summary {
+    let (available, closed, total, (facts, written, more)) = raw.observe(|list| {
+        let mut written = 0;
+        let more = list.for_each_class(buf.len(), |priority, waiters, permits| {
+            // A bitwise copy into a `Copy` slot: no `clone`, no `drop`, no user code.
+            buf[written] = ClassInfo {
+                priority: *priority,
+                waiters,
+                permits,
+            };
+            written += 1;
+        });
+        (list.facts(), written, more)
+    });
+    Summary {
+        classes: written,
+        more_classes: more,
+        ..Summary::new(facts, available, closed, total)
+    }
+}
+
+/// [`Semaphore::snapshot`]: allocates outside the lock only.
+#[cfg(feature = "alloc")]
+pub(crate) fn snapshot<P: Copy, L: RawLock>(raw: &RawSemaphore<P, L>) -> Snapshot<P> {
+    let mut capacity = 8;
+    loop {
+        // Sized outside the lock; `None` slots so no priority value is needed.
+        let mut slots: Vec<Option<ClassInfo<P>>> = alloc::vec![None; capacity];
+        let (available, closed, total, (facts, more)) = raw.observe(|list| {
             let mut written = 0;
-            let more = list.for_each_class(buf.len(), |priority, waiters, permits| {
-                // A bitwise copy into a `Copy` slot: no `clone`, no `drop`, no user code.
-                buf[written] = ClassInfo {
+            let more = list.for_each_class(capacity, |priority, waiters, permits| {
+                slots[written] = Some(ClassInfo {
                     priority: *priority,
                     waiters,
                     permits,
-                };
+                });
                 written += 1;
             });
-            (list.facts(), written, more)
+            (list.facts(), more)
         });
-        Summary {
-            classes: written,
-            more_classes: more,
+        if more {
+            capacity *= 2;
+            continue;
+        }
+        let classes: Vec<ClassInfo<P>> = slots.into_iter().flatten().collect();
+        let summary = Summary {
+            classes: classes.len(),
             ..Summary::new(facts, available, closed, total)
-        }
-    }
-
-    /// Every queued priority class, in service order, with the semaphore's figures.
-    ///
-    /// Allocates outside the lock only: it reads into a buffer it sized beforehand, and
-    /// reads again with a larger one if more classes are queued than it holds. Otherwise as
-    /// [`snapshot_into`](Semaphore::snapshot_into).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
-    /// use prio_semaphore::Semaphore;
-    ///
-    /// let sem = Semaphore::new(0);
-    /// let cx = &mut Context::from_waker(Waker::noop());
-    /// let mut a = pin!(sem.acquire().priority(5));
-    /// let mut b = pin!(sem.acquire_many(3).priority(-1));
-    /// assert!(a.as_mut().poll(cx).is_pending() && b.as_mut().poll(cx).is_pending());
-    ///
-    /// let snapshot = sem.snapshot();
-    /// let classes: Vec<_> = snapshot.classes.iter().map(|c| (c.priority, c.waiters)).collect();
-    /// assert_eq!(classes, [(-1, 1), (5, 1)]);
-    /// println!("{snapshot}");
-    /// ```
-    #[cfg(feature = "alloc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-    pub fn snapshot(&self) -> Snapshot<P>
-    where
-        P: Copy,
-    {
-        let mut capacity = 8;
-        loop {
-            // Sized outside the lock; `None` slots so no priority value is needed.
-            let mut slots: Vec<Option<ClassInfo<P>>> = alloc::vec![None; capacity];
-            let (available, closed, total, (facts, more)) = self.raw.observe(|list| {
-                let mut written = 0;
-                let more = list.for_each_class(capacity, |priority, waiters, permits| {
-                    slots[written] = Some(ClassInfo {
-                        priority: *priority,
-                        waiters,
-                        permits,
-                    });
-                    written += 1;
-                });
-                (list.facts(), more)
-            });
-            if more {
-                capacity *= 2;
-                continue;
-            }
-            let classes: Vec<ClassInfo<P>> = slots.into_iter().flatten().collect();
-            let summary = Summary {
-                classes: classes.len(),
-                ..Summary::new(facts, available, closed, total)
-            };
-            return Snapshot { summary, classes };
-        }
+        };
+        return Snapshot { summary, classes };
     }
 }

@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::layer::OnClosed;
 use crate::lock::RawLock;
-use crate::owned::{AcquireOwned, OwnedPermit};
+use crate::{AcquireOwned, OwnedPermit};
 
 pin_project_lite::pin_project! {
     /// The response future of [`PriorityLimit`](super::PriorityLimit): it waits in line for a
