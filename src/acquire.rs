@@ -78,7 +78,7 @@ pin_project_lite::pin_project! {
 
 impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// A request for `permits` permits at the ambient priority.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(sem: &'a Semaphore<P, L>, permits: u32) -> Self
     where
         P: Default + Clone + 'static,
@@ -171,7 +171,7 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
 impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
     type Output = Result<Permit<'a, P, L>, AcquireError>;
 
-    #[inline]
+    #[inline(always)] // the uncontended path is a handful of instructions: keep it in the caller
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let ready = self.project().request.poll(cx);
         ready.map(|result| result.map(Permit::new))
@@ -225,7 +225,7 @@ pin_project_lite::pin_project! {
 #[cfg(feature = "alloc")]
 impl<P, L: RawLock> AcquireOwned<P, L> {
     /// A request for `permits` permits at the ambient priority.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(sem: Arc<Semaphore<P, L>>, permits: u32) -> Self
     where
         P: Default + Clone + 'static,
@@ -289,7 +289,7 @@ impl<P: Ord, L: RawLock> AcquireOwned<P, L> {
 impl<P: Ord, L: RawLock> Future for AcquireOwned<P, L> {
     type Output = Result<OwnedPermit<P, L>, AcquireError>;
 
-    #[inline]
+    #[inline(always)] // the uncontended path is a handful of instructions: keep it in the caller
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let ready = self.project().request.poll(cx);
         ready.map(|result| result.map(OwnedPermit::new))
