@@ -15,9 +15,10 @@ use core::task::{Context, Poll};
 
 use futures_core::stream::Stream;
 
+use super::gate::Gate;
+use super::input::Input;
 use super::ready::ReadyQueue;
 use super::slots::Slots;
-use super::{Gate, Input};
 
 /// The queue node of the feeder, added first. Slot `i` has node `i + 1`.
 const FEEDER: usize = 0;
