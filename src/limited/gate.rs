@@ -61,6 +61,15 @@ pub trait Gate: sealed::Sealed {
     /// Whether acquiring can fail, ending the input early.
     #[doc(hidden)]
     const FALLIBLE: bool;
+
+    /// What the stream yields for a future's output `O`: `O` itself if acquiring cannot
+    /// fail, `Result<O, Self::Error>` if it can.
+    #[doc(hidden)]
+    type Item<O>;
+
+    /// The item for a future's output, or for the error that closed the input.
+    #[doc(hidden)]
+    fn into_item<O>(event: Result<O, Self::Error>) -> Self::Item<O>;
 }
 
 /// The [`Gate`] of a plain [`Unordered`]: a free slot is all a future needs.
@@ -88,6 +97,15 @@ impl Gate for NoGate {
     }
 
     const FALLIBLE: bool = false;
+
+    type Item<O> = O;
+
+    fn into_item<O>(event: Result<O, Infallible>) -> O {
+        match event {
+            Ok(output) => output,
+            Err(never) => match never {},
+        }
+    }
 }
 
 /// The [`Gate`] set by [`Unordered::with_semaphore`]: each future holds one permit of a
@@ -125,6 +143,12 @@ where
     }
 
     const FALLIBLE: bool = true;
+
+    type Item<O> = Result<O, AcquireError>;
+
+    fn into_item<O>(event: Result<O, AcquireError>) -> Self::Item<O> {
+        event
+    }
 }
 
 impl<P: fmt::Debug, L: RawLock> fmt::Debug for SemaphoreGate<'_, P, L> {
@@ -177,6 +201,12 @@ where
     }
 
     const FALLIBLE: bool = true;
+
+    type Item<O> = Result<O, AcquireError>;
+
+    fn into_item<O>(event: Result<O, AcquireError>) -> Self::Item<O> {
+        event
+    }
 }
 
 impl<P: fmt::Debug, L: RawLock> fmt::Debug for OwnedSemaphoreGate<P, L> {

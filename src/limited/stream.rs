@@ -1,5 +1,5 @@
-//! How an [`Unordered`] runs: its [`Stream`] impls, over the engine that starts new futures
-//! and polls the woken ones.
+//! How an [`Unordered`] runs: its one [`Stream`] impl, for every [`Gate`], over the engine
+//! that starts new futures and polls the woken ones.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -7,12 +7,10 @@ use core::task::{Context, Poll};
 
 use futures_core::stream::{FusedStream, Stream};
 
-use super::gate::{Gate, NoGate, OwnedSemaphoreGate, SemaphoreGate};
+use super::gate::Gate;
 use super::input::Input;
 use super::running::Running;
 use super::unordered::Unordered;
-use crate::error::AcquireError;
-use crate::lock::RawLock;
 
 impl<S, G> Unordered<S, G>
 where
@@ -77,8 +75,24 @@ where
         }
         Poll::Pending
     }
+}
 
-    fn size_hint_inner(&self) -> (usize, Option<usize>) {
+impl<S, G> Stream for Unordered<S, G>
+where
+    S: Stream,
+    S::Item: Future,
+    G: Gate,
+{
+    /// The futures' outputs; after [`with_semaphore`](Unordered::with_semaphore) or
+    /// [`with_semaphore_owned`](Unordered::with_semaphore_owned),
+    /// `Result<Output, AcquireError>`.
+    type Item = G::Item<<S::Item as Future>::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_event(cx).map(|event| event.map(G::into_item))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
         let running = self.running();
         if self.input != Input::Open {
             return (running, Some(running));
@@ -95,69 +109,11 @@ where
     }
 }
 
-impl<S, F> Stream for Unordered<S, NoGate>
-where
-    S: Stream<Item = F>,
-    F: Future,
-{
-    type Item = F::Output;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        self.poll_event(cx).map(|event| {
-            event.map(|result| match result {
-                Ok(output) => output,
-                Err(never) => match never {},
-            })
-        })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.size_hint_inner()
-    }
-}
-
-impl<'a, S, F, P, L> Stream for Unordered<S, SemaphoreGate<'a, P, L>>
-where
-    S: Stream<Item = F>,
-    F: Future,
-    P: Ord + Default + Clone + 'static,
-    L: RawLock,
-{
-    type Item = Result<F::Output, AcquireError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_event(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.size_hint_inner()
-    }
-}
-
-impl<S, F, P, L> Stream for Unordered<S, OwnedSemaphoreGate<P, L>>
-where
-    S: Stream<Item = F>,
-    F: Future,
-    P: Ord + Default + Clone + 'static,
-    L: RawLock,
-{
-    type Item = Result<F::Output, AcquireError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_event(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.size_hint_inner()
-    }
-}
-
 impl<S, G> FusedStream for Unordered<S, G>
 where
     S: Stream,
     S::Item: Future,
     G: Gate,
-    Self: Stream,
 {
     fn is_terminated(&self) -> bool {
         self.input == Input::Finished
