@@ -35,7 +35,7 @@ where
             // Dropped here rather than while unwinding, where a second panic would abort.
             *this.input = Input::Exhausted;
             let unstarted = this.staged.take();
-            running.drop_admission();
+            running.drop_permit_request();
             drop(unstarted);
         }
         // Nodes woken from now on wake this task again, so taking the woken ones once per
