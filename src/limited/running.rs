@@ -15,9 +15,10 @@ use core::task::{Context, Poll};
 
 use futures_core::stream::Stream;
 
+use super::gate::Gate;
+use super::input::Input;
 use super::ready::ReadyQueue;
 use super::slots::Slots;
-use super::{Gate, Input};
 
 /// The queue node of the feeder, added first. Slot `i` has node `i + 1`.
 const FEEDER: usize = 0;
@@ -41,7 +42,7 @@ pub(super) struct Running<F, G: Gate> {
     free: Vec<usize>,
     queue: ReadyQueue,
     /// The permit request for the staged future; boxed once so the stream stays `Unpin`.
-    admission: Pin<Box<Option<G::Acquire>>>,
+    permit_request: Pin<Box<Option<G::Acquire>>>,
     /// Slots holding a future.
     count: usize,
     /// The feeder stopped because `limit` futures run; a completion queues it again.
@@ -67,7 +68,7 @@ impl<F: Future, G: Gate> Running<F, G> {
             slots: Slots::new(),
             free: Vec::new(),
             queue,
-            admission: Box::pin(None),
+            permit_request: Box::pin(None),
             count: 0,
             feeder_needs_slot: false,
         }
@@ -85,8 +86,8 @@ impl<F: Future, G: Gate> Running<F, G> {
 
     /// Drops the permit request that a panic left behind. Its `Drop` (leaving the
     /// semaphore's line) may panic in turn; the request is gone either way.
-    pub(super) fn drop_admission(&mut self) {
-        self.admission.set(None);
+    pub(super) fn drop_permit_request(&mut self) {
+        self.permit_request.set(None);
     }
 
     /// Starts futures while fewer than `limit` run: pulls the next one from the input,
@@ -143,16 +144,16 @@ impl<F: Future, G: Gate> Running<F, G> {
                     Poll::Ready(Some(future)) => *staged = Some(future),
                 }
             }
-            if self.admission.is_none() {
-                self.admission.set(Some(gate.acquire()));
+            if self.permit_request.is_none() {
+                self.permit_request.set(Some(gate.acquire()));
             }
-            let Some(acquire) = self.admission.as_mut().as_pin_mut() else {
+            let Some(acquire) = self.permit_request.as_mut().as_pin_mut() else {
                 unreachable!("the permit request was just set");
             };
             let Poll::Ready(result) = acquire.poll(&mut cx) else {
                 return Ok(());
             };
-            self.admission.set(None);
+            self.permit_request.set(None);
             match result {
                 Ok(permit) => {
                     let index = self.take_free_slot(limit);
