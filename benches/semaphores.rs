@@ -22,8 +22,8 @@
 //! * Weighted requests: `async-lock` and `priority-semaphore` have none; no workload here
 //!   needs them.
 //! * The allocator is put in one state before anything is measured (see
-//!   [`settle_allocator`]): otherwise glibc made the first benchmark of each group pay
-//!   page faults the later ones did not.
+//!   [`settle_allocator`]): otherwise glibc makes the first benchmark of each group pay
+//!   page faults the later ones do not.
 //! * Futures that must stay queued while others are created live in
 //!   `Pin<Box<Option<F>>>` slots allocated before the clock starts; `Pin::set` creates and
 //!   drops a future in place, so the timed code allocates only what the implementation
@@ -53,8 +53,8 @@
 //! # Profile (callgrind, instructions per operation)
 //!
 //! `scripts/profile.sh` counts instructions per operation over the measured loop only.
-//! The counts, what they showed and what was changed because of them (two rounds so far)
-//! are in `docs/benchmarks.md` ("Findings").
+//! The counts, what they showed and what was changed because of them are in
+//! `docs/benchmarks.md` ("Findings").
 //!
 //! # Running one scenario without criterion
 //!
@@ -113,10 +113,10 @@ const MEASUREMENT: Duration = Duration::from_millis(1500);
 /// than the trim threshold (128 KiB at start) is free, and raises that threshold for good
 /// the first time a large, separately mapped block is freed (`mallopt(3)`, "dynamic mmap
 /// threshold"). Criterion frees such blocks after analysing a benchmark, so without this
-/// the *first* benchmark of each allocation-heavy group (always prio-semaphore's) paid
-/// page faults on every iteration that the ones after it did not: about 115 ns per task in
-/// group b. Freeing one 16 MiB block up front raises the threshold before anything is
-/// measured. Other allocators ignore it.
+/// the *first* benchmark of each allocation-heavy group (always prio-semaphore's) would pay
+/// page faults on every iteration that the ones after it do not (what that cost once:
+/// `docs/benchmarks.md`, "A harness pitfall, fixed"). Freeing one 16 MiB block up front
+/// raises the threshold before anything is measured. Other allocators ignore it.
 fn settle_allocator() {
     drop(black_box(vec![0u8; 16 << 20]));
 }

@@ -66,8 +66,8 @@ pub fn group_d(c: &mut Criterion) {
     handoff_bench::<AsyncLock>(&mut g);
     handoff_bench::<Maitake>(&mut g);
     handoff_bench::<PrioritySemaphore02>(&mut g);
-    // Not ranked-semaphore 0.1: in this workload it loses a wake-up and both threads park
-    // forever with the permit free (intermittent; seen on 2 cores: gdb shows both threads in
-    // `park` inside `block_on`, no permit held), which would hang the whole run.
+    // Not ranked-semaphore 0.1: in this workload it can lose a wake-up and leave every
+    // thread parked with the permit free, which would hang the whole run (what was seen:
+    // `docs/benchmarks.md`, "What the peers do").
     g.finish();
 }
