@@ -4,6 +4,8 @@
 //! Tests that drive the stream by hand (a no-op or counting waker and `poll_next`) need no
 //! runtime and also run under miri; those that need a runtime are ignored there.
 
+mod common;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
+use common::yield_now;
 use futures::channel::{mpsc, oneshot};
 use futures::stream::{FusedStream, Stream, StreamExt};
 use prio_semaphore::{limited, Semaphore};
@@ -35,20 +38,6 @@ fn counting_waker() -> (Arc<CountingWaker>, Waker) {
 /// Polls `stream` once with a no-op waker.
 fn poll_once<S: Stream + ?Sized>(stream: Pin<&mut S>) -> Poll<Option<S::Item>> {
     stream.poll_next(&mut Context::from_waker(Waker::noop()))
-}
-
-/// Yields to the executor once, on any executor.
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
 }
 
 /// Counts the futures alive between their first poll and their completion.

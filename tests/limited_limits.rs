@@ -2,65 +2,26 @@
 //! not the `limit`, so `usize::MAX` used as "unbounded" costs nothing extra; a limit of one
 //! works; zero is refused.
 //!
-//! A global allocator counts the live heap bytes of each thread, so tests running in
-//! parallel (and the harness) do not disturb each other's figures.
+//! The tests' counting global allocator (`common::counting_alloc`) counts the live heap
+//! bytes of each thread, so tests running in parallel (and the harness) do not disturb
+//! each other's figures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
+mod common;
+
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use common::counting_alloc::{measure, PerThreadCounter};
+use common::yield_now;
 use futures::channel::oneshot;
 use futures::stream::{FusedStream, Stream};
 use prio_semaphore::{limited, Semaphore};
 
-struct PerThreadBytes;
-
-std::thread_local! {
-    // `const` thread-locals without destructors never allocate themselves.
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call to `System` unchanged; the counters are only bookkeeping.
-unsafe impl GlobalAlloc for PerThreadBytes {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let _ = LIVE.try_with(|live| {
-                live.set(live.get() + layout.size());
-                let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-            });
-            let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract, passed on as is.
-        unsafe { System.dealloc(ptr, layout) };
-        // Saturating: memory allocated on another thread may be freed on this one.
-        let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(layout.size())));
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: PerThreadBytes = PerThreadBytes;
-
-/// Runs `f` and returns its result with the peak of heap bytes it added on this thread,
-/// and how many allocations it made.
-fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
-    let before = LIVE.with(Cell::get);
-    let allocations = ALLOCATIONS.with(Cell::get);
-    PEAK.with(|peak| peak.set(before));
-    let result = f();
-    let peak = PEAK.with(Cell::get) - before;
-    (result, peak, ALLOCATIONS.with(Cell::get) - allocations)
-}
+static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 /// Drives `stream` to its end by hand, polling again whenever it is pending (its futures
 /// wake themselves), and returns how many outputs it yielded.
@@ -81,16 +42,7 @@ fn drain<S: Stream>(mut stream: Pin<&mut S>) -> usize {
 fn yielding(items: usize) -> impl Iterator<Item = impl std::future::Future<Output = usize>> {
     (0..items).map(|i| async move {
         let payload = [i as u8; PAYLOAD];
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if yielded {
-                return Poll::Ready(());
-            }
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await;
+        yield_now().await;
         usize::from(payload[i % PAYLOAD])
     })
 }
@@ -102,10 +54,11 @@ const HUGE_LIMITS: [usize; 3] = [usize::MAX, 1 << 40, 100_000_000];
 #[test]
 fn a_huge_limit_on_a_short_input_costs_what_the_input_needs() {
     for limit in HUGE_LIMITS {
-        let (outputs, peak, _) = measure(|| {
+        let (outputs, usage) = measure(|| {
             let stream = pin!(limited::unordered(yielding(3), limit));
             drain(stream)
         });
+        let peak = usage.peak_bytes;
         assert_eq!(outputs, 3, "limit {limit}");
         println!("limit {limit}, 3 futures: peak of {peak} bytes");
         // Three small futures, their wakers and the bookkeeping: well under a page.
@@ -116,12 +69,14 @@ fn a_huge_limit_on_a_short_input_costs_what_the_input_needs() {
 #[test]
 fn a_huge_limit_costs_about_as_much_as_the_exact_one() {
     const RUNNING: usize = if cfg!(miri) { 40 } else { 1_000 };
-    let (_, exact, _) = measure(|| drain(pin!(limited::unordered(yielding(RUNNING), RUNNING))));
+    let (_, usage) = measure(|| drain(pin!(limited::unordered(yielding(RUNNING), RUNNING))));
+    let exact = usage.peak_bytes;
     for limit in HUGE_LIMITS {
-        let (outputs, peak, _) = measure(|| {
+        let (outputs, usage) = measure(|| {
             let stream = pin!(limited::unordered(yielding(RUNNING), limit));
             drain(stream)
         });
+        let peak = usage.peak_bytes;
         assert_eq!(outputs, RUNNING);
         println!(
             "limit {limit}, {RUNNING} futures: peak of {peak} bytes, {exact} at the exact limit"
@@ -159,7 +114,7 @@ impl<F> Stream for Feed<F> {
 /// pushed to the input at once and fully drained before the next. Returns the peak of heap
 /// bytes and the number of allocations.
 fn rounds(limit: usize, batch: usize, rounds: usize) -> (usize, usize) {
-    let ((), peak, allocations) = measure(|| {
+    let ((), usage) = measure(|| {
         let queue = Rc::new(RefCell::new(VecDeque::with_capacity(batch)));
         let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
         let input = Feed {
@@ -184,7 +139,7 @@ fn rounds(limit: usize, batch: usize, rounds: usize) -> (usize, usize) {
             }
         }
     });
-    (peak, allocations)
+    (usage.peak_bytes, usage.allocations)
 }
 
 #[test]
@@ -244,11 +199,14 @@ fn a_limit_of_one_runs_one_future_at_a_time_and_reuses_its_slot() {
             drain(stream)
         })
     };
-    let (few, few_peak, few_allocations) = run(3);
-    let (many, many_peak, many_allocations) = run(items);
+    let (few, few_usage) = run(3);
+    let (many, many_usage) = run(items);
     assert_eq!((few, many), (3, items));
     // One slot, allocated once: nothing grows with the number of items.
-    assert_eq!((many_peak, many_allocations), (few_peak, few_allocations));
+    assert_eq!(
+        (many_usage.peak_bytes, many_usage.allocations),
+        (few_usage.peak_bytes, few_usage.allocations)
+    );
 }
 
 #[test]

@@ -4,86 +4,27 @@
 //! The futures are created (and their storage allocated) before counting starts, pinned in
 //! place in one boxed slice. Counting is per thread, so the test harness and tests running
 //! in parallel do not disturb it. This file is its own test binary because it installs a
-//! `#[global_allocator]`.
+//! `#[global_allocator]` (the tests' shared one, `common::counting_alloc`).
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Waker;
 
+use common::counting_alloc::{allocations_during, PerThreadCounter};
 use common::{assert_exact, expect_ready, poll_with, FlagWaker};
 use prio_semaphore::{Acquire, Semaphore};
 
 /// Waiters per test: enough that any per-waiter allocation shows, few enough for miri.
 const N: usize = if cfg!(miri) { 300 } else { 10_000 };
 
-// ---------------------------------------------------------------------------------------
-// The counting allocator
-// ---------------------------------------------------------------------------------------
-
-thread_local! {
-    // `const` and drop-free, so touching them from the allocator never allocates.
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts allocations made by the current thread while it is armed.
-struct CountingAllocator;
-
-fn count_one() {
-    // `try_with`: the allocator may run while thread-locals are being torn down.
-    let _ = ARMED.try_with(|armed| {
-        if armed.get() {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; counting touches only
-// thread-locals that never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// Runs `f` and returns how many allocations this thread made meanwhile.
-fn allocations_during(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.with(|n| n.set(0));
-    ARMED.with(|armed| armed.set(true));
-    f();
-    ARMED.with(|armed| armed.set(false));
-    ALLOCATIONS.with(|n| n.get())
-}
+static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 #[test]
 fn the_counting_allocator_counts() {
-    // Guards against a vacuous pass: an allocation made while armed is seen.
+    // Guards against a vacuous pass: an allocation made while counting is seen.
     let n = allocations_during(|| drop(std::hint::black_box(Box::new(1u64))));
     assert_eq!(n, 1);
 }

@@ -427,3 +427,14 @@ on_every_runtime!(
     close_fails_every_waiter,
     one_release_wakes_every_waiter_it_serves,
 );
+
+/// What the tasks above need to cross threads, checked at compile time for the borrowed
+/// types (the owned ones: `tests/owned.rs`).
+#[test]
+fn borrowed_types_are_thread_safe() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    assert_send_sync::<Semaphore>();
+    assert_send::<prio_semaphore::Acquire<'static>>();
+    assert_send_sync::<prio_semaphore::Permit<'static>>();
+}

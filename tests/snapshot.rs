@@ -1,13 +1,15 @@
 //! `Semaphore::summary`, `snapshot_into` and `snapshot`: exact figures in each state of
 //! the line, with an `Ord` that lies, and without allocating or comparing.
 
-use std::cell::Cell;
+mod common;
+
 use std::cmp::Ordering;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 
+use common::counting_alloc::{allocations, PerThreadCounter};
 use prio_semaphore::{ClassInfo, PartialGrant, Semaphore, Summary};
 
 fn poll<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
@@ -260,28 +262,8 @@ fn a_lying_ord_neither_hides_waiters_nor_is_asked() {
     check(&sem, 0, 0);
 }
 
-std::thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator; the counter is a const thread-local `Cell`,
-// which never allocates.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: forwarded.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 #[test]
 fn snapshot_into_never_allocates() {
@@ -293,9 +275,9 @@ fn snapshot_into_never_allocates() {
         assert!(poll(f.as_mut()).is_pending());
     }
     let mut buf = [ClassInfo::default(); 8];
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations();
     let s = sem.snapshot_into(&mut buf);
     let _ = sem.summary();
-    assert_eq!(ALLOCATIONS.with(Cell::get), before);
+    assert_eq!(allocations(), before);
     assert_eq!(s.classes, 6);
 }
