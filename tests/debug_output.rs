@@ -44,3 +44,15 @@ fn a_request_shows_its_permits_and_where_it_stands() {
     drop(expect_ready(poll_noop(request.as_mut()), "granted").unwrap());
     assert!(format!("{request:?}").contains("state: Done"));
 }
+
+#[test]
+fn an_owned_request_and_permit_name_their_own_types() {
+    let sem = std::sync::Arc::new(Semaphore::new(1));
+    let mut request = pin!(sem.clone().acquire_owned());
+    assert!(format!("{request:?}").starts_with("AcquireOwned { permits: 1, state: Idle"));
+    let permit = expect_ready(poll_noop(request.as_mut()), "free").unwrap();
+    assert!(format!("{request:?}").starts_with("AcquireOwned {"));
+    assert_eq!(format!("{permit:?}"), "OwnedPermit { permits: 1, .. }");
+    let borrowed = pin!(sem.acquire());
+    assert!(format!("{borrowed:?}").starts_with("Acquire { permits: 1"));
+}
