@@ -376,7 +376,7 @@ impl<P> WaitList<P> {
 
     /// Stores `waker` in a linked waiter. Returns the replaced waker, for the caller to
     /// drop after releasing the lock. The caller clones the new waker before taking the
-    /// lock: both clone and drop are user code, which never runs under it.
+    /// lock: both clone and drop are user code, kept out from under the lock.
     ///
     /// # Safety
     ///

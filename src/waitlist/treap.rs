@@ -189,8 +189,8 @@ impl<P> WaitList<P> {
 
     /// # Safety
     ///
-    /// The tree's conditions (module docs); `w` is live and unlinked, and `parent`'s `left`/right
-    /// slot is free (as found by `find_place`).
+    /// The tree's conditions (module docs); `w` is live and unlinked, and the slot of
+    /// `parent` that `left` names is free (as found by `find_place`).
     pub(super) unsafe fn insert_run_head(
         &mut self,
         w: NonNull<Waiter<P>>,
