@@ -7,18 +7,18 @@
 //!
 //! * `WAITING` is set exactly while the wait list is non-empty, and only changed under the
 //!   lock. While it is set (and the semaphore is open) `available` is zero: every free
-//!   permit is in the lock side's hands (the list's surplus, or a partial grant to the front
-//!   waiter). So the lock-free fast paths (`try_acquire`, a fresh acquire, and a release)
-//!   can never take permits a queued waiter is entitled to, and never lose a wake-up: a
+//!   permit is in the wait list (its surplus, or the front waiter's partial grant). So the
+//!   lock-free fast paths (`try_acquire`, a fresh acquire, and a release) can never take
+//!   permits a queued waiter is entitled to, and never lose a wake-up: a
 //!   releaser that sees `WAITING` goes through the lock, and a waiter sets `WAITING` with a
 //!   compare-and-swap on the same word, so the two cannot miss each other.
 //! * Uncontended acquire and release are one compare-and-swap each and never take the lock.
 //!
 //! # Counting
 //!
-//! `total` counts the permits in existence: available + held by permits + in the lock
-//! side's hands. It only changes in `add_permits`, `forget_permits` and `Permit::forget`,
-//! and `add_permits` checks it *before* changing anything, so no count can overflow and a
+//! `total` counts the permits in existence: available + held by permits + in the wait
+//! list. It only changes in `add_permits`, `forget_permits` and `Permit::forget`, and
+//! `add_permits` checks it *before* changing anything, so no count can overflow and a
 //! failed `add_permits` leaves every count as it was.
 
 use core::pin::Pin;
@@ -27,7 +27,7 @@ use core::task::{Context, Poll, Waker};
 use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{AtomicUsize, Ordering};
-use crate::waitlist::{Distributed, WaitList, Waiter, WaiterState};
+use crate::waitlist::{Progress, WaitList, Waiter, WaiterState};
 use crate::wake_list::WakeList;
 
 /// The largest number of permits a semaphore can hold, and the largest request.
@@ -258,23 +258,19 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         let queued = crate::trace::closing(self);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         // Nothing to wake yet: the first step fails the first batch of waiters.
-        self.wake_then_continue(
-            &mut WakeList::new(),
-            Distributed::BatchFull,
-            Self::close_step,
-        );
+        self.wake_then_continue(&mut WakeList::new(), Progress::BatchFull, Self::close_step);
         #[cfg(feature = "tracing")]
         crate::trace::closed(self, queued);
     }
 
     /// Under the lock: fails the next batch of waiters, returning their partial grants.
-    fn close_step(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Distributed {
+    fn close_step(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Progress {
         let progress = list.close_batch(wakers);
         self.give_back(list);
         progress
     }
 
-    /// Runs `f` under the lock, then hands the lock side's surplus to waiters in order,
+    /// Runs `f` under the lock, then hands the wait list's surplus to waiters in order,
     /// waking them outside the lock in bounded batches (re-locking between batches), and
     /// finally returns what `f` returned. `f`'s result is dropped by the caller after the
     /// lock is released, which is how replaced wakers are dropped outside it.
@@ -316,8 +312,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// waiting for a close. A second panicking waker during that unwinding aborts, as any
     /// panic during unwinding does.
     #[inline]
-    fn wake_then_continue(&self, wakers: &mut WakeList, progress: Distributed, step: Step<P, L>) {
-        if progress == Distributed::Done {
+    fn wake_then_continue(&self, wakers: &mut WakeList, progress: Progress, step: Step<P, L>) {
+        if progress == Progress::Complete {
             // The common case: at most one batch (usually none after queueing or
             // cancelling, one waker after a release), and no step left to run if a waker
             // panics (the list's own `Drop` wakes the rest of the batch).
@@ -330,12 +326,12 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// The loop of [`RawSemaphore::wake_then_continue`] for operations that filled a
     /// batch, out of line.
     #[inline(never)]
-    fn wake_batches(&self, wakers: &mut WakeList, mut progress: Distributed, step: Step<P, L>) {
+    fn wake_batches(&self, wakers: &mut WakeList, mut progress: Progress, step: Step<P, L>) {
         loop {
             let finish = FinishOnUnwind {
                 sem: self,
                 step,
-                armed: progress == Distributed::BatchFull,
+                armed: progress == Progress::BatchFull,
             };
             // Leaves `wakers` empty, ready for the next batch.
             wakers.wake_all();
@@ -343,7 +339,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
                 return;
             }
             progress = self.waiters.with(|list| step(self, list, wakers));
-            if wakers.is_empty() && progress == Distributed::Done {
+            if wakers.is_empty() && progress == Progress::Complete {
                 return;
             }
         }
@@ -351,19 +347,19 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     /// Under the lock: grants what the surplus allows; once nobody is left waiting (or the
     /// semaphore is closed) the rest goes back to the permit word.
-    fn settle(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Distributed {
+    fn settle(&self, list: &mut WaitList<P>, wakers: &mut WakeList) -> Progress {
         if !list.may_distribute() && !list.is_empty() {
             // Nothing to hand out, no partial grant to move, and waiters remain: the common
             // case after queueing or cancelling, and nothing can change.
-            return Distributed::Done;
+            return Progress::Complete;
         }
         if self.state.load(Ordering::Acquire) & CLOSED != 0 {
             // `close` fails every queued waiter; granting them now would be pointless.
             self.give_back(list);
-            return Distributed::Done;
+            return Progress::Complete;
         }
         let progress = list.distribute(self.overtake_limit, wakers);
-        if progress == Distributed::Done && list.is_empty() {
+        if progress == Progress::Complete && list.is_empty() {
             self.give_back(list);
         }
         progress
@@ -401,7 +397,7 @@ enum Enqueued {
 }
 
 /// One step of a batched operation under the lock: settle or close.
-type Step<P, L> = fn(&RawSemaphore<P, L>, &mut WaitList<P>, &mut WakeList) -> Distributed;
+type Step<P, L> = fn(&RawSemaphore<P, L>, &mut WaitList<P>, &mut WakeList) -> Progress;
 
 /// Finishes the remaining batches of a settle or close if a waker panics (see
 /// [`RawSemaphore::wake_then_continue`]).
@@ -438,7 +434,7 @@ impl<P, L: RawLock> Drop for FinishOnUnwind<'_, P, L> {
 
 impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     /// Under the lock: takes `n` permits at once if nobody waits and enough are free, else
-    /// queues `waiter` and moves the free permits into the lock side's hands.
+    /// queues `waiter` and moves the free permits into the wait list's surplus.
     ///
     /// # Safety
     ///
@@ -498,7 +494,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
 
 pin_project_lite::pin_project! {
     /// The protocol of one acquire: fast path, queueing, waiting, cancellation. Where it
-    /// stands is the waiter's state: fresh, queued (linked, granted or closed) or done.
+    /// stands is the waiter's state: idle, in the list (linked, granted or closed) or done.
     pub(crate) struct RawAcquire<P> {
         #[pin]
         waiter: Waiter<P>,
@@ -592,7 +588,7 @@ impl<P> RawAcquire<P> {
         self: Pin<&mut Self>,
         sem: &RawSemaphore<P, L>,
     ) {
-        if self.waiter.was_queued() {
+        if self.waiter.has_entered_list() {
             // SAFETY: forwarded.
             unsafe { self.cancel_queued(sem) }
         }
@@ -612,7 +608,7 @@ impl<P> RawAcquire<P> {
         }
         // Granted meanwhile (or closed): give granted permits back in full.
         if waiter.state() == WaiterState::Granted {
-            waiter.finish();
+            waiter.set_done();
             sem.release(waiter.needed() as usize);
         }
     }
@@ -662,7 +658,7 @@ impl<P: Ord> RawAcquire<P> {
         // everything else is out of line.
         // (`needed` is a `u32`, so `MAX_PERMITS` only matters on 16-bit targets.)
         let n = self.waiter.needed() as usize;
-        if self.waiter.is_fresh() && n <= MAX_PERMITS {
+        if self.waiter.is_idle() && n <= MAX_PERMITS {
             let fast = match sem.try_acquire(n) {
                 Ok(()) => Ok(()),
                 Err(TryAcquireError::Closed) => Err(AcquireError::closed()),
@@ -671,7 +667,7 @@ impl<P: Ord> RawAcquire<P> {
                     return unsafe { self.poll_acquire_slow(sem, cx) };
                 }
             };
-            self.waiter.finish();
+            self.waiter.set_done();
             return Poll::Ready(fast);
         }
         // The usual poll after a wake-up: the permits were handed over.
@@ -693,7 +689,7 @@ impl<P: Ord> RawAcquire<P> {
         match waiter.state() {
             WaiterState::Idle => {
                 if n > MAX_PERMITS {
-                    waiter.finish();
+                    waiter.set_done();
                     return Poll::Ready(Err(AcquireError::too_many_permits(n)));
                 }
                 // `poll_acquire` has just tried the lock-free path and found no permits;
@@ -703,7 +699,7 @@ impl<P: Ord> RawAcquire<P> {
                 // but `Ord`.
                 let mut waker = Some(cx.waker().clone());
                 let enqueued = sem.locked_then_settle(|list| {
-                    // SAFETY: the waiter is fresh, so unlinked, and pinned; it is unlinked
+                    // SAFETY: the waiter is idle, so unlinked, and pinned; it is unlinked
                     // before it is dropped because the caller calls `cancel`, and `sem`
                     // stays in place until then (caller). Once linked, its state says so
                     // before any waker runs: if one panics, `cancel` still unlinks it.
@@ -712,11 +708,11 @@ impl<P: Ord> RawAcquire<P> {
                 drop(waker);
                 match enqueued {
                     Err(err) => {
-                        waiter.finish();
+                        waiter.set_done();
                         Poll::Ready(Err(err))
                     }
                     Ok(Enqueued::Acquired) => {
-                        waiter.finish();
+                        waiter.set_done();
                         Poll::Ready(Ok(()))
                     }
                     Ok(Enqueued::Queued) => Self::ready_or_pending(waiter),
@@ -769,7 +765,7 @@ impl<P: Ord> RawAcquire<P> {
             WaiterState::Closed => Err(AcquireError::closed()),
             WaiterState::Linked | WaiterState::Idle | WaiterState::Done => return Poll::Pending,
         };
-        waiter.finish();
+        waiter.set_done();
         Poll::Ready(result)
     }
 }

@@ -1,4 +1,16 @@
-//! The intrusive, priority-sorted wait list: the only module that follows raw pointers.
+//! The intrusive, priority-sorted wait list: its structure, its invariants, and the
+//! operations the semaphore's core runs on it under the lock.
+//!
+//! This module (with its children) is the only code that follows the list's raw pointers;
+//! see [Where `unsafe` lives](#where-unsafe-lives) for the rest of the crate's `unsafe`.
+//!
+//! | file | its one job |
+//! |---|---|
+//! | `waitlist.rs` | these docs, [`WaitList`] and its operations |
+//! | `waitlist/waiter.rs` | [`Waiter`] and its state machine, as its owner sees it |
+//! | `waitlist/treap.rs` | the node the lock holder links, and the treap of runs |
+//! | `waitlist/inspect.rs` | read-only walks for `crate::snapshot` |
+//! | `waitlist/check.rs` | the tests' invariant checker, `assert_valid` |
 //!
 //! # Structure
 //!
@@ -9,9 +21,9 @@
 //!   doubly linked list through `next`/`prev`. Its first waiter is the run's **head**, and
 //!   the head's `prev` is the run's tail, so appending to a run is O(1).
 //! * Run heads are the nodes of a **treap** (a binary search tree by priority that is also a
-//!   min-heap on a random `heap` key, which keeps its expected depth O(log d) for d distinct
-//!   queued priorities, whatever order they arrive in). `first` caches the leftmost head:
-//!   the waiter to serve next by priority.
+//!   min-heap on a random `treap_key`, which keeps its expected depth O(log d) for d
+//!   distinct queued priorities, whatever order they arrive in). `first` caches the leftmost
+//!   head: the waiter to serve next by priority.
 //! * With an overtake limit `k` (opt-in anti-starvation), every waiter is also on an
 //!   **arrival list** (`older`/`newer`, oldest first) and records `ticket`, the list's
 //!   grant count when it arrived. A waiter that has seen `k` grants since it arrived
@@ -19,6 +31,21 @@
 //!   So no waiter is ever overtaken by more than `k` later arrivals, keys are never
 //!   re-sorted, and it is O(1). Without a limit the arrival list is not kept (it would
 //!   cost every waiter a few writes for nothing).
+//!
+//! ```text
+//!            treap of run heads (by priority; min-heap on treap_key)
+//!
+//!                          [5]a ── b ── c        run of priority 5: a, b, c (FIFO)
+//!                         /    \
+//!   first ──▶ [1]d ── e       [9]f               runs of 1 (d, e) and of 9 (f)
+//!
+//!   arrival list (overtake limit only): oldest ──▶ a ⇄ d ⇄ b ⇄ f ⇄ e ⇄ c ◀── newest
+//! ```
+//!
+//! The list also holds permits: its **surplus**, permits released while someone waits that
+//! no waiter has been handed yet (`Summary::in_transit`), and the **partial grant** of the
+//! front waiter (`partial`). [`WaitList::distribute`] hands the surplus to waiters in
+//! order; `crate::raw` moves what is left back to the permit word once nobody waits.
 //!
 //! Costs, with n queued waiters and d distinct priorities among them:
 //!
@@ -33,6 +60,16 @@
 //! every operation is a few pointer writes: the lock is held for a short, bounded time.
 //! A binary heap would cost O(log n) per operation and needs a heap allocation.
 //!
+//! # What runs under the lock
+//!
+//! Of user code, only the priorities' `Ord` ([`WaitList::enqueue`], which compares before
+//! it writes anything, so a panic changes nothing). Wakers are only moved in and out of
+//! nodes: `enqueue` stores one into a node that holds none, [`WaitList::cancel`] and
+//! [`WaitList::replace_waker`] hand the old one back for the caller to drop after
+//! unlocking, `distribute` and `close_batch` collect them to be woken after unlocking, and
+//! [`WaitList::waker_will_wake`] only compares two wakers' pointers (`Waker::will_wake`).
+//! The walks of `inspect` call only the crate's own closure.
+//!
 //! # Invariants (all guarded by the semaphore's lock)
 //!
 //! 1. A waiter is linked iff its `state` is `LINKED`; only the lock holder links and
@@ -40,309 +77,57 @@
 //!    no lock holder can touch it) to `DONE`.
 //! 2. Every linked waiter stays pinned and alive until it is unlinked: the owning future
 //!    unlinks it (under the lock) in its destructor before the memory can go away.
-//! 3. Node fields are read and written only through raw pointers, by the lock holder, and
-//!    never through a `&mut` to a waiter (tokio#3399): the owner only ever holds `&Waiter`.
+//! 3. While a waiter is linked, its node is read and written only by the lock holder,
+//!    through raw pointers ([`waiter::node`]), never through a `&mut` to the waiter
+//!    (tokio#3399); its owner then only reads the state. Its owner reaches the node only
+//!    while no list can reach it: `Waiter::set_priority` (through `&mut`, so never
+//!    queued), and the `tracing` accessors (idle, or done after its grant).
 //! 4. Only `partial` may hold a partial grant (`assigned > 0` while still linked), and only
 //!    while it is the front: when another waiter becomes the front (a more urgent arrival,
-//!    or an aged one) the grant goes back into `surplus` first, so permits parked for a
+//!    or an aged one) the grant goes back into the surplus first, so permits parked for a
 //!    waiting large request are never withheld from a request that is due before it.
 //! 5. Once the lock holder stores `GRANTED` or `CLOSED` (Release) it never touches the waiter
 //!    again, so the owner may free it as soon as it loads that state (Acquire).
+//!
+//! # Where `unsafe` lives
+//!
+//! Every dereference of a pointer to a waiter is in this module or its children, each
+//! argued from the invariants above. Elsewhere in the crate `unsafe` is only:
+//!
+//! * these functions' contracts, passed on: `crate::raw` calls the `unsafe fn`s here
+//!   ([`WaitList::enqueue`], [`WaitList::cancel`], [`WaitList::waker_will_wake`],
+//!   [`WaitList::replace_waker`]) with its pinned waiter, and the `unsafe fn`s of
+//!   `RawAcquire` (one semaphore per request, cancelled before it is dropped) pass their
+//!   contract on through `crate::trace` to the futures of `crate::acquire` and
+//!   `crate::owned`, which keep it;
+//! * other structures' own pointers and pins, each argued where it is: `crate::ambient`
+//!   follows its thread-local chain of priority scopes (pointers to stack frames),
+//!   `crate::lock` hands out its `UnsafeCell` as `&mut` while the lock is held, and
+//!   `crate::limited` pins futures in place in its slots (`Pin::new_unchecked`);
+//! * `unsafe impl`s: `Send`/`Sync` of the wait list's types (here) and of the locks, and the
+//!   [`RawLock`](crate::lock::RawLock) contract (`crate::lock` and the lock adapters).
 
-use core::marker::PhantomPinned;
 use core::pin::Pin;
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use core::task::Waker;
 
-use crate::loom::{AtomicU8, Ordering, UnsafeCell};
+use crate::loom::Ordering;
 use crate::wake_list::WakeList;
 
 mod inspect;
+mod treap;
+mod waiter;
+
 pub(crate) use inspect::ListFacts;
-
-type Link<P> = Option<NonNull<Waiter<P>>>;
-
-/// The start of every message of a structural check that fails. Such checks guard each
-/// write into a tree slot; no input, `Ord` or waker can make them fail, so one failing means
-/// a bug in this module, and panicking beats linking over a waiter.
-const CORRUPT: &str = "prio-semaphore: wait list corrupted (a bug, please report it)";
-
-/// The `heap` of a waiter that does not head a run (no treap key is ever 0).
-const NOT_A_HEAD: u32 = 0;
-
-// The waiter's state. `DONE` is only stored by the owner, the queued states (`>= LINKED`:
-// queued once, whatever happened since) only by the lock holder, and `IDLE` by both: at
-// creation, and by `cancel`, which the owner calls.
-const IDLE: u8 = 0;
-const DONE: u8 = 1;
-const LINKED: u8 = 2;
-const GRANTED: u8 = 3;
-const CLOSED: u8 = 4;
-
-/// Where a waiter stands, as its owner sees it without the lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WaiterState {
-    /// Not in any list: never queued, or cancelled.
-    Idle,
-    /// Finished, as its owner recorded with [`Waiter::finish`]: it must not be used again.
-    Done,
-    /// Queued; the lock holder may touch it.
-    Linked,
-    /// Unlinked with all its permits; the lock holder is done with it.
-    Granted,
-    /// Unlinked by `close`; it holds no permits.
-    Closed,
-}
-
-/// One queued permit request: the node embedded in an `Acquire` future.
-///
-/// Kept small (104 bytes for `i64` priorities on 64-bit targets) because every acquire
-/// future embeds one, and futures are moved into tasks by copy.
-pub(crate) struct Waiter<P> {
-    node: UnsafeCell<Node<P>>,
-    /// Permits requested: fixed at creation, so it lives outside the node and its owner
-    /// reads it without the lock.
-    needed: u32,
-    state: AtomicU8,
-    /// Linked waiters are pointed to by their neighbours, so they must not move.
-    _pin: PhantomPinned,
-}
-
-/// `repr(C)`: the fields a tree search reads (`priority`, `left`, `right`) come first, so
-/// they share a cache line.
-#[repr(C)]
-struct Node<P> {
-    priority: P,
-    /// Treap links, meaningful only for a run head.
-    left: Link<P>,
-    right: Link<P>,
-    parent: Link<P>,
-    /// The treap's heap key if this waiter heads its run, else 0 (xorshift never yields 0,
-    /// so no separate flag is needed).
-    heap: u32,
-    /// Permits handed to this waiter so far (only ever non-zero for the front waiter);
-    /// at most `needed`.
-    assigned: u32,
-    waker: Option<Waker>,
-    /// Next in the run (circular).
-    next: Link<P>,
-    /// Previous in the run (circular): for the run head, the run's tail.
-    prev: Link<P>,
-    /// Arrival list neighbours.
-    older: Link<P>,
-    newer: Link<P>,
-    /// The list's grant count when this waiter arrived.
-    ticket: usize,
-    /// The futurelock watch (`crate::hazard`): the priority as warnings show it, set by the
-    /// owner before the waiter is queued, and the grant's number, set at the grant.
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    shown: crate::trace::Shown,
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    grant_seq: usize,
-}
-
-/// The `grant_seq` of a waiter whose grant was not recorded.
 #[cfg(all(feature = "std", feature = "tracing"))]
-pub(crate) const NO_GRANT_SEQ: usize = usize::MAX;
+pub(crate) use waiter::NO_GRANT_SEQ;
+pub(crate) use waiter::{Waiter, WaiterState};
 
-// SAFETY: a `Waiter` is shared between its owner and whichever thread holds the list's
-// lock. Its node is only accessed under that lock (invariant 3) and its state is atomic, so
-// it can be sent and shared as long as the priority it carries can be sent.
-unsafe impl<P: Send> Send for Waiter<P> {}
-// SAFETY: as above; `&Waiter` exposes nothing but the atomic state without the lock.
-unsafe impl<P: Send> Sync for Waiter<P> {}
+use treap::{Link, Place, NOT_A_HEAD};
+use waiter::{needed, node, state, CLOSED, GRANTED, IDLE, LINKED};
 
-impl<P> Waiter<P> {
-    pub(crate) fn new(priority: P, needed: u32) -> Self {
-        Self {
-            state: AtomicU8::new(IDLE),
-            needed,
-            node: UnsafeCell::new(Node {
-                priority,
-                assigned: 0,
-                waker: None,
-                next: None,
-                prev: None,
-                older: None,
-                newer: None,
-                ticket: 0,
-                #[cfg(all(feature = "std", feature = "tracing"))]
-                shown: crate::trace::Shown::Type("?"),
-                #[cfg(all(feature = "std", feature = "tracing"))]
-                grant_seq: NO_GRANT_SEQ,
-                left: None,
-                right: None,
-                parent: None,
-                heap: NOT_A_HEAD,
-            }),
-            _pin: PhantomPinned,
-        }
-    }
-
-    /// Replaces the priority of a waiter that was never queued (`&mut` proves it is not).
-    pub(crate) fn set_priority(&mut self, priority: P) {
-        // SAFETY: `&mut self` means no list can hold a pointer to this waiter: linking
-        // needs it pinned, and a pinned `!Unpin` waiter never hands out `&mut`.
-        self.node
-            .with_mut(|node| unsafe { (*node).priority = priority });
-    }
-
-    /// Permits requested.
-    #[inline]
-    pub(crate) fn needed(&self) -> u32 {
-        self.needed
-    }
-
-    /// The waiter's state, with Acquire ordering: after `Granted` or `Closed` nothing else
-    /// touches the waiter (invariant 5).
-    #[inline]
-    pub(crate) fn state(&self) -> WaiterState {
-        match self.state.load(Ordering::Acquire) {
-            IDLE => WaiterState::Idle,
-            DONE => WaiterState::Done,
-            LINKED => WaiterState::Linked,
-            GRANTED => WaiterState::Granted,
-            _ => WaiterState::Closed,
-        }
-    }
-
-    /// Whether the waiter is still as created: never queued and not finished. For the
-    /// owner's fast path: a relaxed load, since only the owner moves it out of `Idle`.
-    #[inline]
-    pub(crate) fn is_fresh(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == IDLE
-    }
-
-    /// Whether the waiter was ever queued and not finished since (it may be linked,
-    /// granted or closed). Relaxed for the same reason as [`Waiter::is_fresh`]: the lock
-    /// holder only moves it between queued states.
-    #[inline]
-    pub(crate) fn was_queued(&self) -> bool {
-        self.state.load(Ordering::Relaxed) >= LINKED
-    }
-
-    /// If the waiter was granted its permits, records that the owner has taken them
-    /// ([`WaiterState::Done`]) and returns `true`. The owner's second poll, inlined.
-    #[inline]
-    pub(crate) fn take_grant(&self) -> bool {
-        // Acquire: pairs with the lock holder's Release store of `GRANTED` (invariant 5).
-        let granted = self.state.load(Ordering::Acquire) == GRANTED;
-        if granted {
-            self.state.store(DONE, Ordering::Relaxed);
-        }
-        granted
-    }
-
-    /// Records that the owner is done with the waiter, which must then be idle, granted or
-    /// closed (so no lock holder touches it again, invariant 5).
-    #[inline]
-    pub(crate) fn finish(&self) {
-        debug_assert_ne!(
-            self.state(),
-            WaiterState::Linked,
-            "finishing a linked waiter"
-        );
-        self.state.store(DONE, Ordering::Relaxed);
-    }
-}
-
-/// What the owner reads of its own waiter for `tracing` events (`crate::trace`).
-#[cfg(feature = "tracing")]
-impl<P> Waiter<P> {
-    /// Runs `f` on the priority if no list can reach the waiter (never queued, cancelled or
-    /// finished), else returns `None`. Called before the first poll queues it.
-    pub(crate) fn with_unqueued_priority<R>(
-        self: Pin<&mut Self>,
-        f: impl FnOnce(&P) -> R,
-    ) -> Option<R> {
-        if matches!(self.state(), WaiterState::Idle | WaiterState::Done) {
-            let w = NonNull::from(self.as_ref().get_ref());
-            // SAFETY: an idle or done waiter is in no list (invariants 1 and 5), and
-            // `Pin<&mut Self>` means its owner is not queueing it meanwhile, so nobody else
-            // reads or writes the node while `f` runs.
-            Some(f(unsafe { &(*node(w)).priority }))
-        } else {
-            None
-        }
-    }
-
-    /// Stores the priority as the futurelock warning shows it, if the waiter is not queued.
-    #[cfg(feature = "std")]
-    pub(crate) fn set_shown(self: Pin<&mut Self>, shown: crate::trace::Shown) {
-        if self.state() == WaiterState::Idle {
-            let w = NonNull::from(self.as_ref().get_ref());
-            // SAFETY: as in `with_unqueued_priority`: an idle waiter is in no list, and
-            // `Pin<&mut Self>` is its owner's exclusive access.
-            unsafe { (*node(w)).shown = shown };
-        }
-    }
-
-    /// The number of its grant as the futurelock watch recorded it, or [`NO_GRANT_SEQ`].
-    /// Meaningful once the owner has taken the grant.
-    #[cfg(feature = "std")]
-    pub(crate) fn grant_seq(self: Pin<&mut Self>) -> usize {
-        let w = NonNull::from(self.as_ref().get_ref());
-        // SAFETY: as in `grants_waited`.
-        unsafe { (*node(w)).grant_seq }
-    }
-
-    /// How many other requests were granted while this one waited, recorded by
-    /// `distribute` at its grant. Meaningful once the owner has taken the grant.
-    pub(crate) fn grants_waited(self: Pin<&mut Self>) -> usize {
-        debug_assert_eq!(self.state(), WaiterState::Done);
-        let w = NonNull::from(self.as_ref().get_ref());
-        // SAFETY: the owner took its grant (Acquire load of `GRANTED`, invariant 5), so no
-        // lock holder touches the node again; `Pin<&mut Self>` is the owner's access.
-        unsafe { (*node(w)).ticket }
-    }
-}
-
-impl<P> core::fmt::Debug for Waiter<P> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Waiter")
-            .field("state", &self.state())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The node behind `w`.
-///
-/// # Safety
-///
-/// `w` points to a live waiter, and the caller holds the list's lock (or owns an unlinked
-/// waiter exclusively), so nobody else accesses the node while the pointer is used.
-#[inline]
-unsafe fn node<P>(w: NonNull<Waiter<P>>) -> *mut Node<P> {
-    // SAFETY: `w` is live (caller). We take `&` to the `UnsafeCell` field only, never a
-    // reference to the whole waiter's node contents, so no unique borrow is asserted.
-    let cell = unsafe { &*ptr::addr_of!((*w.as_ptr()).node) };
-    cell.with_mut(|node| node)
-}
-
-/// The permits requested by the waiter behind `w`.
-///
-/// # Safety
-///
-/// `w` points to a live waiter.
-#[inline]
-unsafe fn needed<P>(w: NonNull<Waiter<P>>) -> u32 {
-    // SAFETY: `w` is live (caller); `needed` never changes while others can see the waiter,
-    // so shared reads of it never race.
-    unsafe { *ptr::addr_of!((*w.as_ptr()).needed) }
-}
-
-/// The state word of the waiter behind `w`.
-///
-/// # Safety
-///
-/// `w` points to a live waiter.
-#[inline]
-unsafe fn state<'a, P>(w: NonNull<Waiter<P>>) -> &'a AtomicU8 {
-    // SAFETY: `w` is live (caller); the atomic is designed to be shared.
-    unsafe { &*ptr::addr_of!((*w.as_ptr()).state) }
-}
-
-/// The queued waiters of one semaphore, plus the permits its lock holder is handing out.
+/// The queued waiters of one semaphore, and the permits it holds for them (its surplus and
+/// a partial grant).
 pub(crate) struct WaitList<P> {
     root: Link<P>,
     /// The leftmost run head: the waiter that is served next by priority.
@@ -355,9 +140,9 @@ pub(crate) struct WaitList<P> {
     /// Waiters granted so far (wrapping): the clock of the overtake limit.
     grants: usize,
     len: usize,
-    /// Permits released into the lock side that no waiter has been handed yet.
+    /// The surplus: permits released into the list that no waiter has been handed yet.
     surplus: usize,
-    /// xorshift32 state for treap heap keys.
+    /// xorshift32 state for treap keys.
     rng: u32,
     /// The futurelock watch (`crate::hazard`): whether to record grants, and the grants
     /// recorded since the lock holder last took them.
@@ -380,11 +165,12 @@ impl<P> core::fmt::Debug for WaitList<P> {
     }
 }
 
-/// How [`WaitList::distribute`] stopped.
+/// How a batched operation ([`WaitList::distribute`], [`WaitList::close_batch`]) stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Distributed {
-    /// No more progress is possible: the surplus is used up, or the list is empty.
-    Done,
+pub(crate) enum Progress {
+    /// Nothing more to do for now: `distribute` used up the surplus (or nobody waits),
+    /// `close_batch` emptied the list.
+    Complete,
     /// The wake batch is full: wake it, re-lock and call again.
     BatchFull,
 }
@@ -434,7 +220,7 @@ impl<P> WaitList<P> {
         self.first.is_none()
     }
 
-    /// Adds `n` released permits to the lock side's hands. The caller bounds the total
+    /// Adds `n` released permits to the surplus. The caller bounds the total
     /// (permits in existence never exceed `MAX_PERMITS`), so this cannot overflow.
     pub(crate) fn add_surplus(&mut self, n: usize) {
         self.surplus += n;
@@ -447,7 +233,7 @@ impl<P> WaitList<P> {
         self.surplus != 0 || self.partial.is_some()
     }
 
-    /// Takes every permit the lock side holds but has not handed out.
+    /// Takes the whole surplus (for the permit word).
     pub(crate) fn take_surplus(&mut self) -> usize {
         core::mem::take(&mut self.surplus)
     }
@@ -471,11 +257,7 @@ impl<P> WaitList<P> {
     /// granted and its waker pushed onto `wakers`; the next waiter gets a partial grant if
     /// the surplus runs out first. `overtake_limit` is the anti-starvation bound
     /// (`usize::MAX`: strict priority).
-    pub(crate) fn distribute(
-        &mut self,
-        overtake_limit: usize,
-        wakers: &mut WakeList,
-    ) -> Distributed {
+    pub(crate) fn distribute(&mut self, overtake_limit: usize, wakers: &mut WakeList) -> Progress {
         while let Some(front) = self.front(overtake_limit) {
             // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
             unsafe {
@@ -498,7 +280,7 @@ impl<P> WaitList<P> {
                     break;
                 }
                 if wakers.is_full() {
-                    return Distributed::BatchFull;
+                    return Progress::BatchFull;
                 }
                 self.surplus -= missing;
                 self.unlink(front);
@@ -531,15 +313,15 @@ impl<P> WaitList<P> {
                 }
             }
         }
-        Distributed::Done
+        Progress::Complete
     }
 
     /// Unlinks up to a batch of waiters from the front, marking them closed. Their partial
-    /// grants return to the surplus. Returns [`Distributed::BatchFull`] if waiters remain.
-    pub(crate) fn close_batch(&mut self, wakers: &mut WakeList) -> Distributed {
+    /// grants return to the surplus. Returns [`Progress::BatchFull`] if waiters remain.
+    pub(crate) fn close_batch(&mut self, wakers: &mut WakeList) -> Progress {
         while let Some(front) = self.first {
             if wakers.is_full() {
-                return Distributed::BatchFull;
+                return Progress::BatchFull;
             }
             // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
@@ -553,7 +335,7 @@ impl<P> WaitList<P> {
                 state(front).store(CLOSED, Ordering::Release);
             }
         }
-        Distributed::Done
+        Progress::Complete
     }
 
     /// Unlinks `waiter` if it is still linked, returning its partial grant to the surplus
@@ -594,7 +376,7 @@ impl<P> WaitList<P> {
 
     /// Stores `waker` in a linked waiter. Returns the replaced waker, for the caller to
     /// drop after releasing the lock. The caller clones the new waker before taking the
-    /// lock: both clone and drop are user code, which never runs under it.
+    /// lock: both clone and drop are user code, kept out from under the lock.
     ///
     /// # Safety
     ///
@@ -609,18 +391,6 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked (caller), hence live.
         unsafe { (*node(w)).waker.replace(waker) }
     }
-}
-
-/// Where a new waiter goes.
-enum Place<P> {
-    /// At the tail of the run headed by this waiter.
-    Run(NonNull<Waiter<P>>),
-    /// As the head of a new run: a leaf under `parent` (on its left if `left`).
-    NewRun {
-        parent: Link<P>,
-        left: bool,
-        becomes_first: bool,
-    },
 }
 
 impl<P: Ord> WaitList<P> {
@@ -656,7 +426,8 @@ impl<P: Ord> WaitList<P> {
             let place = self.find_place(w);
             let n = node(w);
             // Taken only now: if `Ord` panicked above, the waker is still the caller's, to
-            // drop after releasing the lock (a waker's drop is user code).
+            // drop after releasing the lock (a waker's drop is user code). The node holds
+            // no waker here (every unlink takes it out), so this assignment drops nothing.
             (*n).waker = waker.take();
             (*n).assigned = 0;
             match place {
@@ -691,145 +462,23 @@ impl<P: Ord> WaitList<P> {
         }
         self.len += 1;
     }
-
-    /// Finds where `w` goes, only reading (so a panicking `Ord` changes nothing).
-    ///
-    /// Every decision rests on one comparison and on the tree's shape, never on two
-    /// comparisons agreeing: the new run becomes the first iff its place is reached by
-    /// going left only (the leftmost free slot is `first`'s left one). So an `Ord` that
-    /// answers inconsistently can only put the waiter somewhere unspecified in the order,
-    /// never corrupt the structure.
-    ///
-    /// # Safety
-    ///
-    /// See the block comment above; `w` is live.
-    unsafe fn find_place(&self, w: NonNull<Waiter<P>>) -> Place<P> {
-        // SAFETY: (whole body) the caller's conditions; only shared reads of priorities.
-        unsafe {
-            let prio = &(*node(w)).priority;
-            let Some(first) = self.first else {
-                return Place::NewRun {
-                    parent: None,
-                    left: true,
-                    becomes_first: true,
-                };
-            };
-            // The front run is the most common target: check it before walking the tree.
-            match prio.cmp(&(*node(first)).priority) {
-                core::cmp::Ordering::Equal => return Place::Run(first),
-                // `first` is leftmost, so its left slot is free.
-                core::cmp::Ordering::Less => {
-                    return Place::NewRun {
-                        parent: Some(first),
-                        left: true,
-                        becomes_first: true,
-                    }
-                }
-                core::cmp::Ordering::Greater => {}
-            }
-            let mut cur = self.root.expect("non-empty list has a root");
-            // Whether every step so far went left: then the free slot found is `first`'s.
-            let mut only_left = true;
-            loop {
-                let c = node(cur);
-                // A branch on purpose: a conditional move would make each next load wait
-                // for the comparison, and measured slower even on random descents
-                // (`docs/benchmarks.md`, second round).
-                let (next, left) = match prio.cmp(&(*c).priority) {
-                    core::cmp::Ordering::Equal => return Place::Run(cur),
-                    core::cmp::Ordering::Less => ((*c).left, true),
-                    core::cmp::Ordering::Greater => ((*c).right, false),
-                };
-                only_left &= left;
-                match next {
-                    Some(next) => cur = next,
-                    None => {
-                        return Place::NewRun {
-                            parent: Some(cur),
-                            left,
-                            becomes_first: only_left,
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
-// Tree and run surgery. Every function here requires, beyond its own conditions: the caller
-// holds the lock, and every pointer passed or reached is to a linked, hence live, waiter.
 impl<P> WaitList<P> {
-    /// # Safety
-    ///
-    /// See the block comment above; `head` heads a run, `w` is live and unlinked.
-    unsafe fn append_to_run(&mut self, head: NonNull<Waiter<P>>, w: NonNull<Waiter<P>>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let h = node(head);
-            assert_ne!((*h).heap, NOT_A_HEAD, "{CORRUPT}: appending to a non-head");
-            let tail = (*h).prev.expect("run is circular");
-            let n = node(w);
-            (*n).heap = NOT_A_HEAD;
-            (*n).next = Some(head);
-            (*n).prev = Some(tail);
-            (*node(tail)).next = Some(w);
-            (*h).prev = Some(w);
-        }
-    }
-
-    /// # Safety
-    ///
-    /// See the block comment above; `w` is live and unlinked, and `parent`'s `left`/right
-    /// slot is free (as found by `find_place`).
-    unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            // A real check, not only a debug one: linking over an occupied slot would
-            // strand the waiter there. `find_place` never answers one, whatever `Ord` says.
-            let slot = match parent {
-                None => self.root,
-                Some(p) if left => (*node(p)).left,
-                Some(p) => (*node(p)).right,
-            };
-            assert!(slot.is_none(), "{CORRUPT}: a new run's slot is taken");
-        }
-        let heap = self.next_heap_key();
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let n = node(w);
-            (*n).next = Some(w);
-            (*n).prev = Some(w);
-            (*n).left = None;
-            (*n).right = None;
-            (*n).parent = parent;
-            (*n).heap = heap;
-            match parent {
-                None => self.root = Some(w),
-                Some(p) if left => (*node(p)).left = Some(w),
-                Some(p) => (*node(p)).right = Some(w),
-            }
-            while let Some(p) = (*n).parent {
-                if (*node(p)).heap <= heap {
-                    break;
-                }
-                self.rotate_up(w);
-            }
-        }
-    }
-
     /// Removes a linked waiter from its run, the arrival list and, if it headed its run,
     /// from the tree.
     ///
     /// # Safety
     ///
-    /// See the block comment above; `w` is linked in this list.
+    /// The lock is held and `w` is linked in this list (so it, and every waiter it links
+    /// to, is live: invariant 2).
     unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
             let n = node(w);
             let next = (*n).next.expect("linked waiter has a run");
             let prev = (*n).prev.expect("linked waiter has a run");
-            if (*n).heap == NOT_A_HEAD {
+            if (*n).treap_key == NOT_A_HEAD {
                 (*node(prev)).next = Some(next);
                 (*node(next)).prev = Some(prev);
             } else if next != w {
@@ -857,252 +506,14 @@ impl<P> WaitList<P> {
                 self.partial = None;
             }
             // The links are left stale: nothing reads an unlinked node's links, and linking
-            // writes every one of them again.
+            // writes again every link that is read while it is linked (a non-head's tree
+            // links and, without an arrival list, `older`/`newer` are never read).
         }
         self.len -= 1;
     }
-
-    /// Puts `new` (unlinked from the tree) where the run head `old` is.
-    ///
-    /// # Safety
-    ///
-    /// See the block comment above.
-    unsafe fn replace_in_tree(&mut self, old: NonNull<Waiter<P>>, new: NonNull<Waiter<P>>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let (o, n) = (node(old), node(new));
-            (*n).left = (*o).left;
-            (*n).right = (*o).right;
-            (*n).parent = (*o).parent;
-            (*n).heap = (*o).heap;
-            if let Some(l) = (*n).left {
-                (*node(l)).parent = Some(new);
-            }
-            if let Some(r) = (*n).right {
-                (*node(r)).parent = Some(new);
-            }
-            self.set_child((*o).parent, old, Some(new));
-            if self.first == Some(old) {
-                self.first = Some(new);
-            }
-        }
-    }
-
-    /// Removes the head of a run of one from the tree.
-    ///
-    /// # Safety
-    ///
-    /// See the block comment above.
-    unsafe fn remove_from_tree(&mut self, w: NonNull<Waiter<P>>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let n = node(w);
-            // Rotate `w` down (its lighter child up) until it has at most one child.
-            while let (Some(l), Some(r)) = ((*n).left, (*n).right) {
-                let up = if (*node(l)).heap <= (*node(r)).heap {
-                    l
-                } else {
-                    r
-                };
-                self.rotate_up(up);
-            }
-            let child = (*n).left.or((*n).right);
-            let parent = (*n).parent;
-            if let Some(c) = child {
-                (*node(c)).parent = parent;
-            }
-            self.set_child(parent, w, child);
-            if self.first == Some(w) {
-                // `w` was leftmost, so it had no left child: the next run is the leftmost
-                // of its right subtree, or else its parent.
-                self.first = match child {
-                    Some(c) => Some(Self::leftmost(c)),
-                    None => parent,
-                };
-            }
-        }
-    }
-
-    /// # Safety
-    ///
-    /// See the block comment above.
-    unsafe fn leftmost(mut w: NonNull<Waiter<P>>) -> NonNull<Waiter<P>> {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            while let Some(l) = (*node(w)).left {
-                w = l;
-            }
-        }
-        w
-    }
-
-    /// Makes `new` the child of `parent` that `old` was (or the root).
-    ///
-    /// # Safety
-    ///
-    /// See the block comment above.
-    unsafe fn set_child(&mut self, parent: Link<P>, old: NonNull<Waiter<P>>, new: Link<P>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let slot = match parent {
-                None => &mut self.root,
-                Some(p) if (*node(p)).left == Some(old) => &mut (*node(p)).left,
-                Some(p) => &mut (*node(p)).right,
-            };
-            assert_eq!(*slot, Some(old), "{CORRUPT}: a child slot lost its node");
-            *slot = new;
-        }
-    }
-
-    /// Rotates the run head `x` above its parent, keeping the search order.
-    ///
-    /// # Safety
-    ///
-    /// See the block comment above; `x` has a parent.
-    unsafe fn rotate_up(&mut self, x: NonNull<Waiter<P>>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let xn = node(x);
-            let p = (*xn).parent.expect("rotate_up needs a parent");
-            let pn = node(p);
-            let grand = (*pn).parent;
-            if (*pn).left == Some(x) {
-                let moved = (*xn).right;
-                (*pn).left = moved;
-                if let Some(m) = moved {
-                    (*node(m)).parent = Some(p);
-                }
-                (*xn).right = Some(p);
-            } else {
-                let moved = (*xn).left;
-                (*pn).right = moved;
-                if let Some(m) = moved {
-                    (*node(m)).parent = Some(p);
-                }
-                (*xn).left = Some(p);
-            }
-            (*pn).parent = Some(x);
-            (*xn).parent = grand;
-            self.set_child(grand, p, Some(x));
-        }
-    }
-
-    fn next_heap_key(&mut self) -> u32 {
-        // xorshift32: cheap, and the tree shape only needs keys independent of priorities.
-        // From a non-zero seed it never yields 0, which is what `NOT_A_HEAD` relies on.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        debug_assert_ne!(x, NOT_A_HEAD);
-        x
-    }
 }
 
 #[cfg(all(test, not(loom)))]
-impl<P: Ord + core::fmt::Debug> WaitList<P> {
-    /// Checks every invariant, the search order included; returns the waiters' permits and
-    /// priorities in service order.
-    pub(crate) fn check(&self) -> std::vec::Vec<(usize, &P)> {
-        let order = self.check_structure();
-        for pair in order.windows(2) {
-            let ((_, before, _), (_, after, heads_a_run)) = (pair[0], pair[1]);
-            match heads_a_run {
-                true => assert!(before < after, "search order of the runs"),
-                false => assert_eq!(before, after, "a run shares one priority"),
-            }
-        }
-        order.into_iter().map(|(n, p, _)| (n, p)).collect()
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-impl<P> WaitList<P> {
-    /// Checks every invariant that holds whatever the priorities' `Ord` answers: links,
-    /// heap order, `first`, counts, the arrival list and the partial grant (no comparison
-    /// is made). Returns each waiter's permits and priority in list order, and whether it
-    /// heads its run.
-    pub(crate) fn check_structure(&self) -> std::vec::Vec<(usize, &P, bool)> {
-        use std::vec::Vec;
-        let mut order: Vec<(usize, &P, bool)> = Vec::new();
-        // SAFETY: tests call this with the list exclusively borrowed; all linked waiters
-        // are alive (invariant 2).
-        unsafe {
-            let mut count = 0;
-            if let Some(root) = self.root {
-                assert_eq!((*node(root)).parent, None, "root has no parent");
-            }
-            // In-order walk of the treap.
-            let mut stack: Vec<NonNull<Waiter<P>>> = Vec::new();
-            let mut cur = self.root;
-            let mut prev_head: Option<NonNull<Waiter<P>>> = None;
-            while cur.is_some() || !stack.is_empty() {
-                while let Some(c) = cur {
-                    stack.push(c);
-                    cur = (*node(c)).left;
-                }
-                let h = stack.pop().unwrap();
-                let hn = node(h);
-                assert_ne!((*hn).heap, NOT_A_HEAD, "tree nodes head their runs");
-                assert_eq!(state(h).load(Ordering::Relaxed), LINKED);
-                for child in [(*hn).left, (*hn).right].into_iter().flatten() {
-                    assert_eq!((*node(child)).parent, Some(h), "child's parent pointer");
-                    assert!((*node(child)).heap >= (*hn).heap, "heap order");
-                }
-                if prev_head.is_none() {
-                    assert_eq!(self.first, Some(h), "first is the leftmost head");
-                }
-                prev_head = Some(h);
-                // Walk the run.
-                let mut w = h;
-                loop {
-                    let wn = node(w);
-                    assert_eq!((*wn).heap != NOT_A_HEAD, w == h, "only run heads have keys");
-                    assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
-                    if Some(w) != self.partial {
-                        assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
-                    }
-                    order.push((needed(w) as usize, &(*wn).priority, w == h));
-                    count += 1;
-                    w = (*wn).next.unwrap();
-                    if w == h {
-                        break;
-                    }
-                }
-                cur = (*hn).right;
-            }
-            assert_eq!(count, self.len, "len counts linked waiters");
-            // The arrival list holds the same waiters, oldest first, tickets non-decreasing.
-            let mut arrivals = 0;
-            let mut cur = self.oldest;
-            let mut prev: Link<P> = None;
-            while let Some(w) = cur {
-                assert_eq!((*node(w)).older, prev, "arrival links");
-                if let Some(p) = prev {
-                    assert!(
-                        (*node(p)).ticket <= (*node(w)).ticket,
-                        "tickets in arrival order"
-                    );
-                }
-                arrivals += 1;
-                prev = Some(w);
-                cur = (*node(w)).newer;
-            }
-            assert_eq!(self.newest, prev);
-            assert!(
-                arrivals == self.len || arrivals == 0,
-                "the arrival list holds every waiter or none"
-            );
-            assert_eq!(self.first.is_none(), self.root.is_none());
-            if let Some(partial) = self.partial {
-                assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
-                assert!((*node(partial)).assigned > 0, "`partial` holds a grant");
-            }
-        }
-        order
-    }
-}
-
+mod check;
 #[cfg(all(test, not(loom)))]
 mod tests;

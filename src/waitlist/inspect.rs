@@ -9,14 +9,15 @@
 
 use core::ptr::NonNull;
 
-use super::{needed, node, WaitList, Waiter};
+use super::waiter::{needed, node, Waiter};
+use super::WaitList;
 
 /// The list's bookkeeping, read in O(1) under the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ListFacts {
     /// Queued waiters.
     pub(crate) waiters: usize,
-    /// Permits the lock side holds but has not handed to anyone.
+    /// The list's surplus: permits released to it that no waiter has been handed yet.
     pub(crate) surplus: usize,
     /// The waiter collecting a partial grant: `(permits it holds, permits it asked for)`.
     pub(crate) partial: Option<(usize, usize)>,

@@ -37,8 +37,8 @@ fn drain(list: &mut WaitList<i64>) -> Vec<i64> {
         served.push(unsafe { (*node(front)).priority });
         let mut wakers = WakeList::new();
         list.add_surplus(1);
-        assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
-        list.check();
+        assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
+        list.assert_valid().assert_sorted();
     }
     served
 }
@@ -50,9 +50,14 @@ fn serves_by_priority_then_arrival() {
     let waiters: Vec<_> = prios.iter().map(|&p| waiter(p, 1)).collect();
     for w in &waiters {
         push(&mut list, w);
-        list.check();
+        list.assert_valid().assert_sorted();
     }
-    let order: Vec<i64> = list.check().into_iter().map(|(_, p)| *p).collect();
+    let order: Vec<i64> = list
+        .assert_valid()
+        .assert_sorted()
+        .priorities()
+        .copied()
+        .collect();
     assert_eq!(order, [1, 1, 3, 3, 5, 5, 7, 9]);
     assert_eq!(drain(&mut list), [1, 1, 3, 3, 5, 5, 7, 9]);
     assert!(waiters.iter().all(|w| w.state() == WaiterState::Granted));
@@ -91,7 +96,7 @@ fn random_enqueue_cancel_keeps_every_invariant() {
                     model.remove(pos);
                 }
             }
-            list.check();
+            list.assert_valid().assert_sorted();
         }
         model.sort();
         let expected: Vec<i64> = model.iter().map(|&(p, _)| p).collect();
@@ -111,9 +116,9 @@ fn cancelling_the_head_promotes_its_run_and_keeps_arrival_order() {
     // SAFETY: linked in this list.
     unsafe {
         assert!(list.cancel(ws[0].as_ref()).is_some());
-        list.check();
+        list.assert_valid().assert_sorted();
         assert!(list.cancel(ws[3].as_ref()).is_some());
-        list.check();
+        list.assert_valid().assert_sorted();
         assert!(
             list.cancel(ws[3].as_ref()).is_none(),
             "second cancel is a no-op"
@@ -132,17 +137,17 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     push(&mut list, &big);
     list.add_surplus(4);
     let mut wakers = WakeList::new();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
     assert_eq!(list.surplus, 0);
-    list.check();
+    list.assert_valid().assert_sorted();
     // A more urgent waiter arrives: the 4 parked permits come back and serve it first.
     let urgent = waiter(1, 3);
     push(&mut list, &urgent);
-    list.check();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
+    list.assert_valid().assert_sorted();
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
     assert_eq!(urgent.state(), WaiterState::Granted);
     assert_eq!(big.state(), WaiterState::Linked);
-    list.check();
+    list.assert_valid().assert_sorted();
     // SAFETY: `big` is linked here.
     assert_eq!(unsafe { (*node(NonNull::from(&*big))).assigned }, 1);
     // SAFETY: linked in this list.
@@ -165,13 +170,13 @@ fn distribute_stops_at_a_full_wake_batch() {
     let mut wakers = WakeList::new();
     assert_eq!(
         list.distribute(usize::MAX, &mut wakers),
-        Distributed::BatchFull
+        Progress::BatchFull
     );
     assert!(wakers.is_full());
     assert_eq!(list.len(), 3);
     assert_eq!(list.surplus, 3);
     let mut wakers = WakeList::new();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Distributed::Done);
+    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
     assert!(list.is_empty());
 }
 
@@ -187,9 +192,9 @@ fn close_batch_unlinks_everyone_and_returns_partial_grants() {
     list.add_surplus(1);
     let mut wakers = WakeList::new();
     list.distribute(usize::MAX, &mut wakers);
-    assert_eq!(list.close_batch(&mut wakers), Distributed::BatchFull);
+    assert_eq!(list.close_batch(&mut wakers), Progress::BatchFull);
     let mut wakers = WakeList::new();
-    assert_eq!(list.close_batch(&mut wakers), Distributed::Done);
+    assert_eq!(list.close_batch(&mut wakers), Progress::Complete);
     assert!(list.is_empty());
     assert_eq!(list.take_surplus(), 1);
     assert!(ws.iter().all(|w| w.state() == WaiterState::Closed));
@@ -226,7 +231,7 @@ fn panicking_ord_leaves_the_list_unchanged() {
     }));
     assert!(caught.is_err());
     assert_eq!(bad.state(), WaiterState::Idle);
-    assert_eq!(list.check().len(), 3);
+    assert_eq!(list.assert_valid().assert_sorted().len(), 3);
     list.add_surplus(3);
     list.distribute(usize::MAX, &mut WakeList::new());
     assert!(list.is_empty());
@@ -242,11 +247,11 @@ fn urgent_grants_before_low(limit: usize) -> usize {
     push(&mut list, &low);
     for (overtakes, u) in urgent.iter().enumerate() {
         push(&mut list, u);
-        list.check();
+        list.assert_valid().assert_sorted();
         list.add_surplus(1);
         assert_eq!(
             list.distribute(limit, &mut WakeList::new()),
-            Distributed::Done
+            Progress::Complete
         );
         if low.state() == WaiterState::Granted {
             // Drain the rest so every waiter is unlinked before it is dropped.
@@ -278,14 +283,14 @@ fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     list.distribute(1, &mut WakeList::new());
     assert_eq!(big.state(), WaiterState::Linked);
     assert_eq!(old.state(), WaiterState::Linked);
-    list.check();
+    list.assert_valid().assert_sorted();
     let filler = waiter(0, 1);
     push(&mut list, &filler);
     list.grants = list.grants.wrapping_add(1); // as if another waiter had been granted
     list.distribute(1, &mut WakeList::new());
     // `old` is now the front: `big`'s 2 parked permits move to it.
     assert_eq!(old.state(), WaiterState::Granted);
-    list.check();
+    list.assert_valid().assert_sorted();
     // SAFETY: linked in this list.
     unsafe {
         list.cancel(big.as_ref());
@@ -355,7 +360,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
                 let mut wakers = WakeList::new();
                 list.distribute(if track_arrivals { 2 } else { usize::MAX }, &mut wakers);
             }
-            assert_eq!(list.check_structure().len(), list.len());
+            assert_eq!(list.assert_valid().len(), list.len());
         }
         let granted = waiters
             .iter()
@@ -366,7 +371,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
         list.add_surplus(2 * n as usize);
         loop {
             let mut wakers = WakeList::new();
-            if list.distribute(usize::MAX, &mut wakers) == Distributed::Done {
+            if list.distribute(usize::MAX, &mut wakers) == Progress::Complete {
                 break;
             }
         }
@@ -413,14 +418,14 @@ fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
     for w in [&front, &liar, &urgent] {
         // SAFETY: alive for the whole test, drained at the end.
         unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), false) };
-        list.check_structure();
+        list.assert_valid();
     }
-    assert_eq!(list.check_structure().len(), 3);
+    assert_eq!(list.assert_valid().len(), 3);
     assert_eq!(list.first, Some(NonNull::from(&*urgent)));
     list.add_surplus(3);
     assert_eq!(
         list.distribute(usize::MAX, &mut WakeList::new()),
-        Distributed::Done
+        Progress::Complete
     );
     for w in [&front, &liar, &urgent] {
         assert_eq!(w.state(), WaiterState::Granted);
@@ -437,7 +442,7 @@ fn depth(link: Link<i64>) -> usize {
 }
 
 /// Priorities arriving in ascending order are the worst case of a plain search tree (a
-/// list of n levels); the random heap keys keep the treap O(log d) deep.
+/// list of n levels); the random treap keys keep the treap O(log d) deep.
 #[test]
 fn ascending_priorities_keep_the_tree_logarithmically_deep() {
     let n: u32 = if cfg!(miri) { 256 } else { 4096 };

@@ -1,0 +1,155 @@
+//! The tests' invariant checker: [`WaitList::assert_valid`] walks the whole list and asserts
+//! every invariant that holds whatever the priorities' `Ord` answers; [`Walk::assert_sorted`]
+//! adds the search order, which only an honest `Ord` gives.
+
+use core::fmt::Debug;
+use core::ptr::NonNull;
+use std::vec::Vec;
+
+use super::treap::{Link, NOT_A_HEAD};
+use super::waiter::{needed, node, state, LINKED};
+use super::{WaitList, Waiter};
+use crate::loom::Ordering;
+
+/// The linked waiters as [`WaitList::assert_valid`] walked them: the runs in tree order
+/// (service order by priority, where `Ord` is honest), each run from its head.
+pub(super) struct Walk<'a, P>(Vec<Seen<'a, P>>);
+
+/// One linked waiter of a [`Walk`].
+struct Seen<'a, P> {
+    priority: &'a P,
+    heads_run: bool,
+}
+
+impl<P> WaitList<P> {
+    /// Asserts every invariant that holds whatever the priorities' `Ord` answers (it makes
+    /// no comparison): the tree's links, parent pointers and heap order on treap keys;
+    /// that only run heads are in the tree and have keys; the runs' circular links; that
+    /// every waiter reached is linked and `len` counts them; `first` is the leftmost head;
+    /// the arrival list holds every waiter or none, oldest first with non-decreasing
+    /// tickets; and only `partial` holds a partial grant, of at most what it needs.
+    /// Returns the waiters in the order walked, for [`Walk::assert_sorted`].
+    pub(super) fn assert_valid(&self) -> Walk<'_, P> {
+        let mut order: Vec<Seen<'_, P>> = Vec::new();
+        // SAFETY: tests call this with the list exclusively borrowed; all linked waiters
+        // are alive (invariant 2), and only shared reads are made.
+        unsafe {
+            let mut count = 0;
+            if let Some(root) = self.root {
+                assert_eq!((*node(root)).parent, None, "root has no parent");
+            }
+            // In-order walk of the treap.
+            let mut stack: Vec<NonNull<Waiter<P>>> = Vec::new();
+            let mut cur = self.root;
+            let mut prev_head: Link<P> = None;
+            while cur.is_some() || !stack.is_empty() {
+                while let Some(c) = cur {
+                    stack.push(c);
+                    cur = (*node(c)).left;
+                }
+                let h = stack.pop().unwrap();
+                let hn = node(h);
+                assert_ne!((*hn).treap_key, NOT_A_HEAD, "tree nodes head their runs");
+                for child in [(*hn).left, (*hn).right].into_iter().flatten() {
+                    assert_eq!((*node(child)).parent, Some(h), "child's parent pointer");
+                    assert!(
+                        (*node(child)).treap_key >= (*hn).treap_key,
+                        "heap order on treap keys"
+                    );
+                }
+                if prev_head.is_none() {
+                    assert_eq!(self.first, Some(h), "first is the leftmost head");
+                }
+                prev_head = Some(h);
+                // Walk the run.
+                let mut w = h;
+                loop {
+                    let wn = node(w);
+                    assert_eq!(
+                        state(w).load(Ordering::Relaxed),
+                        LINKED,
+                        "waiters in the list are linked"
+                    );
+                    assert_eq!(
+                        (*wn).treap_key != NOT_A_HEAD,
+                        w == h,
+                        "only run heads have keys"
+                    );
+                    assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
+                    if Some(w) != self.partial {
+                        assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
+                    }
+                    assert!(
+                        (*wn).assigned <= needed(w),
+                        "a grant is at most the request"
+                    );
+                    order.push(Seen {
+                        priority: &(*wn).priority,
+                        heads_run: w == h,
+                    });
+                    count += 1;
+                    w = (*wn).next.unwrap();
+                    if w == h {
+                        break;
+                    }
+                }
+                cur = (*hn).right;
+            }
+            assert_eq!(count, self.len, "len counts linked waiters");
+            // The arrival list holds the same waiters, oldest first, tickets non-decreasing.
+            let mut arrivals = 0;
+            let mut cur = self.oldest;
+            let mut prev: Link<P> = None;
+            while let Some(w) = cur {
+                assert_eq!((*node(w)).older, prev, "arrival links");
+                if let Some(p) = prev {
+                    assert!(
+                        (*node(p)).ticket <= (*node(w)).ticket,
+                        "tickets in arrival order"
+                    );
+                }
+                arrivals += 1;
+                prev = Some(w);
+                cur = (*node(w)).newer;
+            }
+            assert_eq!(self.newest, prev);
+            assert!(
+                arrivals == self.len || arrivals == 0,
+                "the arrival list holds every waiter or none"
+            );
+            assert_eq!(self.first.is_none(), self.root.is_none());
+            if let Some(partial) = self.partial {
+                assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
+                assert!((*node(partial)).assigned > 0, "`partial` holds a grant");
+            }
+        }
+        Walk(order)
+    }
+}
+
+impl<'a, P> Walk<'a, P> {
+    /// The number of linked waiters walked (asserted equal to the list's `len`).
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The priorities in the order walked.
+    pub(super) fn priorities(&self) -> impl Iterator<Item = &'a P> + '_ {
+        self.0.iter().map(|seen| seen.priority)
+    }
+}
+
+impl<P: Ord + Debug> Walk<'_, P> {
+    /// Asserts the search order, which holds only where `Ord` is a total order: the runs'
+    /// priorities strictly ascend, and each run shares one priority.
+    pub(super) fn assert_sorted(self) -> Self {
+        for pair in self.0.windows(2) {
+            let (before, after) = (&pair[0], &pair[1]);
+            match after.heads_run {
+                true => assert!(before.priority < after.priority, "search order of the runs"),
+                false => assert_eq!(before.priority, after.priority, "a run shares one priority"),
+            }
+        }
+        self
+    }
+}
