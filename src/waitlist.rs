@@ -98,8 +98,9 @@
 //!   ([`WaitList::enqueue`], [`WaitList::cancel`], [`WaitList::waker_will_wake`],
 //!   [`WaitList::replace_waker`]) with its pinned waiter, and the `unsafe fn`s of
 //!   `RawAcquire` (one semaphore per request, cancelled before it is dropped) pass their
-//!   contract on through `crate::trace` to the futures of `crate::acquire` and
-//!   `crate::owned`, which keep it;
+//!   contract on through `crate::trace` to `crate::request`, the one request both public
+//!   futures wrap, which keeps it through the sealed `crate::handle::Handle` trait (an
+//!   `unsafe trait`: a borrow or an `Arc` keeps the semaphore alive and in place);
 //! * other structures' own pointers and pins, each argued where it is: `crate::ambient`
 //!   follows its thread-local chain of priority scopes (pointers to stack frames),
 //!   `crate::lock` hands out its `UnsafeCell` as `&mut` while the lock is held, and
