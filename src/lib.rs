@@ -180,7 +180,7 @@ pub mod tower;
 #[cfg(feature = "tracing")]
 mod trace;
 mod waitlist;
-mod wake_list;
+mod wake_batch;
 
 pub use acquire::Acquire;
 #[cfg(feature = "alloc")]

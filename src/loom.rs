@@ -87,3 +87,14 @@ macro_rules! const_thread_local {
 }
 #[cfg(feature = "std")]
 pub(crate) use const_thread_local;
+
+/// Declares a function `const` except under loom, whose primitives are built at run time.
+macro_rules! const_unless_loom {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$meta])* $vis const fn $name($($arg: $ty),*) -> $ret $body
+        #[cfg(loom)]
+        $(#[$meta])* $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+pub(crate) use const_unless_loom;

@@ -12,10 +12,11 @@ use crate::acquire::AcquireOwned;
 use crate::error::AcquireError;
 use crate::error::TryAcquireError;
 use crate::lock::{RawLock, SpinLock};
+use crate::loom::const_unless_loom;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
 use crate::permit::{Held, Permit};
-use crate::raw::{const_unless_loom, RawSemaphore, MAX_PERMITS};
+use crate::raw::{RawSemaphore, MAX_PERMITS};
 #[cfg(feature = "alloc")]
 use crate::snapshot::Snapshot;
 use crate::snapshot::{ClassInfo, Summary};

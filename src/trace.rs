@@ -145,7 +145,7 @@ impl<P> fmt::Debug for Record<P> {
     }
 }
 
-/// [`RawAcquire::poll_acquire`] with its events: a fresh request that stays pending has
+/// [`RawAcquire::poll_acquire`] with its events: an idle request that stays pending has
 /// joined the line (`queued`); a queued one that completes was granted or failed.
 ///
 /// While nobody listens, this is the untraced poll after one check, inlined; the events are

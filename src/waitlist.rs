@@ -113,7 +113,7 @@ use core::ptr::NonNull;
 use core::task::Waker;
 
 use crate::loom::Ordering;
-use crate::wake_list::WakeList;
+use crate::wake_batch::WakeBatch;
 
 mod inspect;
 mod treap;
@@ -258,7 +258,7 @@ impl<P> WaitList<P> {
     /// granted and its waker pushed onto `wakers`; the next waiter gets a partial grant if
     /// the surplus runs out first. `overtake_limit` is the anti-starvation bound
     /// (`usize::MAX`: strict priority).
-    pub(crate) fn distribute(&mut self, overtake_limit: usize, wakers: &mut WakeList) -> Progress {
+    pub(crate) fn distribute(&mut self, overtake_limit: usize, wakers: &mut WakeBatch) -> Progress {
         while let Some(front) = self.front(overtake_limit) {
             // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
             unsafe {
@@ -319,7 +319,7 @@ impl<P> WaitList<P> {
 
     /// Unlinks up to a batch of waiters from the front, marking them closed. Their partial
     /// grants return to the surplus. Returns [`Progress::BatchFull`] if waiters remain.
-    pub(crate) fn close_batch(&mut self, wakers: &mut WakeList) -> Progress {
+    pub(crate) fn close_batch(&mut self, wakers: &mut WakeBatch) -> Progress {
         while let Some(front) = self.first {
             if wakers.is_full() {
                 return Progress::BatchFull;

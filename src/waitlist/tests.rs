@@ -35,7 +35,7 @@ fn drain(list: &mut WaitList<i64>) -> Vec<i64> {
     while let Some(front) = list.first {
         // SAFETY: the front waiter is linked, hence alive.
         served.push(unsafe { (*node(front)).priority });
-        let mut wakers = WakeList::new();
+        let mut wakers = WakeBatch::new();
         list.add_surplus(1);
         assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
         list.assert_valid().assert_sorted();
@@ -136,7 +136,7 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     let big = waiter(5, 10);
     push(&mut list, &big);
     list.add_surplus(4);
-    let mut wakers = WakeList::new();
+    let mut wakers = WakeBatch::new();
     assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
     assert_eq!(list.surplus, 0);
     list.assert_valid().assert_sorted();
@@ -167,7 +167,7 @@ fn distribute_stops_at_a_full_wake_batch() {
         push(&mut list, w);
     }
     list.add_surplus(ws.len());
-    let mut wakers = WakeList::new();
+    let mut wakers = WakeBatch::new();
     assert_eq!(
         list.distribute(usize::MAX, &mut wakers),
         Progress::BatchFull
@@ -175,7 +175,7 @@ fn distribute_stops_at_a_full_wake_batch() {
     assert!(wakers.is_full());
     assert_eq!(list.len(), 3);
     assert_eq!(list.surplus, 3);
-    let mut wakers = WakeList::new();
+    let mut wakers = WakeBatch::new();
     assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
     assert!(list.is_empty());
 }
@@ -190,10 +190,10 @@ fn close_batch_unlinks_everyone_and_returns_partial_grants() {
         push(&mut list, w);
     }
     list.add_surplus(1);
-    let mut wakers = WakeList::new();
+    let mut wakers = WakeBatch::new();
     list.distribute(usize::MAX, &mut wakers);
     assert_eq!(list.close_batch(&mut wakers), Progress::BatchFull);
-    let mut wakers = WakeList::new();
+    let mut wakers = WakeBatch::new();
     assert_eq!(list.close_batch(&mut wakers), Progress::Complete);
     assert!(list.is_empty());
     assert_eq!(list.take_surplus(), 1);
@@ -233,7 +233,7 @@ fn panicking_ord_leaves_the_list_unchanged() {
     assert_eq!(bad.state(), WaiterState::Idle);
     assert_eq!(list.assert_valid().assert_sorted().len(), 3);
     list.add_surplus(3);
-    list.distribute(usize::MAX, &mut WakeList::new());
+    list.distribute(usize::MAX, &mut WakeBatch::new());
     assert!(list.is_empty());
 }
 
@@ -250,13 +250,13 @@ fn urgent_grants_before_low(limit: usize) -> usize {
         list.assert_valid().assert_sorted();
         list.add_surplus(1);
         assert_eq!(
-            list.distribute(limit, &mut WakeList::new()),
+            list.distribute(limit, &mut WakeBatch::new()),
             Progress::Complete
         );
         if low.state() == WaiterState::Granted {
             // Drain the rest so every waiter is unlinked before it is dropped.
             list.add_surplus(list.len());
-            list.distribute(limit, &mut WakeList::new());
+            list.distribute(limit, &mut WakeBatch::new());
             return overtakes;
         }
     }
@@ -280,14 +280,14 @@ fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     // One grant has happened since `old` arrived once `first` is served, so with limit 1
     // `old` is due; meanwhile `big` collects a partial grant as the priority front.
     list.add_surplus(2);
-    list.distribute(1, &mut WakeList::new());
+    list.distribute(1, &mut WakeBatch::new());
     assert_eq!(big.state(), WaiterState::Linked);
     assert_eq!(old.state(), WaiterState::Linked);
     list.assert_valid().assert_sorted();
     let filler = waiter(0, 1);
     push(&mut list, &filler);
     list.grants = list.grants.wrapping_add(1); // as if another waiter had been granted
-    list.distribute(1, &mut WakeList::new());
+    list.distribute(1, &mut WakeBatch::new());
     // `old` is now the front: `big`'s 2 parked permits move to it.
     assert_eq!(old.state(), WaiterState::Granted);
     list.assert_valid().assert_sorted();
@@ -357,7 +357,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
             }
             if rng.below(3) == 0 {
                 list.add_surplus(1);
-                let mut wakers = WakeList::new();
+                let mut wakers = WakeBatch::new();
                 list.distribute(if track_arrivals { 2 } else { usize::MAX }, &mut wakers);
             }
             assert_eq!(list.assert_valid().len(), list.len());
@@ -370,7 +370,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
         // Enough permits for everyone: every linked waiter is reached and granted.
         list.add_surplus(2 * n as usize);
         loop {
-            let mut wakers = WakeList::new();
+            let mut wakers = WakeBatch::new();
             if list.distribute(usize::MAX, &mut wakers) == Progress::Complete {
                 break;
             }
@@ -424,7 +424,7 @@ fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
     assert_eq!(list.first, Some(NonNull::from(&*urgent)));
     list.add_surplus(3);
     assert_eq!(
-        list.distribute(usize::MAX, &mut WakeList::new()),
+        list.distribute(usize::MAX, &mut WakeBatch::new()),
         Progress::Complete
     );
     for w in [&front, &liar, &urgent] {
@@ -455,8 +455,8 @@ fn ascending_priorities_keep_the_tree_logarithmically_deep() {
     let depth = depth(list.root);
     assert!(depth <= 4 * log2, "depth {depth} for {n} runs");
     list.add_surplus(n as usize);
-    list.distribute(usize::MAX, &mut WakeList::new());
+    list.distribute(usize::MAX, &mut WakeBatch::new());
     while !list.is_empty() {
-        list.distribute(usize::MAX, &mut WakeList::new());
+        list.distribute(usize::MAX, &mut WakeBatch::new());
     }
 }

@@ -11,20 +11,20 @@ type Rest = ManuallyDrop<[Option<Waker>; WAKE_BATCH - 1]>;
 /// Wakers to wake once the lock is released: at most [`WAKE_BATCH`], so the time spent
 /// under the lock per batch is bounded, and no heap is needed.
 ///
-/// Every waker put in is woken exactly once: by [`WakeList::wake_all`], or, if a waker
-/// panics while being woken (or the list is dropped early), by the destructor, which wakes
+/// Every waker put in is woken exactly once: by [`WakeBatch::wake_all`], or, if a waker
+/// panics while being woken (or the batch is dropped early), by the destructor, which wakes
 /// the rest. Waiters granted permits are therefore never left asleep by someone else's
 /// faulty waker. (A second panicking waker during that unwinding aborts, as Rust does for
 /// any panic while unwinding.)
 ///
 /// Most batches hold one waker (a release handing its permit to the next in line), so the
 /// first slot stands apart and the other `WAKE_BATCH - 1` are only initialised when a
-/// second waker arrives: a new list is a few words to write, not a 512-byte clear (which
-/// was about 35 instructions per list, twice per contended task). The slots sit in
-/// `ManuallyDrop` because every slot is `None` whenever the list is dropped (`Drop` wakes
+/// second waker arrives: a new batch is a few words to write, not a 512-byte clear (what
+/// that saved is in `docs/benchmarks.md`, "The wake list"). The slots sit in
+/// `ManuallyDrop` because every slot is `None` whenever the batch is dropped (`Drop` wakes
 /// what is left), so the compiler's drop glue has nothing to do and is not even called.
 /// All of it is safe code: an uninitialised array would save little more.
-pub(crate) struct WakeList {
+pub(crate) struct WakeBatch {
     first: ManuallyDrop<Option<Waker>>,
     rest: Option<Rest>,
     /// Slots `woken..len` hold wakers still to be woken; all others are `None`.
@@ -32,7 +32,7 @@ pub(crate) struct WakeList {
     woken: usize,
 }
 
-impl WakeList {
+impl WakeBatch {
     #[inline]
     pub(crate) const fn new() -> Self {
         Self {
@@ -71,7 +71,7 @@ impl WakeList {
         ManuallyDrop::new([NONE; WAKE_BATCH - 1])
     }
 
-    /// Wakes every collected waker, in the order they were pushed, leaving the list empty
+    /// Wakes every collected waker, in the order they were pushed, leaving the batch empty
     /// and ready for reuse.
     #[inline]
     pub(crate) fn wake_all(&mut self) {
@@ -91,7 +91,7 @@ impl WakeList {
     }
 }
 
-impl Drop for WakeList {
+impl Drop for WakeBatch {
     #[inline]
     fn drop(&mut self) {
         // Usually already woken (the check is inlined; the loop is not needed then).
@@ -102,9 +102,9 @@ impl Drop for WakeList {
     }
 }
 
-impl core::fmt::Debug for WakeList {
+impl core::fmt::Debug for WakeBatch {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WakeList")
+        f.debug_struct("WakeBatch")
             .field("pending", &(self.len - self.woken))
             .finish()
     }

@@ -1,0 +1,407 @@
+//! The protocol of one acquire, which both public futures run: the lock-free fast path,
+//! queueing under the lock, the poll after a wake-up, and cancellation.
+
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use crate::error::{AcquireError, TryAcquireError};
+use crate::lock::RawLock;
+use crate::loom::Ordering;
+use crate::waitlist::{WaitList, Waiter, WaiterState};
+
+use super::{RawSemaphore, CLOSED, MAX_PERMITS, SHIFT, WAITING};
+
+/// What [`RawSemaphore::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enqueued {
+    /// Enough permits had been freed meanwhile: taken at once, the waiter is not linked.
+    Acquired,
+    /// The waiter is linked (and may already have been granted by the settle after it).
+    Queued,
+}
+
+impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
+    /// Under the lock: takes `n` permits at once if nobody waits and enough are free, else
+    /// queues `waiter` and moves the free permits into the wait list's surplus.
+    ///
+    /// # Safety
+    ///
+    /// As for [`WaitList::enqueue`] on this semaphore's list.
+    unsafe fn enqueue(
+        &self,
+        list: &mut WaitList<P>,
+        waiter: Pin<&Waiter<P>>,
+        n: usize,
+        waker: &mut Option<Waker>,
+    ) -> Result<Enqueued, AcquireError> {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                return Err(AcquireError::closed());
+            }
+            if cur & WAITING != 0 || cur >> SHIFT < n {
+                break;
+            }
+            // Freed since the fast path failed, and nobody waits: no need to queue.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur - (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(Enqueued::Acquired),
+                Err(actual) => cur = actual,
+            }
+        }
+        // Link first: it compares priorities (user code that may panic) before changing
+        // anything, so a panic leaves both the list and the permit word untouched. An `Ord`
+        // that uses this semaphore gets a panic rather than a deadlock (see `Mutex`).
+        self.waiters.running_user_code(|| {
+            // SAFETY: forwarded to the caller.
+            unsafe { list.enqueue(waiter, waker, self.overtake_limit != usize::MAX) }
+        });
+        // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
+        // releaser's fast path either lands before it (and its permits are taken here) or
+        // sees WAITING and comes through the lock.
+        loop {
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur & CLOSED) | WAITING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(prev) => {
+                    list.add_surplus(prev >> SHIFT);
+                    return Ok(Enqueued::Queued);
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The protocol of one acquire: fast path, queueing, waiting, cancellation. Where it
+    /// stands is the waiter's state: idle, in the list (linked, granted or closed) or done.
+    pub(crate) struct RawAcquire<P> {
+        #[pin]
+        waiter: Waiter<P>,
+        // What its `tracing` events need (`crate::trace`); nothing without the feature.
+        trace: TraceRecord<P>,
+    }
+}
+
+#[cfg(feature = "tracing")]
+type TraceRecord<P> = crate::trace::Record<P>;
+#[cfg(not(feature = "tracing"))]
+type TraceRecord<P> = core::marker::PhantomData<P>;
+
+impl<P> RawAcquire<P> {
+    pub(crate) fn new(priority: P, needed: u32) -> Self {
+        Self {
+            waiter: Waiter::new(priority, needed),
+            trace: TraceRecord::default(),
+        }
+    }
+
+    /// Lets its `tracing` events show the priority by value where its type allows
+    /// (`crate::trace`): called where the request is created, where `P: 'static` is known.
+    /// Nothing without the feature.
+    #[inline]
+    #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+    pub(crate) fn showing_values(mut self) -> Self
+    where
+        P: 'static,
+    {
+        #[cfg(feature = "tracing")]
+        self.trace.show_values();
+        self
+    }
+
+    /// A request like this one (never polled) at another priority.
+    pub(crate) fn renewed(&self, priority: P) -> Self {
+        Self {
+            waiter: Waiter::new(priority, self.needed()),
+            #[cfg(feature = "tracing")]
+            trace: self.trace.renewed(),
+            #[cfg(not(feature = "tracing"))]
+            trace: core::marker::PhantomData,
+        }
+    }
+
+    /// The request's `tracing` record and its waiter, for `crate::trace`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn traced(
+        self: Pin<&mut Self>,
+    ) -> (&mut crate::trace::Record<P>, Pin<&mut Waiter<P>>) {
+        let this = self.project();
+        (this.trace, this.waiter)
+    }
+
+    /// Replaces the priority; only possible before the first poll (`&mut self`).
+    pub(crate) fn set_priority(&mut self, priority: P) {
+        self.waiter.set_priority(priority);
+    }
+
+    #[inline]
+    pub(crate) fn needed(&self) -> u32 {
+        self.waiter.needed()
+    }
+
+    /// Cancels: unlinks the waiter if queued, returning any permits it was handed to the
+    /// semaphore (and so to the next waiters, with their wake-ups).
+    ///
+    /// # Safety
+    ///
+    /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
+    #[inline]
+    pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
+        // SAFETY: forwarded.
+        #[cfg(feature = "tracing")]
+        return unsafe { crate::trace::cancel(self, sem) };
+        // SAFETY: forwarded.
+        #[cfg(not(feature = "tracing"))]
+        unsafe {
+            self.cancel_untraced(sem)
+        }
+    }
+
+    /// [`RawAcquire::cancel`] without its `tracing` event.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::cancel`].
+    #[inline]
+    pub(crate) unsafe fn cancel_untraced<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+    ) {
+        if self.waiter.has_entered_list() {
+            // SAFETY: forwarded.
+            unsafe { self.cancel_queued(sem) }
+        }
+    }
+
+    /// The out-of-line part of [`RawAcquire::cancel_untraced`], for a request that has
+    /// entered the list.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::cancel`].
+    #[inline(never)]
+    unsafe fn cancel_queued<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
+        let waiter = self.project().waiter.into_ref();
+        if waiter.state() == WaiterState::Linked {
+            // SAFETY: a queued waiter is linked in `sem`'s list or nowhere (caller).
+            let unlinked = sem.locked_then_settle(|list| unsafe { list.cancel(waiter) });
+            if unlinked.is_some() {
+                // Its partial grant went back into the surplus and was settled above; its
+                // waker is dropped here, outside the lock.
+                return;
+            }
+        }
+        // Granted meanwhile (or closed): give granted permits back in full.
+        if waiter.state() == WaiterState::Granted {
+            waiter.set_done();
+            sem.release(waiter.needed() as usize);
+        }
+    }
+}
+
+impl<P: Ord> RawAcquire<P> {
+    /// Polls for the permits. `Ready(Ok(()))` means `needed()` permits now belong to the
+    /// caller, who must release or forget them.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`.
+    ///
+    /// # Safety
+    ///
+    /// Every call on `self` passes the same `sem`, which stays alive and in place until
+    /// [`RawAcquire::cancel`] has been called with it, and `cancel` is called before `self`
+    /// is dropped.
+    #[inline]
+    pub(crate) unsafe fn poll_acquire<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // SAFETY: forwarded.
+        #[cfg(feature = "tracing")]
+        return unsafe { crate::trace::poll_acquire(self, sem, cx) };
+        // SAFETY: forwarded.
+        #[cfg(not(feature = "tracing"))]
+        unsafe {
+            self.poll_acquire_untraced(sem, cx)
+        }
+    }
+
+    /// [`RawAcquire::poll_acquire`] without its `tracing` events.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::poll_acquire`].
+    #[inline]
+    pub(crate) unsafe fn poll_acquire_untraced<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        // The uncontended case and the poll after a grant are inlined into the caller;
+        // everything else is out of line, including a request above `MAX_PERMITS`
+        // (possible on every target: a `u32` goes up to twice the 64-bit maximum), which
+        // the slow path fails with its error.
+        let n = self.waiter.needed() as usize;
+        if self.waiter.is_idle() && n <= MAX_PERMITS {
+            let fast = match sem.try_acquire(n) {
+                Ok(()) => Ok(()),
+                Err(TryAcquireError::Closed) => Err(AcquireError::closed()),
+                Err(TryAcquireError::NoPermits) => {
+                    // SAFETY: forwarded.
+                    return unsafe { self.poll_acquire_slow(sem, cx) };
+                }
+            };
+            self.waiter.set_done();
+            return Poll::Ready(fast);
+        }
+        // The usual poll after a wake-up: the permits were handed over.
+        if self.waiter.take_grant() {
+            return Poll::Ready(Ok(()));
+        }
+        // SAFETY: forwarded.
+        unsafe { self.poll_acquire_slow(sem, cx) }
+    }
+
+    /// The out-of-line part of [`RawAcquire::poll_acquire_untraced`]: queueing, a re-poll
+    /// while queued, and the errors.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawAcquire::poll_acquire`].
+    #[inline(never)]
+    unsafe fn poll_acquire_slow<L: RawLock>(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore<P, L>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let waiter = self.project().waiter.into_ref();
+        let n = waiter.needed() as usize;
+        match waiter.state() {
+            WaiterState::Idle => {
+                if n > MAX_PERMITS {
+                    waiter.set_done();
+                    return Poll::Ready(Err(AcquireError::too_many_permits(n)));
+                }
+                // `poll_acquire` has just tried the lock-free path and found no permits;
+                // `enqueue` looks at the permit word again under the lock.
+                // Cloned before locking, and dropped after it if not linked (permits taken
+                // at once, closed, or a panicking `Ord`): no user code runs under the lock
+                // but `Ord`.
+                let mut waker = Some(cx.waker().clone());
+                let enqueued = sem.locked_then_settle(|list| {
+                    // SAFETY: the waiter is idle, so unlinked, and pinned; it is unlinked
+                    // before it is dropped because the caller calls `cancel`, and `sem`
+                    // stays in place until then (caller). Once linked, its state says so
+                    // before any waker runs: if one panics, `cancel` still unlinks it.
+                    unsafe { sem.enqueue(list, waiter, n, &mut waker) }
+                });
+                drop(waker);
+                match enqueued {
+                    Err(err) => {
+                        waiter.set_done();
+                        Poll::Ready(Err(err))
+                    }
+                    Ok(Enqueued::Acquired) => {
+                        waiter.set_done();
+                        Poll::Ready(Ok(()))
+                    }
+                    Ok(Enqueued::Queued) => Self::ready_or_pending(waiter),
+                }
+            }
+            WaiterState::Linked => {
+                let current = sem.waiters.with(|list| {
+                    waiter.state() != WaiterState::Linked
+                        // SAFETY: linked, and only ever in `sem`'s list (caller).
+                        || unsafe { list.waker_will_wake(waiter, cx.waker()) }
+                });
+                if !current {
+                    // SAFETY: a queued waiter is in `sem`'s list or in none (caller).
+                    unsafe { Self::replace_waker(waiter, sem, cx.waker()) };
+                }
+                Self::ready_or_pending(waiter)
+            }
+            WaiterState::Granted | WaiterState::Closed => Self::ready_or_pending(waiter),
+            WaiterState::Done => panic!("`Acquire` polled after it completed"),
+        }
+    }
+
+    /// Re-polled with a waker for another task: stores a clone of it. The clone is made,
+    /// and the replaced waker dropped, outside the lock (both are user code, tokio#5429).
+    ///
+    /// # Safety
+    ///
+    /// `waiter` is linked in `sem`'s list or in none.
+    #[cold]
+    unsafe fn replace_waker<L: RawLock>(
+        waiter: Pin<&Waiter<P>>,
+        sem: &RawSemaphore<P, L>,
+        waker: &Waker,
+    ) {
+        let fresh = waker.clone();
+        let unused = sem.waiters.with(|list| {
+            if waiter.state() != WaiterState::Linked {
+                // Granted or closed meanwhile: the caller reads that state next.
+                return Some(fresh);
+            }
+            // SAFETY: linked, and only ever in `sem`'s list (caller).
+            unsafe { list.replace_waker(waiter, fresh) }
+        });
+        drop(unused);
+    }
+
+    fn ready_or_pending(waiter: Pin<&Waiter<P>>) -> Poll<Result<(), AcquireError>> {
+        let result = match waiter.state() {
+            WaiterState::Granted => Ok(()),
+            WaiterState::Closed => Err(AcquireError::closed()),
+            WaiterState::Linked | WaiterState::Idle | WaiterState::Done => return Poll::Pending,
+        };
+        waiter.set_done();
+        Poll::Ready(result)
+    }
+}
+
+impl<P> RawAcquire<P> {
+    /// `Debug` for the public future named `name` that wraps this request.
+    pub(crate) fn fmt_as(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("permits", &self.waiter.needed())
+            .field("state", &self.waiter.state())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::lock::SpinLock;
+    use core::pin::pin;
+
+    /// The fast path failed, then permits were freed before the lock was taken: the slow
+    /// path must take them without linking the waiter (it used to report "queued", so the
+    /// future returned `Pending` forever while holding the permits).
+    #[test]
+    fn slow_path_takes_permits_freed_since_the_fast_path() {
+        let sem: RawSemaphore<i64, SpinLock> = RawSemaphore::new(1);
+        let waiter = pin!(Waiter::new(0, 1));
+        let enqueued = sem.waiters.with(|list| {
+            // SAFETY: the waiter is unlinked and outlives the list's use of it; the
+            // assertion below checks it was not linked.
+            unsafe { sem.enqueue(list, waiter.as_ref(), 1, &mut Some(Waker::noop().clone())) }
+        });
+        assert_eq!(enqueued, Ok(Enqueued::Acquired));
+        assert_eq!(waiter.state(), WaiterState::Idle);
+        assert_eq!(sem.available_permits(), 0);
+        assert_eq!(sem.waiter_count(), 0);
+    }
+}
