@@ -173,8 +173,7 @@ impl<'a, P: Ord, L: RawLock> Future for Acquire<'a, P, L> {
 
     #[inline(always)] // the uncontended path is a handful of instructions: keep it in the caller
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let ready = self.project().request.poll(cx);
-        ready.map(|result| result.map(Permit::new))
+        self.project().request.poll(cx, Permit::new)
     }
 }
 
@@ -291,8 +290,7 @@ impl<P: Ord, L: RawLock> Future for AcquireOwned<P, L> {
 
     #[inline(always)] // the uncontended path is a handful of instructions: keep it in the caller
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let ready = self.project().request.poll(cx);
-        ready.map(|result| result.map(OwnedPermit::new))
+        self.project().request.poll(cx, OwnedPermit::new)
     }
 }
 

@@ -121,6 +121,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// Takes `n` permits without waiting, if no waiter is queued and enough are free.
     /// Zero permits are always granted while the semaphore is open: taking nothing cannot
     /// overtake anyone.
+    #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
         if n == 0 {
             return if self.is_closed() {
@@ -274,6 +275,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     /// Under the lock: brings the permit word in line with the list: moves the list's
     /// surplus to it, and clears `WAITING` if nobody waits any more.
+    #[inline]
     fn sync_permit_word(&self, list: &mut WaitList<P>) {
         let surplus = list.take_surplus();
         let clear = if list.is_empty() { WAITING } else { 0 };

@@ -65,23 +65,29 @@ impl<H: Handle<Priority = P>, P> Request<H, P> {
 }
 
 impl<H: Handle<Priority = P>, P: Ord> Request<H, P> {
-    /// Polls the request: on success, the permits come with a handle of their own.
+    /// Polls the request: on success, the permits come with a handle of their own, wrapped
+    /// by `wrap` into the public permit type (one `map`, not two, on the hot path).
     ///
     /// Always inlined into the public futures' `poll`, so that the uncontended path costs
     /// what it would if it were written there.
     #[inline(always)]
-    pub(crate) fn poll(
+    pub(crate) fn poll<T>(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Held<H>, AcquireError>> {
+        wrap: impl FnOnce(Held<H>) -> T,
+    ) -> Poll<Result<T, AcquireError>> {
         let mut this = self.project();
-        this.ambient.resolve(this.raw.as_mut());
+        // Read before the ambient lookup (a call), so the address stays in a register.
         let sem: &H = this.sem;
+        let semaphore = sem.semaphore();
+        this.ambient.resolve(this.raw.as_mut());
         // SAFETY: always the semaphore behind `sem`, a handle this request owns and never
         // replaces, so by the `Handle` contract it stays alive and in place as long as the
         // request exists; `PinnedDrop` calls `cancel` with it before the handle goes away.
-        let ready = unsafe { this.raw.as_mut().poll_acquire(&sem.semaphore().raw, cx) };
-        ready.map(|result| result.map(|()| Held::new(sem.duplicate(), this.raw.needed() as usize)))
+        let ready = unsafe { this.raw.as_mut().poll_acquire(&semaphore.raw, cx) };
+        ready.map(|result| {
+            result.map(|()| wrap(Held::new(sem.duplicate(), this.raw.needed() as usize)))
+        })
     }
 }
 

@@ -14,6 +14,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     /// waking them outside the lock in bounded batches (re-locking between batches), and
     /// finally returns what `f` returned. `f`'s result is dropped by the caller after the
     /// lock is released, which is how replaced wakers are dropped outside it.
+    #[inline]
     pub(super) fn locked_then_settle<R>(&self, f: impl FnOnce(&mut WaitList<P>) -> R) -> R {
         let mut wakers = WakeBatch::new();
         // Grants recorded for the futurelock watch (`crate::hazard`), copied out only if any.
@@ -86,6 +87,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     /// Under the lock: grants what the surplus allows; once nobody is left waiting (or the
     /// semaphore is closed) the rest goes back to the permit word.
+    #[inline]
     pub(super) fn settle(&self, list: &mut WaitList<P>, wakers: &mut WakeBatch) -> Progress {
         if !list.may_distribute() && !list.is_empty() {
             // Nothing to hand out, no partial grant to move, and waiters remain: the common
