@@ -580,3 +580,19 @@ fn the_gate_priority_takes_any_integer_like_acquire_does() {
         Poll::Ready(None)
     ));
 }
+
+#[test]
+fn a_gate_is_refused_while_the_stream_runs_and_accepted_once_it_finished() {
+    let sem = Semaphore::new(1);
+    let mut running = limited::unordered((0..3).map(|_| std::future::pending::<()>()), 2);
+    assert!(poll_once(Pin::new(&mut running)).is_pending());
+    let refused = catch_unwind(AssertUnwindSafe(|| running.with_semaphore(&sem, 0)));
+    assert!(refused.is_err(), "a running stream must not take a gate");
+
+    let mut finished = limited::unordered([1, 2].map(std::future::ready), 2);
+    let outputs: Vec<i32> = futures::executor::block_on((&mut finished).collect());
+    assert_eq!(outputs.len(), 2);
+    let mut gated = finished.with_semaphore(&sem, 0);
+    assert!(futures::executor::block_on(gated.next()).is_none());
+    assert_eq!(sem.available_permits(), 1);
+}

@@ -195,7 +195,8 @@ where
     ///
     /// # Panics
     ///
-    /// If the stream has already been polled.
+    /// If the stream has been polled and has not finished (a finished stream yields nothing
+    /// more, with or without a gate).
     ///
     /// # Examples
     ///
@@ -245,7 +246,8 @@ where
     ///
     /// # Panics
     ///
-    /// If the stream has already been polled.
+    /// If the stream has been polled and has not finished, as for
+    /// [`with_semaphore`](Self::with_semaphore).
     ///
     /// # Examples
     ///
