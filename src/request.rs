@@ -52,7 +52,7 @@ impl<H: Handle<Priority = P>, P> Request<H, P> {
     }
 
     /// Sets an explicit priority, which wins over any ambient one.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         self.ambient = AmbientLookup::explicit();
         self.raw.set_priority(priority);

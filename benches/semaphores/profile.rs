@@ -11,34 +11,63 @@ use crate::e_one_more::Shape;
 use crate::peers::{for_each_peer, Peer};
 use crate::shared::{noop_context, queue_waiters};
 
-/// The measured loop for callgrind's `--toggle-collect=*profile_measure*`; returns the
-/// number of operations it ran.
-#[inline(never)]
-fn profile_measure<P: Peer>(sem: &P, scenario: &str) -> usize {
-    let mut cx = noop_context();
+/// Runs one of the uncontended or newcomer scenarios. Its name must not match
+/// `*profile_measure*`: callgrind toggles collection on every matching entry, so a nested
+/// match would switch it off.
+///
+/// The measured loops for callgrind's `--toggle-collect=*profile_measure*`; each returns
+/// the number of operations it ran. One function per scenario, so that one scenario's
+/// code does not change how the others are compiled (register allocation over one big
+/// `match` moved the uncontended acquire by ±20 instructions between builds).
+fn measure_scenario<P: Peer>(sem: &P, scenario: &str) -> usize {
     match scenario {
-        "try" => {
-            for _ in 0..100_000 {
-                drop(black_box(black_box(sem).try_acquire()));
-            }
-            100_000
-        }
-        "acquire" => {
-            for _ in 0..100_000 {
-                let mut fut = pin!(black_box(sem).acquire());
-                assert!(fut.as_mut().poll(&mut cx).is_ready());
-            }
-            100_000
-        }
+        "try" => profile_measure_try(sem),
+        "acquire" => profile_measure_acquire(sem),
+        "acquire_priority" => profile_measure_acquire_priority(sem),
         _ => {
             let newcomer = scenario.parse::<i64>().expect("a newcomer priority");
-            for _ in 0..10_000 {
-                let mut fut = pin!(black_box(sem).acquire_prio(black_box(newcomer)));
-                assert!(fut.as_mut().poll(&mut cx).is_pending());
-            }
-            10_000
+            profile_measure_newcomer(sem, newcomer)
         }
     }
+}
+
+#[inline(never)]
+fn profile_measure_try<P: Peer>(sem: &P) -> usize {
+    for _ in 0..100_000 {
+        drop(black_box(black_box(sem).try_acquire()));
+    }
+    100_000
+}
+
+#[inline(never)]
+fn profile_measure_acquire<P: Peer>(sem: &P) -> usize {
+    let mut cx = noop_context();
+    for _ in 0..100_000 {
+        let mut fut = pin!(black_box(sem).acquire());
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    }
+    100_000
+}
+
+#[inline(never)]
+fn profile_measure_acquire_priority<P: Peer>(sem: &P) -> usize {
+    let mut cx = noop_context();
+    for _ in 0..100_000 {
+        let mut fut = pin!(black_box(sem).acquire_prio(black_box(3)));
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    }
+    100_000
+}
+
+/// One more waiter (create, poll once, drop) behind a queue the caller built.
+#[inline(never)]
+fn profile_measure_newcomer<P: Peer>(sem: &P, newcomer: i64) -> usize {
+    let mut cx = noop_context();
+    for _ in 0..10_000 {
+        let mut fut = pin!(black_box(sem).acquire_prio(black_box(newcomer)));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    10_000
 }
 
 /// `profile_measure` for cancellation churn (slots allocated by the caller).
@@ -67,7 +96,7 @@ fn profile<P: Peer>(scenario: &str) {
         "tasks_equal" => profile_measure_tasks::<P>(&Mix::Equal.priorities()),
         "tasks_classes" => profile_measure_tasks::<P>(&Mix::TwoClasses.priorities()),
         "tasks_random" => profile_measure_tasks::<P>(&Mix::Random.priorities()),
-        "try" | "acquire" => profile_measure(&P::with_permits(1), scenario),
+        "try" | "acquire" | "acquire_priority" => measure_scenario(&P::with_permits(1), scenario),
         "churn" => {
             let sem = P::with_permits(1);
             let _held = sem.try_acquire().expect("a free permit");
@@ -87,7 +116,7 @@ fn profile<P: Peer>(scenario: &str) {
             let sem = P::with_permits(0);
             let make = |priority| sem.acquire_prio(priority);
             let _queued = queue_waiters(&make, shape.queued(depth));
-            profile_measure(&sem, &shape.newcomer(depth).to_string())
+            measure_scenario(&sem, &shape.newcomer(depth).to_string())
         }
     };
     println!("peer={} scenario={scenario} ops={ops}", P::NAME);

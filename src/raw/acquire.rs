@@ -139,6 +139,7 @@ impl<P> RawAcquire<P> {
     }
 
     /// Replaces the priority; only possible before the first poll (`&mut self`).
+    #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         self.waiter.set_priority(priority);
     }

@@ -78,6 +78,7 @@ impl<P> Waiter<P> {
     }
 
     /// Replaces the priority of a waiter that was never queued (`&mut` proves it is not).
+    #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         // SAFETY: `&mut self` means no list can hold a pointer to this waiter: linking
         // needs it pinned, and a pinned `!Unpin` waiter never hands out `&mut`.
