@@ -68,6 +68,7 @@ PROFILE_SCENARIOS = {
 GROUPS = [
     ("a_try_acquire", "a. Uncontended `try_acquire` + drop", "per call"),
     ("a_acquire", "a. Uncontended `acquire()` polled once (noop waker) + drop", "per call"),
+    ("a_acquire_priority", "a. Uncontended `acquire().priority(3)` polled once + drop (peers: their own priority argument, or plain `acquire()`)", "per call"),
     ("b_equal", "b. 10,000 tasks, 4 permits, equal priorities", "per task"),
     ("b_two_classes", "b. 10,000 tasks, 4 permits, two priority classes", "per task"),
     ("b_random", "b. 10,000 tasks, 4 permits, distinct random priorities", "per task"),
@@ -256,6 +257,9 @@ def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bo
         fastest = min(peers, key=peers.get) if peers else None
         ratio_target(f"(a) uncontended `{what}` ≤ 0.9× the fastest peer", t(group, OURS),
                      peers.get(fastest), 0.9, f"`{fastest}`")
+    ratio_target("(a) `acquire().priority(p)` ≤ 1.0× a plain `acquire()`",
+                 t("a_acquire_priority", OURS), t("a_acquire", OURS), 1.0,
+                 "its own plain `acquire()`")
     b_target("(b) equal priorities ≤ 1.0× tokio", "b_equal", "tokio", 1.0, "`tokio`")
     b_target("(b) two classes ≤ 1.1× tokio (FIFO only)", "b_two_classes", "tokio", 1.1,
              "`tokio`")

@@ -1,4 +1,5 @@
-//! Group a: uncontended `try_acquire` + drop, and `acquire()` polled once + drop.
+//! Group a: uncontended `try_acquire` + drop, and `acquire()` (plain, and with an explicit
+//! priority) polled once + drop.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -23,15 +24,34 @@ fn try_acquire_uncontended<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>) {
 }
 
 fn acquire_uncontended<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    acquire_uncontended_with::<P>(g, None);
+}
+
+/// With an explicit priority (`.priority(3)` here; the others' own priority argument, or
+/// their plain acquire if they have none).
+fn acquire_priority_uncontended<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    acquire_uncontended_with::<P>(g, Some(3));
+}
+
+fn acquire_uncontended_with<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>, priority: Option<i64>) {
     let sem = P::with_permits(1);
     let mut cx = noop_context();
     g.bench_function(P::NAME, |b| {
-        b.iter(|| {
-            let mut fut = pin!(black_box(&sem).acquire());
-            let Poll::Ready(permit) = fut.as_mut().poll(&mut cx) else {
-                panic!("an uncontended acquire completes on its first poll");
-            };
-            drop(black_box(permit));
+        b.iter(|| match priority {
+            None => {
+                let mut fut = pin!(black_box(&sem).acquire());
+                let Poll::Ready(permit) = fut.as_mut().poll(&mut cx) else {
+                    panic!("an uncontended acquire completes on its first poll");
+                };
+                drop(black_box(permit));
+            }
+            Some(priority) => {
+                let mut fut = pin!(black_box(&sem).acquire_prio(black_box(priority)));
+                let Poll::Ready(permit) = fut.as_mut().poll(&mut cx) else {
+                    panic!("an uncontended acquire completes on its first poll");
+                };
+                drop(black_box(permit));
+            }
         })
     });
 }
@@ -42,5 +62,8 @@ pub fn group_a(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("a_acquire");
     for_each_peer!(acquire_uncontended(&mut g));
+    g.finish();
+    let mut g = c.benchmark_group("a_acquire_priority");
+    for_each_peer!(acquire_priority_uncontended(&mut g));
     g.finish();
 }
