@@ -1,4 +1,6 @@
-//! The public [`Semaphore`].
+//! The public [`Semaphore`]: the type and every one of its methods, in one place (the owned
+//! ones with `alloc`, the blocking ones with `std`, the futurelock watch with `std` and
+//! `tracing`). Most of the file is their documentation; the work is done in `crate::raw`.
 
 #[cfg(feature = "alloc")]
 use alloc::sync::Arc;
