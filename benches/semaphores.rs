@@ -94,6 +94,12 @@ mod c_churn;
 mod d_handoff;
 #[path = "semaphores/e_one_more.rs"]
 mod e_one_more;
+#[path = "semaphores/f_multi_thread.rs"]
+mod f_multi_thread;
+#[path = "semaphores/g_blocking.rs"]
+mod g_blocking;
+#[path = "semaphores/variants.rs"]
+mod variants;
 
 #[path = "semaphores/allocations.rs"]
 mod allocations;
@@ -134,11 +140,17 @@ fn main() {
     allocations::allocation_audit();
     a_uncontended::group_a(&mut c);
     b_tasks::group_b(&mut c);
-    if b_tasks::wants_paired_rounds() {
+    if b_tasks::wants_paired_rounds("b_") {
         b_tasks::paired_b();
     }
     c_churn::group_c(&mut c);
     d_handoff::group_d(&mut c);
     e_one_more::group_e(&mut c);
+    if b_tasks::wants_paired_rounds("f_") {
+        f_multi_thread::paired_f();
+    }
+    if b_tasks::wants_paired_rounds("g_") {
+        g_blocking::paired_g();
+    }
     c.final_summary();
 }
