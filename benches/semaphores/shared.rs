@@ -93,9 +93,12 @@ pub fn paired_rounds(runs: &mut [PairedRun<'_>], rounds: usize) -> Vec<Vec<f64>>
     times
 }
 
+/// One group's paired rounds: its name and each implementation's times, ours first.
+pub type PairedGroup = (String, Vec<(&'static str, Vec<f64>)>);
+
 /// Writes `{"<group>": {"<peer>": [seconds, ...]}}` to `file` next to criterion's output
 /// (best effort: the report skips what is missing), and prints each group's median ratios.
-pub fn write_paired(file: &str, groups: &[(String, Vec<(&'static str, Vec<f64>)>)]) {
+pub fn write_paired(file: &str, groups: &[PairedGroup]) {
     let mut out = Vec::new();
     for (group, peers) in groups {
         let ours = &peers[0].1;
@@ -115,7 +118,7 @@ pub fn write_paired(file: &str, groups: &[(String, Vec<(&'static str, Vec<f64>)>
                 ratios[ratios.len() / 2],
                 sorted[sorted.len() / 2] * 1e3
             );
-            if std::env::var_os("PAIRED_DEBUG").is_some() {
+            if std::env::var_os("PRIO_SEM_PAIRED_TIMES").is_some() {
                 println!(
                     "      {:?}",
                     sorted
