@@ -6,7 +6,8 @@ docs/benchmarks.svg, and prints the tables.
 
 Reads `<target>/criterion/<group>/<peer>[/<depth>]/new/{benchmark,estimates,sample}.json`,
 `<target>/criterion/allocations.json` (heap allocations per waiter, written by the bench),
-`<target>/criterion/paired_b.json` (group b in paired rounds, written by the bench) and,
+`<target>/criterion/paired_b.json` (group b in paired rounds, written by the bench),
+`paired_f.json` and `paired_g.json` (groups f and g, measured in paired rounds only) and,
 if present, `<target>/bench-profile/instructions.json` (scripts/profile.sh). Text
 between the `<!-- notes -->` and `<!-- /notes -->` markers of an existing
 docs/benchmarks.md is kept, so hand-written findings survive regeneration.
@@ -442,7 +443,8 @@ def main() -> int:
         "implementation once, in rotated order; the ratio is the median over rounds of the "
         "ratio within a round), which a burst of noise cannot move the way it moves one "
         "implementation's criterion samples; the (b) targets use them. A paired run is one "
-        "cold iteration, so its times are higher than criterion's warm ones.",
+        "cold iteration, so its times are higher than criterion's warm ones. Groups f and g "
+        "(threads) are measured in paired rounds only, each round in a fresh random order.",
         "",
         "![ratio chart](benchmarks.svg)",
         "",
