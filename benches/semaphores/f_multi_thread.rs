@@ -8,7 +8,8 @@
 //! runs inside its own runtime here, so it obeys tokio's cooperative budget, as it would in
 //! a service. Not `ranked-semaphore` 0.1: it loses wake-ups under threads (group d), and a
 //! lost wake-up here hangs the run. prio-semaphore also runs with other locks around its
-//! wait list ([`crate::variants`]), the lock being what threads contend on.
+//! wait list ([`crate::variants`]), the lock being what threads contend on, and, like
+//! tokio's, with its request boxed, to show what the spawned future's size costs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use tokio::runtime::{Builder, Runtime};
 
 use crate::peers::{AsyncLock, Maitake, Peer, PrioSemaphore, PrioritySemaphore02, Tokio};
 use crate::shared::{paired_rounds, write_paired, PairedRun};
-use crate::variants::{PlainSpin, PrioWithLock, StdMutex};
+use crate::variants::{PlainSpin, PrioBoxed, PrioWithLock, StdMutex, TokioBoxed};
 
 const TASKS: usize = 10_000;
 const PERMITS: usize = 4;
@@ -70,6 +71,8 @@ pub fn paired_f() {
         add::<PrioritySemaphore02>(&mut runs, &rt);
         add::<PrioWithLock<PlainSpin>>(&mut runs, &rt);
         add::<PrioWithLock<StdMutex>>(&mut runs, &rt);
+        add::<PrioBoxed>(&mut runs, &rt);
+        add::<TokioBoxed>(&mut runs, &rt);
         let times = paired_rounds(&mut runs, ROUNDS);
         let peers = runs.iter().map(|(name, _)| *name).zip(times).collect();
         groups.push((format!("f_multi_thread_{workers}"), peers));

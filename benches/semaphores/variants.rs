@@ -1,6 +1,7 @@
 //! Variants of prio-semaphore's own internals, measured beside it in groups f and g: other
-//! locks for the wait list (any [`RawLock`] slots in) and another way to park a blocked
-//! thread, so a candidate change is judged in the same paired rounds as the current code.
+//! locks for the wait list (any [`RawLock`] slots in), other spins before a blocked thread
+//! parks, and the request boxed (with tokio's, boxed the same way), so a candidate change
+//! is judged in the same paired rounds as the current code.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -207,4 +208,65 @@ fn spin_then_park<const SPINS: u32, F: Future>(future: F) -> F::Output {
     drop(waker);
     PARKER.set(Some(parker));
     output
+}
+
+/// prio-semaphore with its request boxed (one allocation per acquire), which shrinks a
+/// task that holds it from 160 bytes to well under 128: group f measures what the size of the
+/// spawned future costs on tokio's multi-thread runtime, which moves it while spawning.
+pub struct PrioBoxed(Semaphore);
+
+impl Peer for PrioBoxed {
+    const NAME: &'static str = "prio-semaphore (boxed acquire)";
+    const PRIORITIES: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self(Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire().priority(priority))
+    }
+}
+
+/// tokio's semaphore with its request boxed, the same change for comparison.
+pub struct TokioBoxed(tokio::sync::Semaphore);
+
+impl Peer for TokioBoxed {
+    const NAME: &'static str = "tokio (boxed acquire)";
+
+    fn with_permits(permits: usize) -> Self {
+        Self(tokio::sync::Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
 }
