@@ -93,7 +93,9 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 
 /// Checks of the wake-up flag before a waiting thread parks: about 2.4 µs on the AMD EPYC
 /// the benchmarks ran on (`spin_loop` is a `pause` of about 24 ns there; shorter on many
-/// other CPUs), less than the context switch it saves. 1,000 was no better there
+/// other CPUs), less than the context switch it saves. 1,000 (25 µs there) also avoided
+/// the convoys that 100 still fell into with 2 threads on a busy machine, but spins longer
+/// than a context switch lasts, and was no better with 4 or 8 threads
 /// (`docs/benchmarks.md`, group g).
 #[cfg(not(loom))]
 const SPINS_BEFORE_PARK: u32 = 100;

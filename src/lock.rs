@@ -115,13 +115,13 @@ impl SpinLock {
 
 /// How a [`SpinLock`] waiter waits between two looks at the lock.
 ///
-/// With `std`: exponential backoff (1, then 2, then 4 `spin_loop` hints: [`SPIN_STEPS`]
+/// With `std`: exponential backoff (1, then 2, then 4 `spin_loop` hints: `SPIN_STEPS`
 /// steps, about 170 ns on the AMD EPYC the benchmarks ran on, longer than a critical
-/// section whose holder is running), then
-/// `std::thread::yield_now()` on every look, so that when the holder was preempted, which
-/// happens once threads outnumber cores, the waiter hands its core over instead of spinning
-/// out its time slice (`docs/benchmarks.md`, group f). Without `std` there is no scheduler
-/// to yield to: a plain `spin_loop` on every look.
+/// section whose holder is running), then `std::thread::yield_now()` on every look, so
+/// that when the holder was preempted, which happens once threads outnumber cores, the
+/// waiter hands its core over instead of spinning out its time slice
+/// (`docs/benchmarks.md`, group f). Without `std` there is no scheduler to yield to: a
+/// plain `spin_loop` on every look.
 #[cfg(not(loom))]
 struct Backoff {
     #[cfg(feature = "std")]
