@@ -45,6 +45,17 @@
 //! * `e_*`: the cost of one more waiter (create, poll once, drop) at queue depths 100 to
 //!   100,000: joining an existing priority class (8 classes queued) and bringing a new
 //!   distinct priority (all queued priorities distinct).
+//! * `f_multi_thread_{2,8}` (paired rounds only, `paired_f.json`): group b's workload
+//!   (10,000 tasks, 4 permits) spawned on tokio's multi-thread runtime with 2 and 8
+//!   workers; prio-semaphore also with other locks around its wait list.
+//! * `g_blocking_{N}_threads` (paired rounds only, `paired_g.json`): N = 1×, 2× and 4× the
+//!   cores blocking threads on one permit, each through the crate's own blocking path
+//!   ([`peers::Peer::acquire_blocking`]); prio-semaphore also with other spins in `wait()`.
+//!
+//! Paired rounds (groups f and g) run every implementation once per round in a fresh
+//! random order; the binary prints the median of the per-round ratios, and
+//! `PRIO_SEM_PAIRED_TIMES=1` also prints every run's time (ms, sorted), which shows when a
+//! group's runs fall into two regimes (group g: whether the threads formed a convoy).
 //!
 //! Besides timings, the binary counts heap allocations per queued waiter (a counting global
 //! allocator, enabled only around that audit) and writes them to
@@ -69,10 +80,11 @@
 //!
 //! This file holds the overview, the run settings and `main`; the rest is in
 //! `benches/semaphores/`: `peers.rs` (the adapters and `for_each_peer!`), `shared.rs`
-//! (pieces the workloads share), one file per group (`a_uncontended.rs`, `b_tasks.rs`,
-//! `c_churn.rs`, `d_handoff.rs`, `e_one_more.rs`), `allocations.rs` (the allocation audit
-//! and this binary's counting allocator) and `profile.rs` (the `PRIO_SEM_PROFILE` entry
-//! points).
+//! (pieces the workloads share, the paired rounds), one file per group (`a_uncontended.rs`,
+//! `b_tasks.rs`, `c_churn.rs`, `d_handoff.rs`, `e_one_more.rs`, `f_multi_thread.rs`,
+//! `g_blocking.rs`), `variants.rs` (prio-semaphore with one internal swapped, measured
+//! beside it), `allocations.rs` (the allocation audit and this binary's counting
+//! allocator) and `profile.rs` (the `PRIO_SEM_PROFILE` entry points).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -94,6 +106,12 @@ mod c_churn;
 mod d_handoff;
 #[path = "semaphores/e_one_more.rs"]
 mod e_one_more;
+#[path = "semaphores/f_multi_thread.rs"]
+mod f_multi_thread;
+#[path = "semaphores/g_blocking.rs"]
+mod g_blocking;
+#[path = "semaphores/variants.rs"]
+mod variants;
 
 #[path = "semaphores/allocations.rs"]
 mod allocations;
@@ -134,11 +152,17 @@ fn main() {
     allocations::allocation_audit();
     a_uncontended::group_a(&mut c);
     b_tasks::group_b(&mut c);
-    if b_tasks::wants_paired_rounds() {
+    if b_tasks::wants_paired_rounds("b_") {
         b_tasks::paired_b();
     }
     c_churn::group_c(&mut c);
     d_handoff::group_d(&mut c);
     e_one_more::group_e(&mut c);
+    if b_tasks::wants_paired_rounds("f_") {
+        f_multi_thread::paired_f();
+    }
+    if b_tasks::wants_paired_rounds("g_") {
+        g_blocking::paired_g();
+    }
     c.final_summary();
 }

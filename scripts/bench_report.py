@@ -6,7 +6,8 @@ docs/benchmarks.svg, and prints the tables.
 
 Reads `<target>/criterion/<group>/<peer>[/<depth>]/new/{benchmark,estimates,sample}.json`,
 `<target>/criterion/allocations.json` (heap allocations per waiter, written by the bench),
-`<target>/criterion/paired_b.json` (group b in paired rounds, written by the bench) and,
+`<target>/criterion/paired_b.json` (group b in paired rounds, written by the bench),
+`paired_f.json` and `paired_g.json` (groups f and g, measured in paired rounds only) and,
 if present, `<target>/bench-profile/instructions.json` (scripts/profile.sh). Text
 between the `<!-- notes -->` and `<!-- /notes -->` markers of an existing
 docs/benchmarks.md is kept, so hand-written findings survive regeneration.
@@ -81,6 +82,13 @@ GROUPS = [
     ("d_handoff", "d. Multi-thread hand-off (threads = cores, at least 2; permits = half; "
      "not ranked-semaphore, which loses a wake-up here and hangs)",
      "per acquire/release"),
+]
+# Groups measured in paired rounds only (no criterion runs): file, then (group prefix, title).
+PAIRED_ONLY = [
+    ("paired_f.json", "f_multi_thread_", "f. tokio multi-thread runtime, {} workers: 10,000 tasks, "
+     "4 permits, each holding its permit across `yield_now()`", "per run"),
+    ("paired_g.json", "g_blocking_", "g. Blocking threads, one permit, {} threads "
+     "(threads ÷ cores: see the machine line)", "per run of 10,000 acquire/release pairs"),
 ]
 E_GROUPS = [
     ("e_existing_class", "e. One more waiter joining an existing class (8 classes queued)"),
@@ -276,6 +284,13 @@ def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bo
         targets.append(("(b) random priorities ≤ 1.0× the fastest heap-based peer",
                         "not measured", None))
 
+    for group, ratio in sorted(paired.items()):
+        if group[0].startswith("f_multi_thread_") and group[1] == "tokio":
+            workers = group[0].rsplit("_", 1)[1]
+            r = 1 / ratio
+            targets.append((f"(f) multi-thread runtime, {workers} workers ≤ 1.0× tokio",
+                            f"{r:.2f}× `tokio` (paired rounds)", r <= 1.0))
+
     lo, hi = t("e_existing_class", OURS, DEPTHS[0]), t("e_existing_class", OURS, DEPTHS[-1])
     if lo and hi:
         g = hi / lo
@@ -399,7 +414,11 @@ def main() -> int:
         return 1
     allocs = load_json(criterion / "allocations.json")
     paired_raw = load_json(criterion / "paired_b.json")
+    paired_only = {}
+    for file, _, _, _ in PAIRED_ONLY:
+        paired_only.update(load_json(criterion / file) or {})
     paired = paired_ratios(paired_raw)
+    paired.update(paired_ratios(paired_only))
     instructions = load_json(target / "bench-profile" / "instructions.json")
     versions = lock_versions()
     newest = max(v["mtime"] for v in res.values())
@@ -428,7 +447,8 @@ def main() -> int:
         "implementation once, in rotated order; the ratio is the median over rounds of the "
         "ratio within a round), which a burst of noise cannot move the way it moves one "
         "implementation's criterion samples; the (b) targets use them. A paired run is one "
-        "cold iteration, so its times are higher than criterion's warm ones.",
+        "cold iteration, so its times are higher than criterion's warm ones. Groups f and g "
+        "(threads) are measured in paired rounds only, each round in a fresh random order.",
         "",
         "![ratio chart](benchmarks.svg)",
         "",
@@ -519,6 +539,30 @@ def main() -> int:
         md += [""]
         chart_rows.append((f"{group} (10k deep)", per_peer_ratio))
         printed.append((group, rows))
+    for _, prefix, title, unit in PAIRED_ONLY:
+        for group, peers in paired_only.items():
+            if not group.startswith(prefix):
+                continue
+            count = group[len(prefix):].split("_")[0]
+            rounds = len(next(iter(peers.values())))
+            md += [f"## {title.format(count)}", "",
+                   f"Paired rounds only ({rounds} rounds, each in a fresh random order); "
+                   "rows in parentheses are prio-semaphore with one internal changed "
+                   "(`benches/semaphores/variants.rs`).", ""]
+            rows = []
+            per_peer_ratio = {}
+            for peer, times in peers.items():
+                median = sorted(times)[len(times) // 2]
+                r = paired.get((group, peer))
+                if peer in PEERS[1:] and r:
+                    per_peer_ratio[peer] = r
+                label = f"**`{peer}`**" if peer == OURS else f"`{peer}`"
+                rows.append([label, fmt_time(median), fmt_ratio(r)])
+            md += table(["implementation", f"median time {unit}",
+                         "÷ prio-semaphore, paired"], rows)
+            md += [""]
+            chart_rows.append((group, per_peer_ratio))
+            printed.append((group, rows))
     if any(peer == "ranked-semaphore" for _, peer, _ in res):
         md += [
             "`ranked-semaphore` never unlinks a dropped waiter (its `Drop` only marks it "

@@ -154,9 +154,9 @@ pub fn paired_b() {
     }
 }
 
-/// Whether to run the paired rounds: when benchmarking (not criterion's `--test` or
-/// `--list`) with no filter or one that can select group b.
-pub fn wants_paired_rounds() -> bool {
+/// Whether to run a group's paired rounds: when benchmarking (not criterion's `--test` or
+/// `--list`) with no filter or one that names the group's prefix (`"b_"`, `"f_"`, ...).
+pub fn wants_paired_rounds(prefix: &str) -> bool {
     // Criterion's options that take a value (which is not a filter).
     const TAKES_VALUE: &[&str] = &[
         "--warm-up-time",
@@ -192,5 +192,5 @@ pub fn wants_paired_rounds() -> bool {
             filters.push(arg);
         }
     }
-    filters.is_empty() || filters.iter().any(|f| f.contains("b_"))
+    filters.is_empty() || filters.iter().any(|f| f.contains(prefix))
 }

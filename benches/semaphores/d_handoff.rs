@@ -28,30 +28,38 @@ fn critical_section() {
 }
 
 /// Runs about `ops` acquire/release pairs spread over the threads; returns the time the
-/// `ops` took (scaled from what was actually run).
+/// `ops` took (scaled from what was actually run), from the first thread's start to the
+/// last one's end, each read by the thread itself: a clock read by the spawning thread
+/// after the start line can come after the whole run when that thread is not scheduled in
+/// between (on a busy 2-core machine it often was not).
 fn handoff<P: Peer>(ops: u64) -> Duration {
     let threads = handoff_threads();
     let sem = P::with_permits((threads / 2).max(1));
     let per_thread = ops.div_ceil(threads as u64).max(1);
-    let start_line = Barrier::new(threads + 1);
-    let elapsed = std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                start_line.wait();
-                for _ in 0..per_thread {
-                    let permit = block_on(sem.acquire());
-                    critical_section();
-                    drop(permit);
-                }
-            });
-        }
-        start_line.wait();
-        let start = Instant::now();
-        // Leaving the scope joins every thread.
-        start
-    })
-    .elapsed();
-    elapsed.mul_f64(ops as f64 / (per_thread * threads as u64) as f64)
+    let start_line = Barrier::new(threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start_line.wait();
+                    let start = Instant::now();
+                    for _ in 0..per_thread {
+                        let permit = block_on(sem.acquire());
+                        critical_section();
+                        drop(permit);
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a thread panicked"))
+            .collect()
+    });
+    let first = spans.iter().map(|s| s.0).min().expect("threads");
+    let last = spans.iter().map(|s| s.1).max().expect("threads");
+    (last - first).mul_f64(ops as f64 / (per_thread * threads as u64) as f64)
 }
 
 fn handoff_bench<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>) {

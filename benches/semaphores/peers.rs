@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// One semaphore implementation, used the way its documentation shows.
-pub trait Peer: Sync + Sized {
+pub trait Peer: Send + Sync + Sized + 'static {
     /// The crate's name, as it appears in the report.
     const NAME: &'static str;
     /// Whether waiters can carry a priority. Without, `acquire_prio` is plain `acquire`.
@@ -19,10 +19,20 @@ pub trait Peer: Sync + Sized {
     fn try_acquire(&self) -> Option<impl Sized + '_>;
 
     /// The crate's plain `acquire()` for one permit; the output holds the permit.
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_;
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_;
 
     /// Acquires one permit at `priority`, smaller values first.
-    fn acquire_prio(&self, priority: i64) -> impl Future<Output = impl Sized + '_> + '_;
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_;
+
+    /// Blocks this thread until it holds one permit: the crate's own blocking acquire if it
+    /// has one, else `futures::executor::block_on(acquire())`.
+    #[inline]
+    fn acquire_blocking(&self) -> impl Sized + '_ {
+        futures::executor::block_on(self.acquire())
+    }
 }
 
 /// This crate.
@@ -42,13 +52,22 @@ impl Peer for PrioSemaphore {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
     }
 
     #[inline]
-    fn acquire_prio(&self, priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire().priority(priority)
+    }
+
+    /// `acquire().wait()`: `src/blocking.rs`'s park/unpark executor.
+    #[inline]
+    fn acquire_blocking(&self) -> impl Sized + '_ {
+        self.0.acquire().wait()
     }
 }
 
@@ -68,12 +87,15 @@ impl Peer for Tokio {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
     }
 
     #[inline]
-    fn acquire_prio(&self, _priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
     }
 }
@@ -94,13 +116,22 @@ impl Peer for AsyncLock {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
     }
 
     #[inline]
-    fn acquire_prio(&self, _priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
+    }
+
+    /// Its own `acquire_blocking()` (event-listener's blocking wait).
+    #[inline]
+    fn acquire_blocking(&self) -> impl Sized + '_ {
+        self.0.acquire_blocking()
     }
 }
 
@@ -120,12 +151,15 @@ impl Peer for Maitake {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire(1)
     }
 
     #[inline]
-    fn acquire_prio(&self, _priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire(1)
     }
 }
@@ -158,13 +192,16 @@ impl Peer for PrioritySemaphore02 {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         // It has no priority-less acquire: 0 is its neutral value.
         self.0.acquire(0)
     }
 
     #[inline]
-    fn acquire_prio(&self, priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire(Self::priority(priority))
     }
 }
@@ -189,12 +226,15 @@ impl Peer for Ranked {
     }
 
     #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0.acquire()
     }
 
     #[inline]
-    fn acquire_prio(&self, priority: i64) -> impl Future<Output = impl Sized + '_> + '_ {
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         self.0
             .acquire_with_priority(isize::try_from(-priority).expect("fits in isize"))
     }

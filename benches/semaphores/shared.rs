@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Waker};
+use std::time::Duration;
 
 /// A deterministic pseudo-random generator (SplitMix64), so every run and every
 /// implementation sees the same "random" priorities and orders.
@@ -68,4 +69,71 @@ pub fn criterion_home() -> PathBuf {
         })
         .unwrap_or_else(|| PathBuf::from("target"));
     target.join("criterion")
+}
+
+/// One implementation in [`paired_rounds`]: its name and a closure that runs the workload
+/// once and returns the time it measured.
+pub type PairedRun<'a> = (&'static str, Box<dyn FnMut() -> Duration + 'a>);
+
+/// Runs every implementation once untimed, then `rounds` rounds that each run every
+/// implementation once, in a new pseudo-random order each round (a rotation, as in
+/// `b_tasks::paired_b`, would give each implementation the same predecessor every round,
+/// and what a run leaves behind in the runtime or the caches moves the next one).
+/// Returns each implementation's times in seconds, one per round.
+pub fn paired_rounds(runs: &mut [PairedRun<'_>], rounds: usize) -> Vec<Vec<f64>> {
+    for (_, run) in runs.iter_mut() {
+        run(); // warm-up
+    }
+    let mut times = vec![Vec::with_capacity(rounds); runs.len()];
+    for round in 0..rounds {
+        for i in SplitMix64::permutation(0x5EED + round as u64, runs.len()) {
+            times[i].push(runs[i].1().as_secs_f64());
+        }
+    }
+    times
+}
+
+/// One group's paired rounds: its name and each implementation's times, ours first.
+pub type PairedGroup = (String, Vec<(&'static str, Vec<f64>)>);
+
+/// Writes `{"<group>": {"<peer>": [seconds, ...]}}` to `file` next to criterion's output
+/// (best effort: the report skips what is missing), and prints each group's median ratios.
+pub fn write_paired(file: &str, groups: &[PairedGroup]) {
+    let mut out = Vec::new();
+    for (group, peers) in groups {
+        let ours = &peers[0].1;
+        println!(
+            "{group} ({} paired rounds), median of per-round ratio to {}:",
+            ours.len(),
+            peers[0].0
+        );
+        let mut lines = Vec::new();
+        for (peer, times) in peers {
+            let mut ratios: Vec<f64> = times.iter().zip(ours).map(|(t, o)| t / o).collect();
+            ratios.sort_by(f64::total_cmp);
+            let mut sorted = times.clone();
+            sorted.sort_by(f64::total_cmp);
+            println!(
+                "  {peer:<46} {:>7.3}   (median {:.2} ms)",
+                ratios[ratios.len() / 2],
+                sorted[sorted.len() / 2] * 1e3
+            );
+            if std::env::var_os("PRIO_SEM_PAIRED_TIMES").is_some() {
+                println!(
+                    "      {:?}",
+                    sorted
+                        .iter()
+                        .map(|t| (t * 1e4).round() / 10.0)
+                        .collect::<Vec<_>>()
+                );
+            }
+            let list: Vec<String> = times.iter().map(|s| format!("{s:.9}")).collect();
+            lines.push(format!("    \"{peer}\": [{}]", list.join(", ")));
+        }
+        out.push(format!("  \"{group}\": {{\n{}\n  }}", lines.join(",\n")));
+    }
+    let dir = criterion_home();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(file), format!("{{\n{}\n}}\n", out.join(",\n")));
+    }
 }

@@ -1,0 +1,272 @@
+//! Variants of prio-semaphore's own internals, measured beside it in groups f and g: other
+//! locks for the wait list (any [`RawLock`] slots in), other spins before a blocked thread
+//! parks, and the request boxed (with tokio's, boxed the same way), so a candidate change
+//! is judged in the same paired rounds as the current code.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::hint::spin_loop;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use prio_semaphore::{RawLock, Semaphore};
+
+use crate::peers::Peer;
+
+/// A lock for the wait list, with the name its row carries in the report.
+pub trait VariantLock: RawLock + Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+/// A test-and-test-and-set lock that spins with `spin_loop` only, never yielding:
+/// `SpinLock` as it was before it learnt to back off and yield (and as it still is without
+/// `std`).
+pub struct PlainSpin(AtomicBool);
+
+// SAFETY: the closure runs only after winning the `false -> true` exchange (Acquire) and
+// the guard stores `false` (Release) when it returns or unwinds: closures never overlap
+// and each happens-after the previous; a nested call spins forever (a deadlock).
+unsafe impl RawLock for PlainSpin {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = Self(AtomicBool::new(false));
+
+    #[inline]
+    fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while self.0.load(Ordering::Relaxed) {
+                spin_loop();
+            }
+        }
+        let _unlock = Unlock(&self.0);
+        f()
+    }
+}
+
+impl VariantLock for PlainSpin {
+    const NAME: &'static str = "prio-semaphore (plain spin lock)";
+}
+
+/// Stores `false` on drop (on return or unwind).
+struct Unlock<'a>(&'a AtomicBool);
+
+impl Drop for Unlock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// `std::sync::Mutex<()>` (a futex on Linux: a short spin, then the kernel).
+pub struct StdMutex(std::sync::Mutex<()>);
+
+// SAFETY: std's mutex gives mutual exclusion with release/acquire ordering and releases
+// on unwind (its guard); a nested lock on the same thread deadlocks or panics.
+unsafe impl RawLock for StdMutex {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = Self(std::sync::Mutex::new(()));
+
+    #[inline]
+    fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+}
+
+impl VariantLock for StdMutex {
+    const NAME: &'static str = "prio-semaphore (std mutex lock)";
+}
+
+/// prio-semaphore with another lock around its wait list.
+pub struct PrioWithLock<L: VariantLock>(Semaphore<i64, L>);
+
+impl<L: VariantLock> Peer for PrioWithLock<L> {
+    const NAME: &'static str = L::NAME;
+    const PRIORITIES: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self(Semaphore::new_generic(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        self.0.acquire()
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        self.0.acquire().priority(priority)
+    }
+
+    #[inline]
+    fn acquire_blocking(&self) -> impl Sized + '_ {
+        self.0.acquire().wait()
+    }
+}
+
+/// prio-semaphore's `wait()` with `SPINS` checks of the wake-up flag before each park
+/// instead of its own 100: the executor of `src/blocking.rs` with that number changed.
+/// `SPINS = 0` is `wait()` as it was before it spun. Who gets the permit is unchanged: the
+/// semaphore grants it; the spin only decides how the granted thread notices.
+pub struct PrioSpinThenPark<const SPINS: u32>(Semaphore);
+
+impl<const SPINS: u32> Peer for PrioSpinThenPark<SPINS> {
+    const NAME: &'static str = match SPINS {
+        0 => "prio-semaphore (wait: park at once)",
+        1000 => "prio-semaphore (wait: spin 1000, then park)",
+        _ => "prio-semaphore (wait: spin, then park)",
+    };
+    const PRIORITIES: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self(Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        self.0.acquire()
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        self.0.acquire().priority(priority)
+    }
+
+    #[inline]
+    fn acquire_blocking(&self) -> impl Sized + '_ {
+        spin_then_park::<SPINS, _>(self.0.acquire())
+    }
+}
+
+struct ThreadWaker {
+    thread: Thread,
+    notified: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+thread_local! {
+    static PARKER: Cell<Option<Arc<ThreadWaker>>> = const { Cell::new(None) };
+}
+
+/// `src/blocking.rs`'s `block_on` with `SPINS` looks before each park.
+fn spin_then_park<const SPINS: u32, F: Future>(future: F) -> F::Output {
+    let parker = PARKER.take().unwrap_or_else(|| {
+        Arc::new(ThreadWaker {
+            thread: thread::current(),
+            notified: AtomicBool::new(false),
+        })
+    });
+    let waker = Waker::from(Arc::clone(&parker));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let output = loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            break output;
+        }
+        let mut spins = 0;
+        while spins < SPINS && !parker.notified.load(Ordering::Relaxed) {
+            spin_loop();
+            spins += 1;
+        }
+        while !parker.notified.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    };
+    drop(waker);
+    PARKER.set(Some(parker));
+    output
+}
+
+/// prio-semaphore with its request boxed (one allocation per acquire), which shrinks a
+/// task that holds it from 160 bytes to well under 128: group f measures what the size of the
+/// spawned future costs on tokio's multi-thread runtime, which moves it while spawning.
+pub struct PrioBoxed(Semaphore);
+
+impl Peer for PrioBoxed {
+    const NAME: &'static str = "prio-semaphore (boxed acquire)";
+    const PRIORITIES: bool = true;
+
+    fn with_permits(permits: usize) -> Self {
+        Self(Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire().priority(priority))
+    }
+}
+
+/// tokio's semaphore with its request boxed, the same change for comparison.
+pub struct TokioBoxed(tokio::sync::Semaphore);
+
+impl Peer for TokioBoxed {
+    const NAME: &'static str = "tokio (boxed acquire)";
+
+    fn with_permits(permits: usize) -> Self {
+        Self(tokio::sync::Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Box::pin(self.0.acquire())
+    }
+}
