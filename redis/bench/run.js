@@ -8,7 +8,8 @@ const path = require('path');
 
 const [url, rustClient, output] = process.argv.slice(2);
 const LIMIT = 4;
-const PROCESSES = [1, 4, 16];
+// PROCESSES=1,4 runs a subset (for quick checks; the report then lists only those).
+const PROCESSES = (process.env.PROCESSES || '1,4,16').split(',').map(Number);
 const ROUNDS = Number(process.env.ROUNDS || 4); // even: each side goes first equally often
 const SETTLE_MS = 1500; // lets the machine settle after the previous cell's processes exit
 const DURATION_MS = Number(process.env.DURATION_MS || 3000);

@@ -4,6 +4,11 @@
 //! (`TIME`), so no two processes can interleave inside a decision and no client clock is
 //! ever trusted. Scripts are sent by hash (`EVALSHA`, one round trip); after a server
 //! restart the client reloads them transparently once.
+//!
+//! A script is three files joined: its first part, the shared prelude, its body. The
+//! first part of `acquire` and `release` answers the uncontended case on its own, in the
+//! fewest commands and before the prelude's Lua runs; the other scripts start with
+//! `start.lua`, which only declares what the prelude fills in.
 
 use std::sync::OnceLock;
 
@@ -11,7 +16,8 @@ use redis::Value;
 
 use crate::names::Keys;
 
-/// The scripts, each prefixed with the shared prelude (`lua/prelude.lua`).
+/// The scripts, each with the shared prelude (`lua/prelude.lua`) between its first part
+/// and its body.
 pub(crate) struct Scripts {
     pub(crate) acquire: redis::Script,
     pub(crate) enter: redis::Script,
@@ -21,8 +27,12 @@ pub(crate) struct Scripts {
 }
 
 macro_rules! with_prelude {
-    ($file:literal) => {
-        concat!(include_str!("lua/prelude.lua"), include_str!($file))
+    ($first:literal, $body:literal) => {
+        concat!(
+            include_str!($first),
+            include_str!("lua/prelude.lua"),
+            include_str!($body)
+        )
     };
 }
 
@@ -30,11 +40,11 @@ macro_rules! with_prelude {
 pub(crate) fn scripts() -> &'static Scripts {
     static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        acquire: redis::Script::new(with_prelude!("lua/acquire.lua")),
-        enter: redis::Script::new(with_prelude!("lua/enter.lua")),
-        release: redis::Script::new(with_prelude!("lua/release.lua")),
-        sync: redis::Script::new(with_prelude!("lua/sync.lua")),
-        close: redis::Script::new(with_prelude!("lua/close.lua")),
+        acquire: redis::Script::new(with_prelude!("lua/acquire_fast.lua", "lua/acquire.lua")),
+        enter: redis::Script::new(with_prelude!("lua/start.lua", "lua/enter.lua")),
+        release: redis::Script::new(with_prelude!("lua/release_fast.lua", "lua/release.lua")),
+        sync: redis::Script::new(with_prelude!("lua/start.lua", "lua/sync.lua")),
+        close: redis::Script::new(with_prelude!("lua/start.lua", "lua/close.lua")),
     })
 }
 
@@ -76,7 +86,9 @@ pub(crate) struct Grant {
     pub(crate) barrier: bool,
 }
 
-/// Every script answers `{status, number, member, lost, grants}`.
+/// Every script answers `{status, number, member, lost, grants}`; the fast paths leave
+/// out what they have nothing to say in (`{status, token, member}` for an uncontended
+/// grant, `{status}` for an uncontended release), which reads as 0, empty and none.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reply {
     pub(crate) status: String,
@@ -97,19 +109,28 @@ impl Reply {
         let Value::Array(items) = value else {
             return None;
         };
+        if items.len() > 5 {
+            return None;
+        }
         let mut items = items.into_iter();
         let status = text(items.next()?)?;
-        let number = match items.next()? {
-            Value::Int(n) => n,
+        let number = match items.next() {
+            Some(Value::Int(n)) => n,
+            None => 0,
             _ => return None,
         };
-        let member = text(items.next()?)?;
-        let lost = match items.next()? {
-            Value::Array(lost) => lost.into_iter().map(text).collect::<Option<_>>()?,
+        let member = match items.next() {
+            Some(member) => text(member)?,
+            None => String::new(),
+        };
+        let lost = match items.next() {
+            Some(Value::Array(lost)) => lost.into_iter().map(text).collect::<Option<_>>()?,
+            None => Vec::new(),
             _ => return None,
         };
-        let flat = match items.next()? {
-            Value::Array(flat) => flat,
+        let flat = match items.next() {
+            Some(Value::Array(flat)) => flat,
+            None => Vec::new(),
             _ => return None,
         };
         let mut grants = Vec::with_capacity(flat.len() / 4);
@@ -232,5 +253,17 @@ mod tests {
             }]
         );
         assert!(Reply::parse(Value::Int(1)).is_none());
+        // The fast paths' short answers.
+        let short = Reply::parse(Value::Array(vec![bulk("released")])).unwrap();
+        assert_eq!((short.status.as_str(), short.number), ("released", 0));
+        assert!(short.member.is_empty() && short.lost.is_empty() && short.grants.is_empty());
+        let short = Reply::parse(Value::Array(vec![
+            bulk("granted"),
+            Value::Int(7),
+            bulk("m3"),
+        ]))
+        .unwrap();
+        assert_eq!((short.number, short.member.as_str()), (7, "m3"));
+        assert!(Reply::parse(Value::Array(vec![])).is_none());
     }
 }
