@@ -5,7 +5,9 @@
 -- queued (the process's thread queues it, with a new arrival number, if it must wait).
 local n = tonumber(ARGV[7])
 expire()
-local front = serve() -- expired leases may have freed permits for those already waiting
+-- Expired leases may have freed permits for those already waiting. (The front is nil
+-- when no permit is free: nobody can be granted then, this arrival included.)
+local front = serve()
 if closed then
   save()
   return { 'closed', 0, '', {}, mine }
@@ -37,7 +39,7 @@ if (not current) or member < current then
   -- one it replaces, if any, stays queued in the process, behind it).
   local more = '0'
   if current or ARGV[9] == '1' then more = '1' end
-  set_entry(member, n, more)
+  set_entry(current, member, n, more)
 else
   -- A better waiter of this process is already in line: remember that more follow it.
   local client, en = parse_entry(redis.call('HGET', K_ENTRIES, current))

@@ -17,7 +17,7 @@ if member ~= '' then
     return { 'stale', 0, '', {}, mine }
   end
 end
-set_entry(member, tonumber(ARGV[7]), ARGV[8])
+set_entry(redis.call('HGET', K_CLIENTS, CLIENT), member, tonumber(ARGV[7]), ARGV[8])
 serve()
 save()
 return { 'entered', 0, member, {}, mine }

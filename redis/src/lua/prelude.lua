@@ -119,13 +119,16 @@ end
 
 local function granting() return (not closed) and NOW_MS >= grace_until end
 
--- Grants the line in order while the front fits, and returns the front it stopped at. Stops at a barrier (a process whose
+-- Grants the line in order while the front fits, and returns the front it stopped at
+-- (nil when the line is empty, and also when no permit is free: then nobody can be
+-- granted whatever the front is, so it is not read). Stops at a barrier (a process whose
 -- best waiter was just granted and whose next best is not known yet: all its other
 -- waiters come after the barrier) or at a request larger than the free permits (no one
 -- passes it: that is what keeps large requests from starving). Each round grants one
 -- process's entry, so the work is bounded by processes and permits, never by waiters.
 local function serve()
   while true do
+    if used >= LIMIT then return nil end
     local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
     if not front or not granting() then return front end
     local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
@@ -165,12 +168,13 @@ local function find_lease(member)
   return nil
 end
 
-local function set_entry(member, n, more)
-  local current = redis.call('HGET', K_CLIENTS, CLIENT)
+-- Replaces this process's line member `current` (as read from `clients`, or false) by
+-- `member` ('' to leave the line).
+local function set_entry(current, member, n, more)
   if current then
     redis.call('ZREM', K_LINE, current)
     redis.call('HDEL', K_ENTRIES, current)
-    redis.call('HDEL', K_CLIENTS, CLIENT)
+    if member == '' then redis.call('HDEL', K_CLIENTS, CLIENT) end
   end
   if member ~= '' then
     redis.call('ZADD', K_LINE, 0, member)
