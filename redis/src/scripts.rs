@@ -86,9 +86,10 @@ pub(crate) struct Grant {
     pub(crate) barrier: bool,
 }
 
-/// Every script answers `{status, number, member, lost, grants}`; the fast paths leave
-/// out what they have nothing to say in (`{status, token, member}` for an uncontended
-/// grant, `{status}` for an uncontended release), which reads as 0, empty and none.
+/// Every script answers `{status, number, member, lost, grants}`, except the fast paths:
+/// they answer one string, `status [number [member]]` (`granted <token> <member>` for an
+/// uncontended grant, `released` or `missing` for an uncontended release), which Redis
+/// returns faster than a table; what it leaves out reads as 0, empty and none.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reply {
     pub(crate) status: String,
@@ -106,8 +107,12 @@ pub(crate) struct Reply {
 impl Reply {
     /// Parses a script's reply; `None` when it has an unexpected shape.
     pub(crate) fn parse(value: Value) -> Option<Self> {
-        let Value::Array(items) = value else {
-            return None;
+        let items = match value {
+            Value::Array(items) => items,
+            Value::BulkString(_) | Value::SimpleString(_) => {
+                return Self::parse_short(&text(value)?)
+            }
+            _ => return None,
         };
         if items.len() > 5 {
             return None;
@@ -154,6 +159,28 @@ impl Reply {
             member,
             lost,
             grants,
+        })
+    }
+}
+
+impl Reply {
+    /// `status [number [member]]`, the fast paths' answer.
+    fn parse_short(line: &str) -> Option<Self> {
+        let mut parts = line.split(' ');
+        let status = parts.next().filter(|s| !s.is_empty())?.to_owned();
+        let number = match parts.next() {
+            Some(n) => n.parse().ok()?,
+            None => 0,
+        };
+        let member = parts.next().unwrap_or_default().to_owned();
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Reply {
+            status,
+            number,
+            member,
+            ..Reply::default()
         })
     }
 }
@@ -253,17 +280,22 @@ mod tests {
             }]
         );
         assert!(Reply::parse(Value::Int(1)).is_none());
-        // The fast paths' short answers.
-        let short = Reply::parse(Value::Array(vec![bulk("released")])).unwrap();
+        // Shorter tables read as 0, empty and none; the fast paths answer one string.
+        let short = Reply::parse(Value::Array(vec![bulk("missing")])).unwrap();
+        assert_eq!((short.status.as_str(), short.number), ("missing", 0));
+        assert!(Reply::parse(Value::Array(vec![])).is_none());
+        let short = Reply::parse(bulk("released")).unwrap();
         assert_eq!((short.status.as_str(), short.number), ("released", 0));
         assert!(short.member.is_empty() && short.lost.is_empty() && short.grants.is_empty());
-        let short = Reply::parse(Value::Array(vec![
-            bulk("granted"),
-            Value::Int(7),
-            bulk("m3"),
-        ]))
+        let short = Reply::parse(bulk(
+            "granted 1795961515064208 8000000000000000000000000000002a",
+        ))
         .unwrap();
-        assert_eq!((short.number, short.member.as_str()), (7, "m3"));
-        assert!(Reply::parse(Value::Array(vec![])).is_none());
+        assert_eq!(short.status, "granted");
+        assert_eq!(short.number, 1_795_961_515_064_208);
+        assert_eq!(short.member, "8000000000000000000000000000002a");
+        assert!(Reply::parse(bulk("granted x m")).is_none());
+        assert!(Reply::parse(bulk("granted 1 m extra")).is_none());
+        assert!(Reply::parse(bulk("")).is_none());
     }
 }

@@ -9,5 +9,5 @@ if redis.call('ZREM', KEYS[2], ARGV[6] .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' 
   status = 'released'
 end
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  return { status }
+  return status
 end
