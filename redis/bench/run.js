@@ -133,10 +133,13 @@ async function main() {
   lines.push('is granted inside the releasing script and told by pub/sub.');
   lines.push('');
   lines.push('Reading the table. Uncontended, both sides pay two round trips per acquire+release;');
-  lines.push('the difference is work inside Redis: an acquire or release here runs 7 commands in');
-  lines.push('its script (server time, the config hash, the line, the arrival counter, the lease');
-  lines.push('and its expiry, the fencing counter), where the npm package runs 4 commands to acquire');
-  lines.push('and a plain `ZREM` to release (no fencing token, no order, client clock). Contended,');
+  lines.push('the difference is work inside Redis and in the client. An uncontended acquire here runs');
+  lines.push('5 commands in its script (`TIME`, one `HMGET` of the config, `EXISTS` of the line, one');
+  lines.push('`ZADD` of the lease with its expiry, one `HSET` of permits in use, fencing token and');
+  lines.push('arrival counter) and a release 3 (`ZREM` of the lease, `HINCRBY` of permits in use,');
+  lines.push('`EXISTS` of the line: no clock, nothing else when nobody waits); the npm package runs');
+  lines.push('4 commands in its acquire script and a plain `ZREM` to release (no fencing token, no');
+  lines.push('order, client clock). Contended,');
   lines.push('the npm waiters poll every 10 ms and whoever polls at the right moment wins (the');
   lines.push('p99 shows the losers), while here each release hands its permit to the first in line');
   lines.push('inside the same script and wakes it by pub/sub: more grants per second and a much');

@@ -53,6 +53,7 @@ impl Leases {
         self.lock().is_empty()
     }
 
+    /// Every lease held, to renew.
     pub(crate) fn all(&self) -> Vec<Lease> {
         self.lock()
             .iter()
