@@ -59,6 +59,12 @@ end
 
 local function parse_lease(id)
   local member, client, n, token = string.match(id, '^(%S+) (%S+) (%d+) (%d+)$')
+  if not member then
+    -- Only an older version of this crate writes bare members here: mixing versions on
+    -- one semaphore is refused loudly rather than miscounted.
+    error({ err = 'ERR prio-semaphore: a lease in an older key layout; processes of '
+      .. 'different versions share this semaphore' })
+  end
   return member, client, tonumber(n), token
 end
 
@@ -154,14 +160,20 @@ local function save()
 end
 
 -- The lease of this process whose member is `member`, if any (a grant it may not have
--- heard of yet): "member client *" matched by Redis itself. Both parts are hex digits
--- (checked), so the pattern matches exactly that prefix.
+-- heard of yet). Member and client id are hex digits, so the glob "member client *"
+-- matches exactly that prefix and Redis itself does the matching; anything else (never
+-- sent by this crate) is compared here instead.
 local function find_lease(member)
-  if not (string.find(member, '^%x+$') and string.find(CLIENT, '^%x+$')) then return nil end
-  local pattern = member .. ' ' .. CLIENT .. ' *'
+  local prefix = member .. ' ' .. CLIENT .. ' '
+  if not (string.find(member, '^%x+$') and string.find(CLIENT, '^%x+$')) then
+    for _, id in ipairs(redis.call('ZRANGE', K_HOLDERS, 0, -1)) do
+      if string.sub(id, 1, #prefix) == prefix then return id end
+    end
+    return nil
+  end
   local cursor = '0'
   repeat
-    local page = redis.call('ZSCAN', K_HOLDERS, cursor, 'MATCH', pattern, 'COUNT', 1000)
+    local page = redis.call('ZSCAN', K_HOLDERS, cursor, 'MATCH', prefix .. '*', 'COUNT', 1000)
     cursor = page[1]
     if page[2][1] then return page[2][1] end
   until cursor == '0'
