@@ -97,7 +97,8 @@ fn coordinator(url: &str) {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let held_key = format!("prio-semaphore:{{{name}}}:held");
+    // Each lease is "member client permits token", keyed by its expiry.
+    let held_key = format!("prio-semaphore:{{{name}}}:holders");
     std::thread::sleep(Duration::from_millis(300));
     // `Child::kill` is SIGKILL on Unix: `kill -9`, no chance to clean up.
     workers[0].kill().expect("kill -9 worker 0");
@@ -115,8 +116,10 @@ fn coordinator(url: &str) {
             .await
             .expect("acquire all");
         let recovery = killed.elapsed();
-        let held: Vec<String> = redis::cmd("HVALS")
+        let held: Vec<String> = redis::cmd("ZRANGE")
             .arg(&held_key)
+            .arg(0)
+            .arg(-1)
             .query(&mut redis)
             .unwrap();
         assert!(!held

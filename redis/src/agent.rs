@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use crate::command::{Command, Granted, Outcome};
+pub(crate) use crate::command::{Command, Granted, Lease, Outcome};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::leases::Leases;
@@ -47,7 +47,7 @@ pub(crate) struct Agent {
     held: Arc<Leases>,
     place: Place,
     /// Releases whose call failed: retried before the next renewal.
-    unreleased: Vec<String>,
+    unreleased: Vec<Lease>,
     lease: Duration,
     renew_every: Duration,
     next_sync: Instant,
@@ -162,8 +162,8 @@ impl Agent {
                     self.local.remove(&member);
                 }
             }
-            Command::Release { member, reply } => {
-                let result = self.release(&member);
+            Command::Release { lease, reply } => {
+                let result = self.release(&lease);
                 if let Some(reply) = reply {
                     let _ = reply.fill(result);
                 }
@@ -211,13 +211,13 @@ impl Agent {
                         // Granted on arrival: the line is free, callers may try directly.
                         self.contended.store(false, Ordering::Relaxed);
                         let signal = LeaseSignal::new();
-                        self.held.adopt(answer.member.clone(), signal.clone(), sent);
-                        Some(Outcome::Granted(Granted {
+                        let lease = Lease {
                             member: answer.member.clone(),
                             permits,
                             token: answer.number as u64,
-                            signal,
-                        }))
+                        };
+                        self.held.adopt(&lease, signal.clone(), sent);
+                        Some(Outcome::Granted(Granted { lease, signal }))
                     }
                     "queued" => {
                         let member = answer.member.clone();
@@ -264,7 +264,7 @@ impl Agent {
         };
         if let Err(Outcome::Granted(granted)) = reply.fill(answer) {
             // The future was dropped while the call ran: give the permits straight back.
-            let _ = self.release(&granted.member);
+            let _ = self.release(&granted.lease);
         }
     }
 
@@ -282,32 +282,33 @@ impl Agent {
         if self.held.contains(&grant.member) {
             return; // heard twice: by reply and by pub/sub
         }
-        let Some(local) = self.local.remove(&grant.member) else {
+        let lease = Lease {
+            member: grant.member,
+            permits: grant.permits,
+            token: grant.token,
+        };
+        let Some(local) = self.local.remove(&lease.member) else {
             // Its waiter was cancelled after the grant was made.
-            let _ = self.release(&grant.member);
+            let _ = self.release(&lease);
             return;
         };
         self.ids.remove(&local.id);
         let signal = LeaseSignal::new();
         // Granted no earlier than the last call this thread sent before hearing of it;
         // the pub/sub delay is the only imprecision.
-        self.held
-            .adopt(grant.member.clone(), signal.clone(), Instant::now());
-        let granted = Granted {
-            member: grant.member.clone(),
-            permits: grant.permits,
-            token: grant.token,
-            signal,
-        };
-        if let Err(Outcome::Granted(granted)) = local.reply.fill(Outcome::Granted(granted)) {
-            let _ = self.release(&granted.member);
+        self.held.adopt(&lease, signal.clone(), Instant::now());
+        if let Err(Outcome::Granted(granted)) = local
+            .reply
+            .fill(Outcome::Granted(Granted { lease, signal }))
+        {
+            let _ = self.release(&granted.lease);
         }
     }
 
-    fn release(&mut self, member: &str) -> Result<(), Error> {
-        self.held.forget(member);
+    fn release(&mut self, lease: &Lease) -> Result<(), Error> {
+        self.held.forget(&lease.member);
         let mut call = self.context.invocation(&scripts().release);
-        call.arg(member);
+        lease.push_args(&mut call);
         match self.call(&call) {
             Ok(reply) => {
                 for grant in reply.grants {
@@ -317,7 +318,7 @@ impl Agent {
             }
             Err(error) => {
                 // The lease expires on its own if Redis never hears of this release.
-                self.unreleased.push(member.to_owned());
+                self.unreleased.push(lease.clone());
                 Err(error)
             }
         }
@@ -374,9 +375,9 @@ impl Agent {
 
     fn call_sync(&mut self) -> Result<Reply, Error> {
         let mut call = self.context.invocation(&scripts().sync);
-        let renewing = self.held.members();
-        for member in &renewing {
-            call.arg(member);
+        let renewing = self.held.all();
+        for lease in &renewing {
+            lease.push_args(&mut call);
         }
         let sent = Instant::now();
         let reply = self.call(&call)?;
@@ -387,8 +388,8 @@ impl Agent {
     /// Renewal and fallback poll in one call.
     fn sync(&mut self) {
         self.next_sync = Instant::now() + self.renew_every;
-        for member in std::mem::take(&mut self.unreleased) {
-            if self.release(&member).is_err() {
+        for lease in std::mem::take(&mut self.unreleased) {
+            if self.release(&lease).is_err() {
                 break;
             }
         }

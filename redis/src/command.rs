@@ -15,12 +15,26 @@ pub(crate) enum Outcome {
     Failed(Error),
 }
 
-/// A grant handed to the async side (it becomes a `RedisPermit`).
-#[derive(Debug)]
-pub(crate) struct Granted {
+/// A lease in Redis. Its member, permits and token, with the process's id, are its name
+/// there (`lua/prelude.lua`): a release or renewal sends all three.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Lease {
     pub(crate) member: String,
     pub(crate) permits: u32,
     pub(crate) token: u64,
+}
+
+impl Lease {
+    /// Adds the lease to a script call: ARGV `member permits token`.
+    pub(crate) fn push_args(&self, call: &mut redis::ScriptInvocation<'_>) {
+        call.arg(&self.member).arg(self.permits).arg(self.token);
+    }
+}
+
+/// A grant handed to the async side (it becomes a `RedisPermit`).
+#[derive(Debug)]
+pub(crate) struct Granted {
+    pub(crate) lease: Lease,
     pub(crate) signal: Arc<LeaseSignal>,
 }
 
@@ -38,7 +52,7 @@ pub(crate) enum Command {
         id: u64,
     },
     Release {
-        member: String,
+        lease: Lease,
         reply: Option<Arc<Slot<Result<(), Error>>>>,
     },
     Close {

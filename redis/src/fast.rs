@@ -16,7 +16,7 @@ use std::time::Instant;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 
-use crate::agent::{Command, Granted, Outcome};
+use crate::agent::{Command, Granted, Lease, Outcome};
 use crate::error::Error;
 use crate::names::encode_priority;
 use crate::scripts::{scripts, Reply};
@@ -109,7 +109,7 @@ pub(crate) fn finish_abandoned(inner: Arc<Inner>, attempt: Attempt) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
             if let Some(Outcome::Granted(granted)) = attempt.await {
-                let _ = release(inner, granted.member).await;
+                let _ = release(inner, granted.lease).await;
             }
         });
     }
@@ -140,15 +140,13 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
     match reply.status.as_str() {
         "granted" => {
             let signal = LeaseSignal::new();
-            inner
-                .leases
-                .adopt(reply.member.clone(), signal.clone(), sent);
-            Some(Outcome::Granted(Granted {
+            let lease = Lease {
                 member: reply.member,
                 permits,
                 token: reply.number as u64,
-                signal,
-            }))
+            };
+            inner.leases.adopt(&lease, signal.clone(), sent);
+            Some(Outcome::Granted(Granted { lease, signal }))
         }
         "busy" => None,
         "closed" => Some(Outcome::Failed(Error::Closed)),
@@ -166,8 +164,8 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
 
 /// Releases on the caller's runtime; the semaphore's thread stops renewing first and
 /// takes over if the call fails (or the release is dropped before it completes).
-pub(crate) async fn release(inner: Arc<Inner>, member: String) -> Result<(), Error> {
-    let fallback = Fallback::new(inner, member);
+pub(crate) async fn release(inner: Arc<Inner>, lease: Lease) -> Result<(), Error> {
+    let fallback = Fallback::new(inner, lease);
     fallback.run().await
 }
 
@@ -176,9 +174,9 @@ pub(crate) async fn release(inner: Arc<Inner>, member: String) -> Result<(), Err
 pub(crate) fn release_in_background(
     runtime: &tokio::runtime::Handle,
     inner: Arc<Inner>,
-    member: String,
+    lease: Lease,
 ) {
-    let fallback = Fallback::new(inner, member);
+    let fallback = Fallback::new(inner, lease);
     drop(runtime.spawn(async move {
         let _ = fallback.run().await;
     }));
@@ -187,24 +185,26 @@ pub(crate) fn release_in_background(
 /// A release in progress; unless it completes, its drop hands it to the semaphore's thread.
 struct Fallback {
     inner: Arc<Inner>,
-    member: Option<String>,
+    lease: Option<Lease>,
 }
 
 impl Fallback {
-    fn new(inner: Arc<Inner>, member: String) -> Self {
-        inner.leases.forget(&member);
+    fn new(inner: Arc<Inner>, lease: Lease) -> Self {
+        inner.leases.forget(&lease.member);
         Fallback {
             inner,
-            member: Some(member),
+            lease: Some(lease),
         }
     }
 
     async fn run(mut self) -> Result<(), Error> {
-        let member = self.member.clone().expect("set until completed");
         let mut call = self.inner.context.invocation(&scripts().release);
-        call.arg(&member);
+        self.lease
+            .as_ref()
+            .expect("set until completed")
+            .push_args(&mut call);
         let reply = self.inner.fast.call(&call).await?;
-        self.member = None;
+        self.lease = None;
         if !reply.grants.is_empty() {
             self.inner.send(Command::Grants(reply.grants));
         }
@@ -214,11 +214,8 @@ impl Fallback {
 
 impl Drop for Fallback {
     fn drop(&mut self) {
-        if let Some(member) = self.member.take() {
-            self.inner.send(Command::Release {
-                member,
-                reply: None,
-            });
+        if let Some(lease) = self.lease.take() {
+            self.inner.send(Command::Release { lease, reply: None });
         }
     }
 }

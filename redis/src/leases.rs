@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::command::Lease;
 use crate::slot::LeaseSignal;
 
 /// A lease, with the time the call that last renewed it was sent: Redis keeps it at
@@ -13,6 +14,8 @@ use crate::slot::LeaseSignal;
 struct Held {
     signal: Arc<LeaseSignal>,
     renewed_at: Instant,
+    permits: u32,
+    token: u64,
 }
 
 #[derive(Debug, Default)]
@@ -27,8 +30,14 @@ impl Leases {
     }
 
     /// Starts renewing a lease granted by a call sent at `renewed_at`.
-    pub(crate) fn adopt(&self, member: String, signal: Arc<LeaseSignal>, renewed_at: Instant) {
-        self.lock().insert(member, Held { signal, renewed_at });
+    pub(crate) fn adopt(&self, lease: &Lease, signal: Arc<LeaseSignal>, renewed_at: Instant) {
+        let held = Held {
+            signal,
+            renewed_at,
+            permits: lease.permits,
+            token: lease.token,
+        };
+        self.lock().insert(lease.member.clone(), held);
     }
 
     /// Stops renewing a lease (it is being released).
@@ -44,15 +53,23 @@ impl Leases {
         self.lock().is_empty()
     }
 
-    pub(crate) fn members(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+    /// Every lease held, to renew.
+    pub(crate) fn all(&self) -> Vec<Lease> {
+        self.lock()
+            .iter()
+            .map(|(member, held)| Lease {
+                member: member.clone(),
+                permits: held.permits,
+                token: held.token,
+            })
+            .collect()
     }
 
-    /// Records a successful renewal of `members`, sent at `sent`.
-    pub(crate) fn renewed(&self, members: &[String], sent: Instant) {
+    /// Records a successful renewal of `leases`, sent at `sent`.
+    pub(crate) fn renewed(&self, leases: &[Lease], sent: Instant) {
         let mut held = self.lock();
-        for member in members {
-            if let Some(lease) = held.get_mut(member) {
+        for renewed in leases {
+            if let Some(lease) = held.get_mut(&renewed.member) {
                 lease.renewed_at = sent;
             }
         }

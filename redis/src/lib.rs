@@ -24,7 +24,7 @@
 //! | situation | who is served first |
 //! |---|---|
 //! | different priorities | the smaller value |
-//! | equal priorities | the earlier arrival: a global number from one `INCR`, taken when the request joins the line (or is granted at once) |
+//! | equal priorities | the earlier arrival: a global number from one counter in Redis, taken when the request joins the line (or is granted at once) |
 //! | plain `acquire()` | the ambient priority of [`prio_semaphore::with_priority`], else `0` |
 //! | `try_acquire` while anyone waits | nobody barges: it fails |
 //! | a large request at the front | it waits until enough permits are free; those behind it wait too |
@@ -37,16 +37,21 @@
 //!
 //! **One script per state change.** Acquire, release, renewal, re-entering the line and
 //! close are each one Lua script, run atomically by Redis with the server's `TIME`.
-//! Uncontended, an acquire is one `EVALSHA` and a release is one `EVALSHA`. Every key of
-//! a semaphore has the hash tag `{name}` (one Redis Cluster slot); the scripts read only
-//! `KEYS` and `ARGV`, never code built from input.
+//! Uncontended, an acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis
+//! the acquire runs 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the
+//! release 3 (`ZREM`, `HINCRBY`, `EXISTS`: no clock, nothing read or published when
+//! nobody waits). Every key of a semaphore has the hash tag `{name}` (one Redis Cluster
+//! slot); the scripts read only `KEYS` and `ARGV`, never code built from input.
 //!
 //! **Keys** (`prio-semaphore:{name}:…`): `config` (limit, permits in use, closed, grace,
-//! fencing counter), `holders` (lease → expiry) and `held` (lease → process, permits,
-//! token), `line` (the global line, one member per process), `entries` (line member →
-//! process, permits, "more behind"), `clients` (process → its line member), `alive`
-//! (process → expiry of its place) and `arrival` (the counter); pub/sub channel `events`
-//! announces closing, and `events:<client>` each grant to that process.
+//! fencing counter, arrival counter), `holders` (lease → expiry, where a lease is the
+//! string `member process permits token`: it names its holder, so only that process can
+//! release or renew it), `line` (the global line, one member per process), `entries`
+//! (line member → process, permits, "more behind"), `clients` (process → its line
+//! member) and `alive` (process → expiry of its place); pub/sub channel `events`
+//! announces closing, and `events:<client>` each grant to that process. Processes built
+//! with an older layout (a separate `held` hash and `arrival` counter) must not share a
+//! semaphore with these.
 //!
 //! **The line holds processes, not waiters.** Each waiter gets a *key*: its priority as
 //! 16 order-preserving hex digits followed by its arrival number as 16 hex digits, so
@@ -144,7 +149,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `tokio` | yes | the fast path on tokio runtimes |
-//! | `tls` | no | `rediss://` through rustls with the `ring` provider; [`Builder::tls_root_certificate`] |
+//! | `tls` | no | `rediss://` through rustls with the `ring` provider; [`Builder::tls_root_certificate`](Builder#method.tls_root_certificate) |
 #![warn(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     /// KEYS of every script, in the order `lua/prelude.lua` reads them.
-    pub(crate) script_keys: [String; 8],
+    pub(crate) script_keys: [String; 6],
     /// The pub/sub channel the closing is announced on; grants to a process go to
     /// `channel:client`.
     pub(crate) channel: String,
@@ -23,12 +23,10 @@ impl Keys {
             script_keys: [
                 key("config"),
                 key("holders"),
-                key("held"),
                 key("line"),
                 key("entries"),
                 key("clients"),
                 key("alive"),
-                key("arrival"),
             ],
             channel: key("events"),
         }

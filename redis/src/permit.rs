@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::agent::{Command, Granted};
+use crate::agent::{Command, Granted, Lease};
 use crate::error::Error;
 use crate::semaphore::Inner;
 use crate::slot::{LeaseSignal, Slot};
@@ -26,9 +26,7 @@ use crate::slot::{LeaseSignal, Slot};
 #[derive(Debug)]
 pub struct RedisPermit {
     inner: Arc<Inner>,
-    member: String,
-    permits: u32,
-    token: u64,
+    lease: Lease,
     signal: Arc<LeaseSignal>,
     released: bool,
 }
@@ -37,9 +35,7 @@ impl RedisPermit {
     pub(crate) fn new(inner: Arc<Inner>, granted: Granted) -> Self {
         RedisPermit {
             inner,
-            member: granted.member,
-            permits: granted.permits,
-            token: granted.token,
+            lease: granted.lease,
             signal: granted.signal,
             released: false,
         }
@@ -48,12 +44,12 @@ impl RedisPermit {
     /// The fencing token of this grant: strictly greater than that of every earlier grant
     /// of this semaphore, in any process.
     pub fn fencing_token(&self) -> u64 {
-        self.token
+        self.lease.token
     }
 
     /// How many permits this holds.
     pub fn num_permits(&self) -> u32 {
-        self.permits
+        self.lease.permits
     }
 
     /// Whether the lease is lost (not renewed within the lease, or gone from Redis).
@@ -77,12 +73,12 @@ impl RedisPermit {
         self.released = true;
         #[cfg(feature = "tokio")]
         if crate::fast::FastPath::available() {
-            let member = std::mem::take(&mut self.member);
-            return crate::fast::release(self.inner.clone(), member).await;
+            let lease = std::mem::take(&mut self.lease);
+            return crate::fast::release(self.inner.clone(), lease).await;
         }
         let reply = Slot::new();
         let sent = self.inner.send(Command::Release {
-            member: std::mem::take(&mut self.member),
+            lease: std::mem::take(&mut self.lease),
             reply: Some(reply.clone()),
         });
         if !sent {
@@ -97,14 +93,14 @@ impl Drop for RedisPermit {
         #[cfg(feature = "tokio")]
         if !self.released {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let member = std::mem::take(&mut self.member);
-                crate::fast::release_in_background(&runtime, self.inner.clone(), member);
+                let lease = std::mem::take(&mut self.lease);
+                crate::fast::release_in_background(&runtime, self.inner.clone(), lease);
                 return;
             }
         }
         if !self.released {
             self.inner.send(Command::Release {
-                member: std::mem::take(&mut self.member),
+                lease: std::mem::take(&mut self.lease),
                 reply: None,
             });
         }

@@ -4,6 +4,11 @@
 //! (`TIME`), so no two processes can interleave inside a decision and no client clock is
 //! ever trusted. Scripts are sent by hash (`EVALSHA`, one round trip); after a server
 //! restart the client reloads them transparently once.
+//!
+//! A script is three files joined: its first part, the shared prelude, its body. The
+//! first part of `acquire` and `release` answers the uncontended case on its own, in the
+//! fewest commands and before the prelude's Lua runs; the other scripts start with
+//! `start.lua`, which only declares what the prelude fills in.
 
 use std::sync::OnceLock;
 
@@ -11,7 +16,8 @@ use redis::Value;
 
 use crate::names::Keys;
 
-/// The scripts, each prefixed with the shared prelude (`lua/prelude.lua`).
+/// The scripts, each with the shared prelude (`lua/prelude.lua`) between its first part
+/// and its body.
 pub(crate) struct Scripts {
     pub(crate) acquire: redis::Script,
     pub(crate) enter: redis::Script,
@@ -21,8 +27,12 @@ pub(crate) struct Scripts {
 }
 
 macro_rules! with_prelude {
-    ($file:literal) => {
-        concat!(include_str!("lua/prelude.lua"), include_str!($file))
+    ($first:literal, $body:literal) => {
+        concat!(
+            include_str!($first),
+            include_str!("lua/prelude.lua"),
+            include_str!($body)
+        )
     };
 }
 
@@ -30,11 +40,11 @@ macro_rules! with_prelude {
 pub(crate) fn scripts() -> &'static Scripts {
     static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        acquire: redis::Script::new(with_prelude!("lua/acquire.lua")),
-        enter: redis::Script::new(with_prelude!("lua/enter.lua")),
-        release: redis::Script::new(with_prelude!("lua/release.lua")),
-        sync: redis::Script::new(with_prelude!("lua/sync.lua")),
-        close: redis::Script::new(with_prelude!("lua/close.lua")),
+        acquire: redis::Script::new(with_prelude!("lua/acquire_fast.lua", "lua/acquire.lua")),
+        enter: redis::Script::new(with_prelude!("lua/start.lua", "lua/enter.lua")),
+        release: redis::Script::new(with_prelude!("lua/release_fast.lua", "lua/release.lua")),
+        sync: redis::Script::new(with_prelude!("lua/start.lua", "lua/sync.lua")),
+        close: redis::Script::new(with_prelude!("lua/start.lua", "lua/close.lua")),
     })
 }
 
@@ -76,7 +86,10 @@ pub(crate) struct Grant {
     pub(crate) barrier: bool,
 }
 
-/// Every script answers `{status, number, member, lost, grants}`.
+/// Every script answers `{status, number, member, lost, grants}`, except the fast paths:
+/// they answer one string, `status [number [member]]` (`granted <token> <member>` for an
+/// uncontended grant, `released` or `missing` for an uncontended release), which Redis
+/// returns faster than a table; what it leaves out reads as 0, empty and none.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reply {
     pub(crate) status: String,
@@ -94,22 +107,35 @@ pub(crate) struct Reply {
 impl Reply {
     /// Parses a script's reply; `None` when it has an unexpected shape.
     pub(crate) fn parse(value: Value) -> Option<Self> {
-        let Value::Array(items) = value else {
-            return None;
+        let items = match value {
+            Value::Array(items) => items,
+            Value::BulkString(_) | Value::SimpleString(_) => {
+                return Self::parse_short(&text(value)?)
+            }
+            _ => return None,
         };
+        if items.len() > 5 {
+            return None;
+        }
         let mut items = items.into_iter();
         let status = text(items.next()?)?;
-        let number = match items.next()? {
-            Value::Int(n) => n,
+        let number = match items.next() {
+            Some(Value::Int(n)) => n,
+            None => 0,
             _ => return None,
         };
-        let member = text(items.next()?)?;
-        let lost = match items.next()? {
-            Value::Array(lost) => lost.into_iter().map(text).collect::<Option<_>>()?,
+        let member = match items.next() {
+            Some(member) => text(member)?,
+            None => String::new(),
+        };
+        let lost = match items.next() {
+            Some(Value::Array(lost)) => lost.into_iter().map(text).collect::<Option<_>>()?,
+            None => Vec::new(),
             _ => return None,
         };
-        let flat = match items.next()? {
-            Value::Array(flat) => flat,
+        let flat = match items.next() {
+            Some(Value::Array(flat)) => flat,
+            None => Vec::new(),
             _ => return None,
         };
         let mut grants = Vec::with_capacity(flat.len() / 4);
@@ -133,6 +159,28 @@ impl Reply {
             member,
             lost,
             grants,
+        })
+    }
+}
+
+impl Reply {
+    /// `status [number [member]]`, the fast paths' answer.
+    fn parse_short(line: &str) -> Option<Self> {
+        let mut parts = line.split(' ');
+        let status = parts.next().filter(|s| !s.is_empty())?.to_owned();
+        let number = match parts.next() {
+            Some(n) => n.parse().ok()?,
+            None => 0,
+        };
+        let member = parts.next().unwrap_or_default().to_owned();
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Reply {
+            status,
+            number,
+            member,
+            ..Reply::default()
         })
     }
 }
@@ -232,5 +280,22 @@ mod tests {
             }]
         );
         assert!(Reply::parse(Value::Int(1)).is_none());
+        // Shorter tables read as 0, empty and none; the fast paths answer one string.
+        let short = Reply::parse(Value::Array(vec![bulk("missing")])).unwrap();
+        assert_eq!((short.status.as_str(), short.number), ("missing", 0));
+        assert!(Reply::parse(Value::Array(vec![])).is_none());
+        let short = Reply::parse(bulk("released")).unwrap();
+        assert_eq!((short.status.as_str(), short.number), ("released", 0));
+        assert!(short.member.is_empty() && short.lost.is_empty() && short.grants.is_empty());
+        let short = Reply::parse(bulk(
+            "granted 1795961515064208 8000000000000000000000000000002a",
+        ))
+        .unwrap();
+        assert_eq!(short.status, "granted");
+        assert_eq!(short.number, 1_795_961_515_064_208);
+        assert_eq!(short.member, "8000000000000000000000000000002a");
+        assert!(Reply::parse(bulk("granted x m")).is_none());
+        assert!(Reply::parse(bulk("granted 1 m extra")).is_none());
+        assert!(Reply::parse(bulk("")).is_none());
     }
 }

@@ -156,6 +156,15 @@ fn client_commands(lines: &Mutex<Vec<String>>, from: usize) -> Vec<String> {
         .collect()
 }
 
+/// The commands scripts ran inside Redis (not round trips, but each costs server time).
+fn script_commands(lines: &Mutex<Vec<String>>, from: usize) -> Vec<String> {
+    lines.lock().unwrap()[from..]
+        .iter()
+        .filter(|line| line.contains("[0 lua]"))
+        .map(|line| line.split(" [0 lua] ").nth(1).unwrap_or(line).to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let server = RedisServer::start();
@@ -178,11 +187,17 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let acquire = client_commands(&lines, mark);
     assert_eq!(acquire.len(), 1, "acquire sent {acquire:#?}");
     assert!(acquire[0].contains("\"EVALSHA\""), "{acquire:?}");
+    // Inside Redis: TIME, HMGET config, EXISTS line, ZADD holders, HSET config.
+    let inside = script_commands(&lines, mark);
+    assert_eq!(inside.len(), 5, "the acquire script ran {inside:#?}");
     let mark = lines.lock().unwrap().len();
     permit.release().await.expect("release");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let release = client_commands(&lines, mark);
     assert_eq!(release.len(), 1, "release sent {release:#?}");
     assert!(release[0].contains("\"EVALSHA\""), "{release:?}");
+    // Nobody waits: ZREM holders, HINCRBY config, EXISTS line; no clock, no PUBLISH.
+    let inside = script_commands(&lines, mark);
+    assert_eq!(inside.len(), 3, "the release script ran {inside:#?}");
     drop(creator);
 }

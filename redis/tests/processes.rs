@@ -353,8 +353,10 @@ fn a_waiter_killed_while_queued_leaves_the_line() {
         .expect("granted at once, not after a dead waiter's lease")
         .unwrap()
         .unwrap();
-    let held: Vec<String> = redis::cmd("HKEYS")
-        .arg(key("dead-waiter", "held"))
+    let held: Vec<String> = redis::cmd("ZRANGE")
+        .arg(key("dead-waiter", "holders"))
+        .arg(0)
+        .arg(-1)
         .query(&mut redis)
         .unwrap();
     assert_eq!(

@@ -132,7 +132,6 @@ async fn a_lease_removed_from_redis_is_reported_lost() {
     assert!(!permit.is_lost());
     let mut connection = server.connection();
     redis::cmd("DEL")
-        .arg(key("lost", "held"))
         .arg(key("lost", "holders"))
         .exec(&mut connection)
         .unwrap();
@@ -187,8 +186,8 @@ async fn a_dropped_waiter_leaves_the_line() {
         .unwrap()
         .expect("acquire");
     let mut connection = server.connection();
-    let held: usize = redis::cmd("HLEN")
-        .arg(key("cancel", "held"))
+    let held: usize = redis::cmd("ZCARD")
+        .arg(key("cancel", "holders"))
         .query(&mut connection)
         .unwrap();
     assert_eq!(held, 1, "only the live waiter holds a lease");

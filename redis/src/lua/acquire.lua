@@ -1,20 +1,13 @@
--- An arrival: ARGV 6 priority (16 hex digits, order-preserving), 7 permits,
--- 8 'wait', 'try' or 'fast', 9 '1' when this process already has other waiters.
+-- An arrival, the general rule (the fast path at the top of the script did not grant it):
+-- ARGV 6 priority, 7 permits, 8 'wait', 'try' or 'fast', 9 '1' when this process
+-- already has other waiters (see acquire_fast.lua).
 -- 'fast' is the caller's own first attempt: granted by the rule of 'wait', but never
 -- queued (the process's thread queues it, with a new arrival number, if it must wait).
--- Uncontended, this one call is the whole acquire.
 local n = tonumber(ARGV[7])
-local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
-if not front and not closed and n <= LIMIT - used and granting() then
-  -- Nobody waits and enough permits are free without looking for expired leases: the
-  -- common case, in the fewest commands.
-  local member = ARGV[6] .. string.format('%016x', redis.call('INCR', K_ARRIVAL))
-  local token = grant(member, CLIENT, n, 0)
-  save()
-  return { 'granted', token, member, {}, mine }
-end
 expire()
-front = serve() -- expired leases may have freed permits for those already waiting
+-- Expired leases may have freed permits for those already waiting. (The front is nil
+-- when no permit is free: nobody can be granted then, this arrival included.)
+local front = serve()
 if closed then
   save()
   return { 'closed', 0, '', {}, mine }
@@ -25,13 +18,12 @@ if n > LIMIT then
 end
 -- The arrival number: the next value of the counter. Only a request that is granted or
 -- joins the line takes it; a try or fast attempt that fails leaves no trace.
-local arrival = tonumber(redis.call('GET', K_ARRIVAL) or '0') + 1
-local member = ARGV[6] .. string.format('%016x', arrival)
+local member = ARGV[6] .. string.format('%016x', arrival + 1)
 -- No barging: a plain acquire may only go first when it is ahead of the whole line; a
 -- try_acquire only when nobody waits at all (the core crate's rule).
 local ahead = (not front) or (ARGV[8] ~= 'try' and member < front)
 if ahead and n <= LIMIT - used and granting() then
-  redis.call('INCR', K_ARRIVAL)
+  arrival = arrival + 1
   local token = grant(member, CLIENT, n, 0)
   save()
   return { 'granted', token, member, {}, mine }
@@ -40,14 +32,14 @@ if ARGV[8] ~= 'wait' then
   save()
   return { 'busy', 0, '', {}, mine }
 end
-redis.call('INCR', K_ARRIVAL)
+arrival = arrival + 1
 local current = redis.call('HGET', K_CLIENTS, CLIENT)
 if (not current) or member < current then
   -- This process's new best waiter: it replaces the process's place in the line (the
   -- one it replaces, if any, stays queued in the process, behind it).
   local more = '0'
   if current or ARGV[9] == '1' then more = '1' end
-  set_entry(member, n, more)
+  set_entry(current, member, n, more)
 else
   -- A better waiter of this process is already in line: remember that more follow it.
   local client, en = parse_entry(redis.call('HGET', K_ENTRIES, current))

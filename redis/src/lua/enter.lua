@@ -8,16 +8,16 @@ expire()
 serve()
 local member = ARGV[6]
 if member ~= '' then
-  local value = redis.call('HGET', K_HELD, member)
-  if value then
+  local id = find_lease(member)
+  if id then
     -- Already granted (the process had not heard yet): report it, change nothing.
-    local client, n, token = parse_held(value)
-    if client == CLIENT then report(member, n, token) end
+    local _, _, n, token = parse_lease(id)
+    report(member, n, token)
     save()
     return { 'stale', 0, '', {}, mine }
   end
 end
-set_entry(member, tonumber(ARGV[7]), ARGV[8])
+set_entry(redis.call('HGET', K_CLIENTS, CLIENT), member, tonumber(ARGV[7]), ARGV[8])
 serve()
 save()
 return { 'entered', 0, member, {}, mine }

@@ -1,35 +1,38 @@
--- Shared by every script (prepended by `scripts.rs`). Everything here reads only KEYS and
--- ARGV; no caller text is ever part of the code, so script hashes are fixed.
+-- Shared by every script, after its first part (`start.lua`, or a fast path that answers
+-- the uncontended case before any of this runs) and before its body; `scripts.rs` joins
+-- them. Everything here reads only KEYS and ARGV; no caller text is ever part of the
+-- code, so script hashes are fixed.
 --
--- KEYS: 1 config (hash: limit, used, closed, grace_until, fence)
---       2 holders (zset: lease member -> expiry, server ms)
---       3 held    (hash: lease member -> "client n token")
---       4 line    (zset, all scores 0, so ordered by member = priority then arrival)
---       5 entries (hash: line member -> "client n more"; n = 0 marks a barrier)
---       6 clients (hash: client -> its one line member)
---       7 alive   (zset: client -> expiry of its place in the line, server ms)
---       8 arrival (counter: the global arrival number)
+-- KEYS: 1 config  (hash: limit, used, closed, grace_until, fence, arrival)
+--       2 holders (zset: lease -> expiry, server ms; a lease is the string
+--                  "member client permits token", so it names its holder and its permits)
+--       3 line    (zset, all scores 0, so ordered by member = priority then arrival)
+--       4 entries (hash: line member -> "client n more"; n = 0 marks a barrier)
+--       5 clients (hash: client -> its one line member)
+--       6 alive   (zset: client -> expiry of its place in the line, server ms)
 -- ARGV: 1 channel (closing; grants go to channel:client), 2 client id, 3 limit, 4 lease ms, 5 alive ms, then per script.
-local K_CONFIG, K_HOLDERS, K_HELD, K_LINE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_ENTRIES, K_CLIENTS, K_ALIVE, K_ARRIVAL = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_CONFIG, K_HOLDERS, K_LINE = KEYS[1], KEYS[2], KEYS[3]
+local K_ENTRIES, K_CLIENTS, K_ALIVE = KEYS[4], KEYS[5], KEYS[6]
 local CHANNEL, CLIENT = ARGV[1], ARGV[2]
 local LIMIT, LEASE_MS, ALIVE_MS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- The server's clock, never a client's.
-local time = redis.call('TIME')
+-- The server's clock, never a client's (read by the first part already, or now).
+time = time or redis.call('TIME')
 local NOW_MS = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local NOW_US = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
-local cfg = redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until', 'fence')
+-- The same fields, in the same order, as the fast path of acquire_fast.lua reads.
+cfg = cfg or redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until', 'fence', 'arrival')
 local created = 0
 if not cfg[1] then
   -- No state: a new semaphore, or Redis lost its data. The two look the same, so grants
   -- wait one lease: holders of lost leases find out (their renewal fails) before anyone
   -- else can be granted. Leftovers of a partial loss are dropped with it.
-  redis.call('DEL', K_HOLDERS, K_HELD, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
+  -- (A fencing counter or arrival number that survived stays: both only grow.)
+  redis.call('DEL', K_HOLDERS, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
   redis.call('HSET', K_CONFIG, 'limit', LIMIT, 'used', 0, 'closed', 0,
     'grace_until', NOW_MS + LEASE_MS)
-  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS), false }
+  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS), cfg[5], cfg[6] }
   created = 1
 end
 if tonumber(cfg[1]) ~= LIMIT then
@@ -39,7 +42,7 @@ local used = tonumber(cfg[2])
 local closed = cfg[3] == '1'
 local grace_until = tonumber(cfg[4])
 local fence = tonumber(cfg[5] or '0')
-local fence_at_start = fence
+local arrival = tonumber(cfg[6] or '0') -- the last arrival number taken
 local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), ...
 
 local function fmt(x) return string.format('%d', x) end
@@ -49,23 +52,32 @@ local function parse_entry(value)
   return client, tonumber(n), more
 end
 
-local function parse_held(value)
-  local client, n, token = string.match(value, '^(%S+) (%d+) (%d+)$')
-  return client, tonumber(n), token
+-- A lease: "member client permits token" (the holders' key), and back.
+local function lease_id(member, client, n, token)
+  return member .. ' ' .. client .. ' ' .. fmt(n) .. ' ' .. fmt(token)
+end
+
+local function parse_lease(id)
+  local member, client, n, token = string.match(id, '^(%S+) (%S+) (%d+) (%d+)$')
+  if not member then
+    -- Only an older version of this crate writes bare members here: mixing versions on
+    -- one semaphore is refused loudly rather than miscounted.
+    error({ err = 'ERR prio-semaphore: a lease in an older key layout; processes of '
+      .. 'different versions share this semaphore' })
+  end
+  return member, client, tonumber(n), token
 end
 
 -- Drops expired leases (their permits come back) and the line places of processes that
 -- stopped renewing their presence (a killed waiter leaves the line).
 local function expire()
   local dead = redis.call('ZRANGEBYSCORE', K_HOLDERS, '-inf', NOW_MS)
-  for _, member in ipairs(dead) do
-    local value = redis.call('HGET', K_HELD, member)
-    if value then
-      local _, n = parse_held(value)
+  if #dead > 0 then
+    for _, id in ipairs(dead) do
+      local _, _, n = parse_lease(id)
       used = used - n
-      redis.call('HDEL', K_HELD, member)
     end
-    redis.call('ZREM', K_HOLDERS, member)
+    redis.call('ZREMRANGEBYSCORE', K_HOLDERS, '-inf', NOW_MS)
   end
   local gone = redis.call('ZRANGEBYSCORE', K_ALIVE, '-inf', NOW_MS)
   for _, client in ipairs(gone) do
@@ -85,8 +97,7 @@ end
 local function grant(member, client, n, barrier)
   fence = math.max(fence + 1, NOW_US)
   local token = fence
-  redis.call('HSET', K_HELD, member, client .. ' ' .. fmt(n) .. ' ' .. fmt(token))
-  redis.call('ZADD', K_HOLDERS, NOW_MS + LEASE_MS, member)
+  redis.call('ZADD', K_HOLDERS, NOW_MS + LEASE_MS, lease_id(member, client, n, token))
   used = used + n
   if client == CLIENT then
     table.insert(mine, member)
@@ -114,13 +125,16 @@ end
 
 local function granting() return (not closed) and NOW_MS >= grace_until end
 
--- Grants the line in order while the front fits, and returns the front it stopped at. Stops at a barrier (a process whose
+-- Grants the line in order while the front fits, and returns the front it stopped at
+-- (nil when the line is empty, and also when no permit is free: then nobody can be
+-- granted whatever the front is, so it is not read). Stops at a barrier (a process whose
 -- best waiter was just granted and whose next best is not known yet: all its other
 -- waiters come after the barrier) or at a request larger than the free permits (no one
 -- passes it: that is what keeps large requests from starving). Each round grants one
 -- process's entry, so the work is bounded by processes and permits, never by waiters.
 local function serve()
   while true do
+    if used >= LIMIT then return nil end
     local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
     if not front or not granting() then return front end
     local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
@@ -142,19 +156,37 @@ local function serve()
 end
 
 local function save()
-  if fence ~= fence_at_start then
-    redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence))
-  else
-    redis.call('HSET', K_CONFIG, 'used', used)
-  end
+  redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence), 'arrival', arrival)
 end
 
-local function set_entry(member, n, more)
-  local current = redis.call('HGET', K_CLIENTS, CLIENT)
+-- The lease of this process whose member is `member`, if any (a grant it may not have
+-- heard of yet). Member and client id are hex digits, so the glob "member client *"
+-- matches exactly that prefix and Redis itself does the matching; anything else (never
+-- sent by this crate) is compared here instead.
+local function find_lease(member)
+  local prefix = member .. ' ' .. CLIENT .. ' '
+  if not (string.find(member, '^%x+$') and string.find(CLIENT, '^%x+$')) then
+    for _, id in ipairs(redis.call('ZRANGE', K_HOLDERS, 0, -1)) do
+      if string.sub(id, 1, #prefix) == prefix then return id end
+    end
+    return nil
+  end
+  local cursor = '0'
+  repeat
+    local page = redis.call('ZSCAN', K_HOLDERS, cursor, 'MATCH', prefix .. '*', 'COUNT', 1000)
+    cursor = page[1]
+    if page[2][1] then return page[2][1] end
+  until cursor == '0'
+  return nil
+end
+
+-- Replaces this process's line member `current` (as read from `clients`, or false) by
+-- `member` ('' to leave the line).
+local function set_entry(current, member, n, more)
   if current then
     redis.call('ZREM', K_LINE, current)
     redis.call('HDEL', K_ENTRIES, current)
-    redis.call('HDEL', K_CLIENTS, CLIENT)
+    if member == '' then redis.call('HDEL', K_CLIENTS, CLIENT) end
   end
   if member ~= '' then
     redis.call('ZADD', K_LINE, 0, member)

@@ -1,29 +1,24 @@
 -- The background call of each process (every lease / 3, and as the fallback poll):
--- renews its leases (ARGV 6.. the lease members it holds) and its place in the line,
--- reports leases it lost, grants it has not heard of, and its place in the line.
+-- renews its leases (ARGV 6.. one triple per lease it holds: member, permits, token) and
+-- its place in the line, reports leases it lost, grants it has not heard of, and its
+-- place in the line.
 expire()
 serve()
 local renewing = {}
 local lost = {}
-for i = 6, #ARGV do
+for i = 6, #ARGV, 3 do
   local member = ARGV[i]
   renewing[member] = true
-  local value = redis.call('HGET', K_HELD, member)
-  local ok = false
-  if value then
-    local client = parse_held(value)
-    ok = client == CLIENT
-  end
-  if ok then
-    redis.call('ZADD', K_HOLDERS, 'XX', NOW_MS + LEASE_MS, member)
+  local id = member .. ' ' .. CLIENT .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2]
+  if redis.call('ZSCORE', K_HOLDERS, id) then
+    redis.call('ZADD', K_HOLDERS, 'XX', NOW_MS + LEASE_MS, id)
   else
     table.insert(lost, member)
   end
 end
-local all = redis.call('HGETALL', K_HELD)
-for i = 1, #all, 2 do
-  local member = all[i]
-  local client, n, token = parse_held(all[i + 1])
+local all = redis.call('ZRANGE', K_HOLDERS, 0, -1)
+for _, id in ipairs(all) do
+  local member, client, n, token = parse_lease(id)
   if client == CLIENT and not renewing[member] then
     local known = false
     for j = 1, #mine, 4 do

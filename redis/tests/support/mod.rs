@@ -149,10 +149,11 @@ pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
 
 /// The global arrival counter of a semaphore (how many acquires reached Redis).
 pub fn arrivals(connection: &mut redis::Connection, name: &str) -> u64 {
-    redis::cmd("GET")
-        .arg(key(name, "arrival"))
+    redis::cmd("HGET")
+        .arg(key(name, "config"))
+        .arg("arrival")
         .query::<Option<u64>>(connection)
-        .expect("GET arrival")
+        .expect("HGET config arrival")
         .unwrap_or(0)
 }
 
