@@ -438,3 +438,19 @@ fn borrowed_types_are_thread_safe() {
     assert_send::<prio_semaphore::Acquire<'static>>();
     assert_send_sync::<prio_semaphore::Permit<'static>>();
 }
+
+/// The borrowed futures and permits are covariant in their lifetime, like any type that
+/// holds a `&'a`: a longer-lived one can be passed where a shorter one is expected. (It
+/// fails to compile if a field ever names the semaphore through an associated type.)
+#[test]
+fn borrowed_types_are_covariant_in_their_lifetime() {
+    fn shorter_acquire<'a>(a: prio_semaphore::Acquire<'static>) -> prio_semaphore::Acquire<'a> {
+        a
+    }
+    fn shorter_permit<'a>(p: prio_semaphore::Permit<'static>) -> prio_semaphore::Permit<'a> {
+        p
+    }
+    static SEM: Semaphore = Semaphore::new(1);
+    let permit = shorter_permit(shorter_acquire(SEM.acquire()).wait().unwrap());
+    assert_eq!(permit.num_permits(), 1);
+}
