@@ -60,6 +60,7 @@ FEATURES = {
 PROFILE_SCENARIOS = {
     "try": "a, `try_acquire` + drop",
     "acquire": "a, `acquire` + drop",
+    "acquire_priority": "a, `acquire().priority(3)` + drop",
     "tasks_equal": "b, task (equal)",
     "tasks_classes": "b, task (two classes)",
     "tasks_random": "b, task (random)",
@@ -269,7 +270,7 @@ def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bo
                  t("a_acquire_priority", OURS), t("a_acquire", OURS), 1.0,
                  "its own plain `acquire()`")
     b_target("(b) equal priorities ≤ 1.0× tokio", "b_equal", "tokio", 1.0, "`tokio`")
-    b_target("(b) two classes ≤ 1.1× tokio (FIFO only)", "b_two_classes", "tokio", 1.1,
+    b_target("(b) two classes ≤ 1.0× tokio (FIFO only)", "b_two_classes", "tokio", 1.0,
              "`tokio`")
     if any(("b_random", p) in paired for p in HEAP_BASED):
         heap = {p: 1 / paired[("b_random", p)] for p in HEAP_BASED if ("b_random", p) in paired}
@@ -283,6 +284,10 @@ def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bo
     else:
         targets.append(("(b) random priorities ≤ 1.0× the fastest heap-based peer",
                         "not measured", None))
+
+    ratio_target("(c) churn with distinct priorities ≤ 0.8× `priority-semaphore`",
+                 t("c_random_priorities", OURS), t("c_random_priorities", "priority-semaphore"),
+                 0.8, "`priority-semaphore`")
 
     for group, ratio in sorted(paired.items()):
         if group[0].startswith("f_multi_thread_") and group[1] == "tokio":
@@ -307,6 +312,11 @@ def evaluate_targets(res: dict, allocs, paired: dict) -> list[tuple[str, str, bo
     else:
         targets.append(("(e) new priority: at most logarithmic", "not measured", None))
 
+    ours_size = ((allocs or {}).get(OURS) or {}).get("future_bytes")
+    tokio_size = ((allocs or {}).get("tokio") or {}).get("future_bytes")
+    if ours_size and tokio_size:
+        targets.append((f"`acquire` future ≤ {tokio_size} bytes (tokio's)", f"{ours_size} bytes",
+                        ours_size <= tokio_size))
     if allocs and OURS in allocs:
         a = allocs[OURS]
         worst = max(a[k] for k in ("equal", "distinct") if a.get(k) is not None)

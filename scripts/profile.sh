@@ -16,7 +16,7 @@ command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
 
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
-  scenarios=(try acquire tasks_equal tasks_classes tasks_random churn
+  scenarios=(try acquire acquire_priority tasks_equal tasks_classes tasks_random churn
              existing_100 existing_100000 new_100 new_100000)
 fi
 peers=(prio-semaphore tokio async-lock maitake-sync priority-semaphore ranked-semaphore)

@@ -144,9 +144,10 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     /// permit straight back, was about 100× faster and gave up the order. Before it parks,
     /// `wait()` watches for its wake-up for a moment (100 `spin_loop` hints), which skips
     /// the park and the wake-up whenever the next thread in line is still running: measured
-    /// with 4 and 8 threads on 2 cores, that made hand-offs 26 to 104 times cheaper,
-    /// within about 2× of async-lock's time, with the order kept (`docs/benchmarks.md` in
-    /// the repository, group g).
+    /// with 2 to 8 threads on 2 cores, that made hand-offs up to about 100 times cheaper
+    /// when it caught them (then within about 2× of async-lock's time, with the order kept),
+    /// but not in every run: how often it catches them depends on what else the machine
+    /// runs (`docs/benchmarks.md` in the repository, group g).
     ///
     /// # Cancellation
     ///
