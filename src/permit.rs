@@ -266,8 +266,9 @@ impl<P, L: RawLock> core::fmt::Debug for OwnedPermit<P, L> {
     }
 }
 
-/// Permits held through the handle `H`; the permit that wraps it gives them back when
-/// dropped.
+/// Permits held through the handle `H`. It has no `Drop` of its own: every `Held` is
+/// wrapped at once in a [`Permit`] or an [`OwnedPermit`], whose `Drop` gives the permits
+/// back (see [`Held::release`]).
 pub(crate) struct Held<H: Handle> {
     sem: H,
     permits: usize,
