@@ -1,0 +1,27 @@
+//! The sizes the docs report (crate docs, "Sizes"), on 64-bit targets: a future that grows
+//! makes every task that awaits it grow, so a change must be deliberate.
+
+#![cfg(all(target_pointer_width = "64", feature = "alloc"))]
+
+use std::mem::size_of;
+
+use prio_semaphore::{Acquire, AcquireOwned, OwnedPermit, Permit, PollSemaphore, Semaphore};
+
+#[test]
+fn futures_permits_and_the_semaphore_have_the_documented_sizes() {
+    // With `tracing`, each request keeps what its events show; with `std` as well, also
+    // when it queued, and the semaphore carries the futurelock watch.
+    let (semaphore, request) = match (cfg!(feature = "tracing"), cfg!(feature = "std")) {
+        (false, _) => (104, 120),
+        (true, false) => (104, 152),
+        (true, true) => (1936, 200),
+    };
+    assert_eq!(size_of::<Semaphore>(), semaphore);
+    assert_eq!(size_of::<Acquire<'static>>(), request);
+    assert_eq!(size_of::<AcquireOwned>(), request);
+    // The priority's own size is lost in the node's alignment for small types.
+    assert_eq!(size_of::<Acquire<'static, u8>>(), request);
+    assert_eq!(size_of::<Permit<'static>>(), 16);
+    assert_eq!(size_of::<OwnedPermit>(), 16);
+    assert_eq!(size_of::<PollSemaphore>(), 56);
+}
