@@ -59,18 +59,7 @@ async fn ask(api: Arc<Semaphore>, prompt: String, priority: i64) -> (Duration, D
 }
 
 /// The kinds of prompt, as the picture colours them.
-const KINDS: [Class; 2] = [
-    Class {
-        priority: REALTIME,
-        name: "realtime",
-        colour: "#d62728",
-    },
-    Class {
-        priority: BATCH,
-        name: "batch",
-        colour: "#1f77b4",
-    },
-];
+const KINDS: [Class; 2] = plot::realtime_and_batch(REALTIME, BATCH);
 
 /// The whole workload; the latencies of the realtime and the batch prompts, the time the
 /// batch took, and (if `plot`) the picture's data.

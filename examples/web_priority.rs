@@ -33,7 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::plot::{self, Class, Run};
+use common::plot::{self, Run};
 use common::Latencies;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -173,18 +173,7 @@ async fn main() -> std::io::Result<()> {
     println!("| limit | class | requests | p50 | p99 |\n|---|---|---|---|---|");
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     let limit = Arc::new(prio_semaphore::Semaphore::new(PERMITS));
-    let kinds = [
-        Class {
-            priority: REALTIME,
-            name: "realtime",
-            colour: "#d62728",
-        },
-        Class {
-            priority: BATCH,
-            name: "batch",
-            colour: "#1f77b4",
-        },
-    ];
+    let kinds = plot::realtime_and_batch(REALTIME, BATCH);
     for (name, app) in [
         ("FIFO (tokio)", fifo_app()),
         ("priority", priority_app(limit.clone())),

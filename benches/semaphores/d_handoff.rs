@@ -1,15 +1,14 @@
 //! Group d: multi-thread hand-off, one thread per core acquiring and releasing on a
 //! semaphore with half as many permits.
 
-use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use futures::executor::block_on;
 
 use crate::peers::{AsyncLock, Maitake, Peer, PrioSemaphore, PrioritySemaphore02, Tokio};
+use crate::shared::{critical_section, timed_threads};
 
 /// Threads in the hand-off benchmark: one per core, at least 2.
 fn handoff_threads() -> usize {
@@ -19,47 +18,18 @@ fn handoff_threads() -> usize {
         .max(2)
 }
 
-/// Work done while holding a permit: a few dozen instructions.
-#[inline(never)]
-fn critical_section() {
-    for i in 0..16u32 {
-        black_box(i);
-    }
-}
-
 /// Runs about `ops` acquire/release pairs spread over the threads; returns the time the
-/// `ops` took (scaled from what was actually run), from the first thread's start to the
-/// last one's end, each read by the thread itself: a clock read by the spawning thread
-/// after the start line can come after the whole run when that thread is not scheduled in
-/// between (on a busy 2-core machine it often was not).
+/// `ops` took (scaled from what was actually run; see [`timed_threads`]).
 fn handoff<P: Peer>(ops: u64) -> Duration {
     let threads = handoff_threads();
     let sem = P::with_permits((threads / 2).max(1));
     let per_thread = ops.div_ceil(threads as u64).max(1);
-    let start_line = Barrier::new(threads);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    start_line.wait();
-                    let start = Instant::now();
-                    for _ in 0..per_thread {
-                        let permit = block_on(sem.acquire());
-                        critical_section();
-                        drop(permit);
-                    }
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a thread panicked"))
-            .collect()
+    let took = timed_threads(threads, per_thread as usize, || {
+        let permit = block_on(sem.acquire());
+        critical_section();
+        drop(permit);
     });
-    let first = spans.iter().map(|s| s.0).min().expect("threads");
-    let last = spans.iter().map(|s| s.1).max().expect("threads");
-    (last - first).mul_f64(ops as f64 / (per_thread * threads as u64) as f64)
+    took.mul_f64(ops as f64 / (per_thread * threads as u64) as f64)
 }
 
 fn handoff_bench<P: Peer>(g: &mut BenchmarkGroup<'_, WallTime>) {

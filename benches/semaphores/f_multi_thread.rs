@@ -18,7 +18,7 @@ use tokio::runtime::{Builder, Runtime};
 
 use crate::peers::{AsyncLock, Maitake, Peer, PrioSemaphore, PrioritySemaphore02, Tokio};
 use crate::shared::{paired_rounds, write_paired, PairedRun};
-use crate::variants::{PlainSpin, PrioBoxed, PrioWithLock, StdMutex, TokioBoxed};
+use crate::variants::{PlainSpin, PrioBoxed, StdMutex, TokioBoxed};
 
 const TASKS: usize = 10_000;
 const PERMITS: usize = 4;
@@ -69,8 +69,8 @@ pub fn paired_f() {
         add::<AsyncLock>(&mut runs, &rt);
         add::<Maitake>(&mut runs, &rt);
         add::<PrioritySemaphore02>(&mut runs, &rt);
-        add::<PrioWithLock<PlainSpin>>(&mut runs, &rt);
-        add::<PrioWithLock<StdMutex>>(&mut runs, &rt);
+        add::<PrioSemaphore<PlainSpin>>(&mut runs, &rt);
+        add::<PrioSemaphore<StdMutex>>(&mut runs, &rt);
         add::<PrioBoxed>(&mut runs, &rt);
         add::<TokioBoxed>(&mut runs, &rt);
         let times = paired_rounds(&mut runs, ROUNDS);

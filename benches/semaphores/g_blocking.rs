@@ -14,12 +14,10 @@
 //! releaser take the permit straight back (async-lock: a woken waiter races newcomers)
 //! runs each thread's loop mostly alone, without switching, and gives up the order.
 
-use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::peers::{AsyncLock, Maitake, Peer, PrioSemaphore, PrioritySemaphore02, Tokio};
-use crate::shared::{paired_rounds, write_paired, PairedRun};
+use crate::shared::{critical_section, paired_rounds, timed_threads, write_paired, PairedRun};
 use crate::variants::PrioSpinThenPark;
 
 /// Acquire/release pairs per run, spread evenly over the threads.
@@ -27,50 +25,15 @@ const OPS: usize = 10_000;
 /// Rounds per thread count.
 const ROUNDS: usize = 21;
 
-/// Work done while holding the permit.
-#[inline(never)]
-fn critical_section() {
-    for i in 0..16u32 {
-        black_box(i);
-    }
-}
-
-/// One run: `threads` threads, [`OPS`] acquire/release pairs in all, one permit. The time
-/// runs from the first thread's start to the last one's end, each read by the thread
-/// itself (a clock read by the spawning thread can come after the whole run, when that
-/// thread is not scheduled in between).
+/// One run: `threads` threads, [`OPS`] acquire/release pairs in all, one permit (timed as
+/// [`timed_threads`] says).
 fn run<P: Peer>(threads: usize) -> Duration {
     let sem = P::with_permits(1);
-    let arrived = AtomicUsize::new(0);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    // A start line that lets a thread go only once every thread runs: with
-                    // a `Barrier`, the first thread woken often ran its whole loop before
-                    // the others were scheduled, and nothing was contended.
-                    arrived.fetch_add(1, Ordering::SeqCst);
-                    while arrived.load(Ordering::SeqCst) < threads {
-                        std::thread::yield_now();
-                    }
-                    let start = Instant::now();
-                    for _ in 0..OPS / threads {
-                        let permit = sem.acquire_blocking();
-                        critical_section();
-                        drop(permit);
-                    }
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a thread panicked"))
-            .collect()
-    });
-    let first = spans.iter().map(|s| s.0).min().expect("threads");
-    let last = spans.iter().map(|s| s.1).max().expect("threads");
-    last - first
+    timed_threads(threads, OPS / threads, || {
+        let permit = sem.acquire_blocking();
+        critical_section();
+        drop(permit);
+    })
 }
 
 fn add<P: Peer>(runs: &mut Vec<PairedRun<'_>>, threads: usize) {

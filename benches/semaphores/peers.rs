@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use prio_semaphore::{RawLock, SpinLock};
+
 /// One semaphore implementation, used the way its documentation shows.
 pub trait Peer: Send + Sync + Sized + 'static {
     /// The crate's name, as it appears in the report.
@@ -35,15 +37,26 @@ pub trait Peer: Send + Sync + Sized + 'static {
     }
 }
 
-/// This crate.
-pub struct PrioSemaphore(prio_semaphore::Semaphore);
+/// A lock this crate can guard its wait list with, and the name its row carries in the
+/// report: the default [`SpinLock`], or a variant measured beside it
+/// (`crate::variants`).
+pub trait NamedLock: RawLock + Send + Sync + 'static {
+    const NAME: &'static str;
+}
 
-impl Peer for PrioSemaphore {
+impl NamedLock for SpinLock {
     const NAME: &'static str = "prio-semaphore";
+}
+
+/// This crate, with its default lock unless a variant names another.
+pub struct PrioSemaphore<L: NamedLock = SpinLock>(prio_semaphore::Semaphore<i64, L>);
+
+impl<L: NamedLock> Peer for PrioSemaphore<L> {
+    const NAME: &'static str = L::NAME;
     const PRIORITIES: bool = true;
 
     fn with_permits(permits: usize) -> Self {
-        Self(prio_semaphore::Semaphore::new(permits))
+        Self(prio_semaphore::Semaphore::new_generic(permits))
     }
 
     #[inline]

@@ -1,11 +1,13 @@
 //! Pieces the workloads share: deterministic "random" numbers, a no-op context, queueing
-//! waiters by hand, and where the output files go.
+//! waiters by hand, timing a run over threads, and where the output files go.
 
 use std::future::Future;
+use std::hint::black_box;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A deterministic pseudo-random generator (SplitMix64), so every run and every
 /// implementation sees the same "random" priorities and orders.
@@ -136,4 +138,48 @@ pub fn write_paired(file: &str, groups: &[PairedGroup]) {
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join(file), format!("{{\n{}\n}}\n", out.join(",\n")));
     }
+}
+
+/// Work done while holding a permit in the thread groups (d, g): a few dozen instructions.
+#[inline(never)]
+pub fn critical_section() {
+    for i in 0..16u32 {
+        black_box(i);
+    }
+}
+
+/// Runs `step` `per_thread` times on each of `threads` threads and returns the time from
+/// the first thread's start to the last one's end, each read by the thread itself: a clock
+/// read by the spawning thread can come after the whole run when that thread is not
+/// scheduled in between (on a busy 2-core machine it often was not).
+///
+/// The threads start together: each waits until every thread runs. With a `Barrier`, the
+/// first thread woken often ran its whole loop before the others were scheduled, and
+/// nothing was contended.
+pub fn timed_threads(threads: usize, per_thread: usize, step: impl Fn() + Sync) -> Duration {
+    let arrived = AtomicUsize::new(0);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    while arrived.load(Ordering::SeqCst) < threads {
+                        std::thread::yield_now();
+                    }
+                    let start = Instant::now();
+                    for _ in 0..per_thread {
+                        step();
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a thread panicked"))
+            .collect()
+    });
+    let first = spans.iter().map(|s| s.0).min().expect("threads");
+    let last = spans.iter().map(|s| s.1).max().expect("threads");
+    last - first
 }

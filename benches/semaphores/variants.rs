@@ -1,5 +1,5 @@
 //! Variants of prio-semaphore's own internals, measured beside it in groups f and g: other
-//! locks for the wait list (any [`RawLock`] slots in), other spins before a blocked thread
+//! locks for the wait list (any [`RawLock`] slots in: `PrioSemaphore<PlainSpin>`), other spins before a blocked thread
 //! parks, and the request boxed (with tokio's, boxed the same way), so a candidate change
 //! is judged in the same paired rounds as the current code.
 
@@ -14,12 +14,7 @@ use std::thread::{self, Thread};
 
 use prio_semaphore::{RawLock, Semaphore};
 
-use crate::peers::Peer;
-
-/// A lock for the wait list, with the name its row carries in the report.
-pub trait VariantLock: RawLock + Send + Sync + 'static {
-    const NAME: &'static str;
-}
+use crate::peers::{NamedLock, Peer};
 
 /// A test-and-test-and-set lock that spins with `spin_loop` only, never yielding:
 /// `SpinLock` as it was before it learnt to back off and yield (and as it still is without
@@ -49,7 +44,7 @@ unsafe impl RawLock for PlainSpin {
     }
 }
 
-impl VariantLock for PlainSpin {
+impl NamedLock for PlainSpin {
     const NAME: &'static str = "prio-semaphore (plain spin lock)";
 }
 
@@ -79,43 +74,8 @@ unsafe impl RawLock for StdMutex {
     }
 }
 
-impl VariantLock for StdMutex {
+impl NamedLock for StdMutex {
     const NAME: &'static str = "prio-semaphore (std mutex lock)";
-}
-
-/// prio-semaphore with another lock around its wait list.
-pub struct PrioWithLock<L: VariantLock>(Semaphore<i64, L>);
-
-impl<L: VariantLock> Peer for PrioWithLock<L> {
-    const NAME: &'static str = L::NAME;
-    const PRIORITIES: bool = true;
-
-    fn with_permits(permits: usize) -> Self {
-        Self(Semaphore::new_generic(permits))
-    }
-
-    #[inline]
-    fn try_acquire(&self) -> Option<impl Sized + '_> {
-        self.0.try_acquire().ok()
-    }
-
-    #[inline]
-    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
-        self.0.acquire()
-    }
-
-    #[inline]
-    fn acquire_prio(
-        &self,
-        priority: i64,
-    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
-        self.0.acquire().priority(priority)
-    }
-
-    #[inline]
-    fn acquire_blocking(&self) -> impl Sized + '_ {
-        self.0.acquire().wait()
-    }
 }
 
 /// prio-semaphore's `wait()` with `SPINS` checks of the wake-up flag before each park

@@ -28,6 +28,23 @@ pub struct Class {
     pub colour: &'static str,
 }
 
+/// The two kinds of request both examples serve, realtime ahead of batch, in the colours
+/// every picture uses for them.
+pub const fn realtime_and_batch(realtime: i64, batch: i64) -> [Class; 2] {
+    [
+        Class {
+            priority: realtime,
+            name: "realtime",
+            colour: "#d62728",
+        },
+        Class {
+            priority: batch,
+            name: "batch",
+            colour: "#1f77b4",
+        },
+    ]
+}
+
 /// One run: the queue depth of each priority class over time, and each kind of request's
 /// waits.
 pub struct Run {
