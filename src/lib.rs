@@ -59,11 +59,11 @@
 //! | type | default features | with `tracing` (and `std`) |
 //! |---|---|---|
 //! | [`Semaphore`] | 104 bytes | 1,936 bytes (the futurelock watch) |
-//! | [`Acquire`], `AcquireOwned` | 120 bytes | 200 bytes (152 without `std`) |
+//! | [`Acquire`], `AcquireOwned` | 104 bytes | 184 bytes (136 without `std`) |
 //! | [`Permit`], `OwnedPermit` | 16 bytes | 16 bytes |
 //!
-//! The acquire future carries its own wait-list node (priority, tree and run links, the
-//! waker), so an awaiting task grows by that much: tokio's acquire future is 88 bytes.
+//! The acquire future carries its own wait-list node (priority, tree, run and arrival links,
+//! the waker), so an awaiting task grows by that much: tokio's acquire future is 88 bytes.
 //!
 //! # Seeing who waits
 //!

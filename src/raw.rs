@@ -29,7 +29,7 @@
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{const_unless_loom, AtomicUsize, Ordering};
-use crate::waitlist::{Progress, WaitList};
+use crate::waitlist::{Progress, WaitList, MAX_OVERTAKE_LIMIT};
 use crate::wake_batch::WakeBatch;
 
 /// The largest number of permits a semaphore can hold, and the largest request.
@@ -86,9 +86,14 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         }
     }
 
-    /// Sets the anti-starvation bound (before the semaphore is shared).
+    /// Sets the anti-starvation bound (before the semaphore is shared): `usize::MAX` turns
+    /// it off, and any other limit above [`MAX_OVERTAKE_LIMIT`] is lowered to it.
     pub(crate) const fn set_overtake_limit(&mut self, limit: usize) {
-        self.overtake_limit = limit;
+        self.overtake_limit = if limit != usize::MAX && limit > MAX_OVERTAKE_LIMIT {
+            MAX_OVERTAKE_LIMIT
+        } else {
+            limit
+        };
     }
 
     pub(crate) fn overtake_limit(&self) -> Option<usize> {

@@ -180,6 +180,10 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// to the (fewer than its queue position) waiters that arrived before it. `limit = 0` is
     /// plain FIFO.
     ///
+    /// The grant clock behind it is 32 bits wide, so a limit above 4,294,967,294 (possible
+    /// on 64-bit targets) is lowered to that, which only makes the promise stronger;
+    /// `usize::MAX` means no limit, like not calling this.
+    ///
     /// # Examples
     ///
     /// ```

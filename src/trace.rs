@@ -128,7 +128,9 @@ impl<P> Record<P> {
         self.show = show_value::<P>;
     }
 
-    /// A record for a request that replaces this one before its first poll.
+    /// A record for a request that replaces this one before its first poll (at the ambient
+    /// priority, feature `std`).
+    #[cfg(feature = "std")]
     pub(crate) fn renewed(&self) -> Self {
         Self {
             show: self.show,

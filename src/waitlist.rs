@@ -80,9 +80,11 @@
 //! 3. While a waiter is linked, its node is read and written only by the lock holder,
 //!    through raw pointers ([`waiter::node`]), never through a `&mut` to the waiter
 //!    (tokio#3399); its owner then only reads the state. Its owner reaches the node only
-//!    while no list can reach it: `Waiter::set_priority` (through `&mut`, so never
-//!    queued), and the `tracing` accessors (idle, or done after its grant).
-//! 4. Only `partial` may hold a partial grant (`assigned > 0` while still linked), and only
+//!    while no list can reach it: `Waiter::set_priority` and
+//!    `Waiter::with_ambient_lookup` (through `&mut` or by value, so never queued),
+//!    `Waiter::take_ambient_lookup` (never queued yet), and the `tracing` accessors
+//!    (idle, or done after its grant).
+//! 4. Only `partial` may hold a partial grant (the list's `assigned > 0`), and only
 //!    while it is the front: when another waiter becomes the front (a more urgent arrival,
 //!    or an aged one) the grant goes back into the surplus first, so permits parked for a
 //!    waiting large request are never withheld from a request that is due before it.
@@ -124,6 +126,19 @@ pub(crate) use inspect::ListFacts;
 pub(crate) use waiter::NO_GRANT_SEQ;
 pub(crate) use waiter::{Waiter, WaiterState};
 
+/// The largest overtake limit the list keeps exactly: its grant clock is 32 bits wide, and
+/// one value is left to `usize::MAX`, "no limit", on 32-bit targets. A larger limit is
+/// lowered to it (`RawSemaphore::set_overtake_limit`), which only makes the promise
+/// stronger.
+pub(crate) const MAX_OVERTAKE_LIMIT: usize = {
+    let by_clock = (u32::MAX - 1) as u64;
+    if by_clock < usize::MAX as u64 {
+        by_clock as usize
+    } else {
+        usize::MAX - 1
+    }
+};
+
 use treap::{Link, Place, NOT_A_HEAD};
 use waiter::{needed, node, state, CLOSED, GRANTED, IDLE, LINKED};
 
@@ -136,10 +151,14 @@ pub(crate) struct WaitList<P> {
     /// Ends of the arrival list.
     oldest: Link<P>,
     newest: Link<P>,
-    /// The waiter holding a partial grant, if any (invariant 4).
+    /// The waiter holding a partial grant, if any (invariant 4), and that grant: kept here
+    /// rather than in every waiter, since only one waiter at a time can hold one.
     partial: Link<P>,
-    /// Waiters granted so far (wrapping): the clock of the overtake limit.
-    grants: usize,
+    assigned: u32,
+    /// Waiters granted so far (wrapping): the clock of the overtake limit. 32 bits are
+    /// enough: no queued waiter is ever more than `MAX_OVERTAKE_LIMIT` grants old when an
+    /// overtake limit reads it (see [`WaitList::front`]).
+    grants: u32,
     len: usize,
     /// The surplus: permits released into the list that no waiter has been handed yet.
     surplus: usize,
@@ -184,6 +203,7 @@ impl<P> WaitList<P> {
             oldest: None,
             newest: None,
             partial: None,
+            assigned: 0,
             grants: 0,
             len: 0,
             surplus: 0,
@@ -234,6 +254,12 @@ impl<P> WaitList<P> {
         self.surplus != 0 || self.partial.is_some()
     }
 
+    /// Takes the partial grant back from the waiter holding it (invariant 4).
+    fn take_partial_grant(&mut self) -> u32 {
+        self.partial = None;
+        core::mem::take(&mut self.assigned)
+    }
+
     /// Takes the whole surplus (for the permit word).
     pub(crate) fn take_surplus(&mut self) -> usize {
         core::mem::take(&mut self.surplus)
@@ -241,12 +267,16 @@ impl<P> WaitList<P> {
 
     /// The waiter to serve next: the oldest one if it has seen `overtake_limit` grants
     /// since it arrived, else the first by priority.
+    ///
+    /// The ages it reads never wrap: grants go to the front waiter only, so once the oldest
+    /// waiter is `overtake_limit` grants old (at most [`MAX_OVERTAKE_LIMIT`]) it takes the
+    /// next grant, and no queued waiter is ever older than that.
     fn front(&self, overtake_limit: usize) -> Link<P> {
         if overtake_limit != usize::MAX {
             if let Some(oldest) = self.oldest {
                 // SAFETY: lock held; `oldest` is linked, hence live (invariant 2).
                 let ticket = unsafe { (*node(oldest)).ticket };
-                if self.grants.wrapping_sub(ticket) >= overtake_limit {
+                if self.grants.wrapping_sub(ticket) as usize >= overtake_limit {
                     return Some(oldest);
                 }
             }
@@ -262,21 +292,19 @@ impl<P> WaitList<P> {
         while let Some(front) = self.front(overtake_limit) {
             // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
             unsafe {
-                if let Some(holder) = self.partial {
-                    if holder != front {
-                        // Someone else is due first: take the parked permits back.
-                        self.surplus += core::mem::take(&mut (*node(holder)).assigned) as usize;
-                        self.partial = None;
-                    }
+                if self.partial.is_some_and(|holder| holder != front) {
+                    // Someone else is due first: take the parked permits back.
+                    self.surplus += self.take_partial_grant() as usize;
                 }
                 if self.surplus == 0 {
                     break;
                 }
                 let n = node(front);
-                let missing = (needed(front) - (*n).assigned) as usize;
+                // `partial` is now `front` or nobody (then `assigned` is 0).
+                let missing = (needed(front) - self.assigned) as usize;
                 if self.surplus < missing {
                     // Fewer than `missing`, so it fits in the `u32` count.
-                    (*n).assigned += core::mem::take(&mut self.surplus) as u32;
+                    self.assigned += core::mem::take(&mut self.surplus) as u32;
                     self.partial = Some(front);
                     break;
                 }
@@ -284,6 +312,8 @@ impl<P> WaitList<P> {
                     return Progress::BatchFull;
                 }
                 self.surplus -= missing;
+                self.assigned = 0;
+                self.partial = None;
                 self.unlink(front);
                 // For its `granted` event: the grants it watched go to others.
                 #[cfg(feature = "tracing")]
@@ -293,9 +323,9 @@ impl<P> WaitList<P> {
                 // For the futurelock watch: a copy of what a warning names.
                 #[cfg(all(feature = "std", feature = "tracing"))]
                 if self.note_grants {
-                    (*n).grant_seq = self.grants;
+                    (*n).grant_seq = self.grants as usize;
                     self.grant_notes.push(crate::hazard::GrantNote {
-                        seq: self.grants,
+                        seq: self.grants as usize,
                         permits: needed(front),
                         priority: (*n).shown,
                     });
@@ -327,7 +357,9 @@ impl<P> WaitList<P> {
             // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
                 let n = node(front);
-                self.surplus += core::mem::take(&mut (*n).assigned) as usize;
+                if self.partial == Some(front) {
+                    self.surplus += self.take_partial_grant() as usize;
+                }
                 self.unlink(front);
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
@@ -354,7 +386,9 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked in this list (caller), hence live.
         unsafe {
             let n = node(w);
-            self.surplus += core::mem::take(&mut (*n).assigned) as usize;
+            if self.partial == Some(w) {
+                self.surplus += self.take_partial_grant() as usize;
+            }
             self.unlink(w);
             state(w).store(IDLE, Ordering::Relaxed);
             Some((*n).waker.take())
@@ -421,6 +455,9 @@ impl<P: Ord> WaitList<P> {
     ) {
         let w = NonNull::from(waiter.get_ref());
         debug_assert_eq!(waiter.state(), WaiterState::Idle, "waiter linked twice");
+        // Its `older` is about to be a link (see `treap::Older`).
+        #[cfg(feature = "std")]
+        debug_assert!(!waiter.lookup_pending(), "queued before its ambient lookup");
         // SAFETY: the caller holds the lock (`&mut self`); `w` is live and unlinked, and
         // every linked waiter is live (invariant 2).
         unsafe {
@@ -430,7 +467,6 @@ impl<P: Ord> WaitList<P> {
             // drop after releasing the lock (a waker's drop is user code). The node holds
             // no waker here (every unlink takes it out), so this assignment drops nothing.
             (*n).waker = waker.take();
-            (*n).assigned = 0;
             match place {
                 Place::Run(head) => self.append_to_run(head, w),
                 Place::NewRun {
@@ -451,7 +487,7 @@ impl<P: Ord> WaitList<P> {
             }
             if track_arrival {
                 (*n).ticket = self.grants;
-                (*n).older = self.newest;
+                (*n).older.link = self.newest;
                 (*n).newer = None;
                 match self.newest {
                     Some(newest) => (*node(newest)).newer = Some(w),
@@ -493,19 +529,23 @@ impl<P> WaitList<P> {
             // The arrival list holds every linked waiter or none (see `enqueue`), so an
             // empty one means it is not kept.
             if self.oldest.is_some() {
-                match (*n).older {
+                // Every waiter on the arrival list had `older` written as a link when it
+                // was queued (`enqueue`).
+                let older = (*n).older.link;
+                match older {
                     Some(older) => (*node(older)).newer = (*n).newer,
                     None => self.oldest = (*n).newer,
                 }
                 match (*n).newer {
-                    Some(newer) => (*node(newer)).older = (*n).older,
-                    None => self.newest = (*n).older,
+                    Some(newer) => (*node(newer)).older.link = older,
+                    None => self.newest = older,
                 }
             }
-            if self.partial == Some(w) {
-                // Its grant was taken (cancel, close) or completed (distribute) by the caller.
-                self.partial = None;
-            }
+            debug_assert_ne!(
+                self.partial,
+                Some(w),
+                "unlinking a waiter with a partial grant"
+            );
             // The links are left stale: nothing reads an unlinked node's links, and linking
             // writes again every link that is read while it is linked (a non-head's tree
             // links and, without an arrival list, `older`/`newer` are never read).

@@ -233,6 +233,45 @@ fn the_scope_at_the_first_poll_counts_not_the_one_at_creation() {
     });
 }
 
+/// A priority whose `clone` panics while `CLONE_PANICS` is set: the ambient lookup clones
+/// the scope's value, so the first poll panics inside it.
+#[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct PanickyClone(i32);
+
+thread_local! {
+    static CLONE_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Clone for PanickyClone {
+    fn clone(&self) -> Self {
+        assert!(!CLONE_PANICS.get(), "clone panics on purpose");
+        Self(self.0)
+    }
+}
+
+#[test]
+fn a_lookup_that_panics_runs_once_and_leaves_the_request_usable() {
+    let sem: Semaphore<PanickyClone> = Semaphore::new_generic(0);
+    let mut request = pin!(sem.acquire());
+    CLONE_PANICS.set(true);
+    let message = expect_panic(|| priority_scope(PanickyClone(-1), || poll_noop(request.as_mut())));
+    CLONE_PANICS.set(false);
+    assert!(message.contains("clone panics on purpose"), "{message}");
+    // The lookup is gone with the first poll: polled again inside a scope, the request
+    // queues at the default priority, behind an earlier request at that priority.
+    let mut earlier = pin!(sem.acquire().priority(PanickyClone(0)));
+    assert!(poll_noop(earlier.as_mut()).is_pending());
+    assert!(priority_scope(PanickyClone(-5), || poll_noop(request.as_mut())).is_pending());
+    sem.add_permits(1);
+    assert!(
+        poll_noop(request.as_mut()).is_pending(),
+        "served before an earlier equal"
+    );
+    drop(expect_ready(poll_noop(earlier.as_mut()), "the earlier request").unwrap());
+    drop(expect_ready(poll_noop(request.as_mut()), "the request").unwrap());
+    assert_exact(&sem, 1);
+}
+
 #[test]
 fn owned_requests_take_the_ambient_priority_too() {
     let sem = Arc::new(Semaphore::new(0));

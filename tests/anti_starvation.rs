@@ -74,3 +74,26 @@ fn equal_priorities_stay_fifo_under_a_limit() {
         }
     }
 }
+
+#[test]
+fn limits_beyond_the_32_bit_grant_clock_are_lowered_and_usize_max_turns_it_off() {
+    let max = u32::MAX as usize - 1;
+    assert_eq!(Semaphore::new(1).overtake_limit(), None);
+    assert_eq!(
+        Semaphore::new(1)
+            .with_overtake_limit(usize::MAX)
+            .overtake_limit(),
+        None
+    );
+    assert_eq!(
+        Semaphore::new(1).with_overtake_limit(max).overtake_limit(),
+        Some(max)
+    );
+    // On 64-bit targets larger limits exist; they are lowered to the clock's range.
+    assert_eq!(
+        Semaphore::new(1)
+            .with_overtake_limit(usize::MAX - 1)
+            .overtake_limit(),
+        Some(max)
+    );
+}

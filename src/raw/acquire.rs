@@ -118,7 +118,42 @@ impl<P> RawAcquire<P> {
         self
     }
 
+    /// Makes the request take its priority from the innermost ambient priority scope
+    /// (`crate::ambient`, feature `std`) at its **first poll**, the moment it joins the
+    /// line, rather than when the future is created: futures are lazy, so this is what
+    /// makes `with_priority(p, sem.acquire())`, and futures built eagerly outside a scope
+    /// but awaited inside it, take the scope's priority. `lookup` is that scope's lookup
+    /// for `P`, chosen where the request is created (where `P: Clone + 'static` is known),
+    /// so polling needs no bound beyond `P: Ord`.
+    ///
+    /// The lookup rides inside the waiter until then, so it costs the future no space;
+    /// [`RawAcquire::set_priority`] drops it (an explicit priority wins).
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn with_ambient_lookup(self, lookup: fn() -> Option<P>) -> Self {
+        Self {
+            waiter: self.waiter.with_ambient_lookup(lookup),
+            trace: self.trace,
+        }
+    }
+
+    /// Runs the ambient lookup on the first poll, if one is set: replaces this request,
+    /// never polled so never queued, with one at the scope's priority, if a scope sets
+    /// one. Called first in every [`RawAcquire::poll_acquire`], so no request can queue
+    /// before it, whatever path polls it.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    fn resolve_ambient(mut self: Pin<&mut Self>) {
+        let lookup = self.as_mut().project().waiter.take_ambient_lookup();
+        if let Some(priority) = lookup.and_then(|lookup| lookup()) {
+            // Never polled, so never queued: nothing points to the request being replaced.
+            let renewed = self.renewed(priority);
+            self.set(renewed);
+        }
+    }
+
     /// A request like this one (never polled) at another priority.
+    #[cfg(feature = "std")]
     pub(crate) fn renewed(&self, priority: P) -> Self {
         Self {
             waiter: Waiter::new(priority, self.needed()),
@@ -138,7 +173,8 @@ impl<P> RawAcquire<P> {
         (this.trace, this.waiter)
     }
 
-    /// Replaces the priority; only possible before the first poll (`&mut self`).
+    /// Replaces the priority, and drops an ambient lookup; only possible before the first
+    /// poll (`&mut self`).
     #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         self.waiter.set_priority(priority);
@@ -223,11 +259,14 @@ impl<P: Ord> RawAcquire<P> {
     /// [`RawAcquire::cancel`] has been called with it, and `cancel` is called before `self`
     /// is dropped.
     #[inline]
+    #[cfg_attr(not(feature = "std"), allow(unused_mut))]
     pub(crate) unsafe fn poll_acquire<L: RawLock>(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
+        #[cfg(feature = "std")]
+        self.as_mut().resolve_ambient();
         // SAFETY: forwarded.
         #[cfg(feature = "tracing")]
         return unsafe { crate::trace::poll_acquire(self, sem, cx) };

@@ -76,13 +76,6 @@ impl<P> WaitList<P> {
                         "only run heads have keys"
                     );
                     assert_eq!((*node((*wn).next.unwrap())).prev, Some(w), "run links");
-                    if Some(w) != self.partial {
-                        assert_eq!((*wn).assigned, 0, "only `partial` holds a partial grant");
-                    }
-                    assert!(
-                        (*wn).assigned <= needed(w),
-                        "a grant is at most the request"
-                    );
                     order.push(Seen {
                         priority: &(*wn).priority,
                         heads_run: w == h,
@@ -96,17 +89,16 @@ impl<P> WaitList<P> {
                 cur = (*hn).right;
             }
             assert_eq!(count, self.len, "len counts linked waiters");
-            // The arrival list holds the same waiters, oldest first, tickets non-decreasing.
+            // The arrival list holds the same waiters, oldest first: ages (grants since
+            // arrival, which never wrap) non-increasing.
             let mut arrivals = 0;
             let mut cur = self.oldest;
             let mut prev: Link<P> = None;
             while let Some(w) = cur {
-                assert_eq!((*node(w)).older, prev, "arrival links");
+                assert_eq!((*node(w)).older.link, prev, "arrival links");
                 if let Some(p) = prev {
-                    assert!(
-                        (*node(p)).ticket <= (*node(w)).ticket,
-                        "tickets in arrival order"
-                    );
+                    let age = |w: NonNull<Waiter<P>>| self.grants.wrapping_sub((*node(w)).ticket);
+                    assert!(age(p) >= age(w), "tickets in arrival order");
                 }
                 arrivals += 1;
                 prev = Some(w);
@@ -118,9 +110,16 @@ impl<P> WaitList<P> {
                 "the arrival list holds every waiter or none"
             );
             assert_eq!(self.first.is_none(), self.root.is_none());
-            if let Some(partial) = self.partial {
-                assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
-                assert!((*node(partial)).assigned > 0, "`partial` holds a grant");
+            match self.partial {
+                Some(partial) => {
+                    assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
+                    assert!(self.assigned > 0, "`partial` holds a grant");
+                    assert!(
+                        self.assigned < needed(partial),
+                        "a partial grant is partial"
+                    );
+                }
+                None => assert_eq!(self.assigned, 0, "only `partial` holds a partial grant"),
             }
         }
         Walk(order)

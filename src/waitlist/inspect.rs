@@ -38,10 +38,10 @@ impl<P> WaitList<P> {
                 surplus: self.surplus,
                 partial: self
                     .partial
-                    .map(|w| ((*node(w)).assigned as usize, needed(w) as usize)),
+                    .map(|w| (self.assigned as usize, needed(w) as usize)),
                 oldest_overtaken: self
                     .oldest
-                    .map(|w| self.grants.wrapping_sub((*node(w)).ticket)),
+                    .map(|w| self.grants.wrapping_sub((*node(w)).ticket) as usize),
             }
         }
     }

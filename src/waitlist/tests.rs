@@ -148,8 +148,8 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     assert_eq!(urgent.state(), WaiterState::Granted);
     assert_eq!(big.state(), WaiterState::Linked);
     list.assert_valid().assert_sorted();
-    // SAFETY: `big` is linked here.
-    assert_eq!(unsafe { (*node(NonNull::from(&*big))).assigned }, 1);
+    assert_eq!(list.partial, Some(NonNull::from(&*big)));
+    assert_eq!(list.assigned, 1);
     // SAFETY: linked in this list.
     unsafe { list.cancel(big.as_ref()) };
     assert_eq!(
@@ -241,7 +241,13 @@ fn panicking_ord_leaves_the_list_unchanged() {
 /// (priority 0) before every grant; returns how many urgent waiters were served before
 /// the lone low-priority waiter.
 fn urgent_grants_before_low(limit: usize) -> usize {
+    urgent_grants_before_low_from(limit, 0)
+}
+
+/// As [`urgent_grants_before_low`], with the list's grant clock starting at `clock`.
+fn urgent_grants_before_low_from(limit: usize, clock: u32) -> usize {
     let mut list = WaitList::new();
+    list.grants = clock;
     let low = waiter(10, 1);
     let urgent: Vec<_> = (0..limit + 5).map(|_| waiter(0, 1)).collect();
     push(&mut list, &low);
@@ -267,6 +273,19 @@ fn urgent_grants_before_low(limit: usize) -> usize {
 fn overtake_limit_bounds_how_often_a_waiter_is_overtaken() {
     for limit in [0, 1, 3, 8] {
         assert_eq!(urgent_grants_before_low(limit), limit, "limit {limit}");
+    }
+}
+
+#[test]
+fn the_overtake_limit_holds_across_the_grant_clock_wrapping() {
+    for start in [u32::MAX - 3, u32::MAX, 0] {
+        for limit in [0, 1, 3, 8] {
+            assert_eq!(
+                urgent_grants_before_low_from(limit, start),
+                limit,
+                "limit {limit} from clock {start}"
+            );
+        }
     }
 }
 

@@ -41,19 +41,17 @@ pub(super) struct Node<P> {
     /// The treap's heap-order key if this waiter heads its run, else [`NOT_A_HEAD`]
     /// (xorshift never yields 0, so no separate flag is needed).
     pub(super) treap_key: u32,
-    /// Permits handed to this waiter so far (only ever non-zero for the front waiter);
-    /// at most `needed`.
-    pub(super) assigned: u32,
+    /// The list's grant count when this waiter arrived (wrapping, like the count).
+    pub(super) ticket: u32,
     pub(super) waker: Option<Waker>,
     /// Next in the run (circular).
     pub(super) next: Link<P>,
     /// Previous in the run (circular): for the run head, the run's tail.
     pub(super) prev: Link<P>,
-    /// Arrival list neighbours.
-    pub(super) older: Link<P>,
+    /// Arrival list neighbours (`older` doubles as the ambient lookup before the first
+    /// poll, see [`Older`]).
+    pub(super) older: Older<P>,
     pub(super) newer: Link<P>,
-    /// The list's grant count when this waiter arrived.
-    pub(super) ticket: usize,
     /// The futurelock watch (`crate::hazard`): the priority as warnings show it, set by the
     /// owner before the waiter is queued, and the grant's number, set at the grant.
     #[cfg(all(feature = "std", feature = "tracing"))]
@@ -67,11 +65,10 @@ impl<P> Node<P> {
     pub(super) fn new(priority: P) -> Self {
         Self {
             priority,
-            assigned: 0,
             waker: None,
             next: None,
             prev: None,
-            older: None,
+            older: Older { link: None },
             newer: None,
             ticket: 0,
             #[cfg(all(feature = "std", feature = "tracing"))]
@@ -85,6 +82,25 @@ impl<P> Node<P> {
         }
     }
 }
+
+/// A waiter's older neighbour on the arrival list while it is queued with one; before its
+/// owner first polls it, where it looks its ambient priority up (`crate::ambient`). One
+/// word for both, since the lookup is taken before the waiter can be queued: the waiter's
+/// state says which one is there (`LOOKUP`: the lookup; otherwise the link, which only the
+/// arrival list reads).
+pub(super) union Older<P> {
+    pub(super) link: Link<P>,
+    #[cfg(feature = "std")]
+    pub(super) lookup: fn() -> Option<P>,
+}
+
+impl<P> Clone for Older<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Older<P> {}
 
 /// Where a new waiter goes.
 pub(super) enum Place<P> {

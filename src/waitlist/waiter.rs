@@ -6,12 +6,16 @@
 //! end ([`node`], [`needed`], [`state`]) are how the rest of the module reaches a waiter
 //! through a pointer.
 
+#[cfg(feature = "std")]
+use core::cell::Cell;
 use core::marker::PhantomPinned;
-#[cfg(feature = "tracing")]
+#[cfg(any(feature = "std", feature = "tracing"))]
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 
 use super::treap::Node;
+#[cfg(feature = "std")]
+use super::treap::Older;
 use crate::loom::{AtomicU8, Ordering, UnsafeCell};
 
 // The waiter's state. `DONE` is only stored by the owner; `LINKED`, `GRANTED` and `CLOSED`
@@ -42,7 +46,7 @@ pub(crate) enum WaiterState {
 
 /// One queued permit request: the node embedded in an `Acquire` future.
 ///
-/// Kept small (104 bytes for `i64` priorities on 64-bit targets) because every acquire
+/// Kept small (96 bytes for `i64` priorities on 64-bit targets) because every acquire
 /// future embeds one, and futures are moved into tasks by copy.
 pub(crate) struct Waiter<P> {
     node: UnsafeCell<Node<P>>,
@@ -50,6 +54,11 @@ pub(crate) struct Waiter<P> {
     /// reads it without the lock.
     needed: u32,
     state: AtomicU8,
+    /// Whether the node's `older` holds an ambient lookup still to run (feature `std`):
+    /// only its owner reads or writes it, and only before the waiter is first queued it
+    /// is ever `true`. It fills what would be padding.
+    #[cfg(feature = "std")]
+    lookup_pending: Cell<bool>,
     /// Linked waiters are pointed to by their neighbours, so they must not move.
     _pin: PhantomPinned,
 }
@@ -63,8 +72,9 @@ pub(crate) const NO_GRANT_SEQ: usize = usize::MAX;
 // only while no list can reach it (invariant 3); its state is atomic. So it can be sent and
 // shared as long as the priority it carries can be sent.
 unsafe impl<P: Send> Send for Waiter<P> {}
-// SAFETY: as above; without the lock `&Waiter` exposes nothing but the atomic state and
-// the immutable `needed`.
+// SAFETY: as above; without the lock `&Waiter` exposes nothing but the atomic state, the
+// immutable `needed` and `lookup_pending`, a `Cell` that only the owner touches (through its
+// exclusive `Pin<&mut>`), never the lock holder, so it is never accessed from two threads.
 unsafe impl<P: Send> Sync for Waiter<P> {}
 
 impl<P> Waiter<P> {
@@ -72,18 +82,58 @@ impl<P> Waiter<P> {
         Self {
             state: AtomicU8::new(IDLE),
             needed,
+            #[cfg(feature = "std")]
+            lookup_pending: Cell::new(false),
             node: UnsafeCell::new(Node::new(priority)),
             _pin: PhantomPinned,
         }
     }
 
     /// Replaces the priority of a waiter that was never queued (`&mut` proves it is not).
+    /// An ambient lookup still to run is dropped: an explicit priority wins.
     #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         // SAFETY: `&mut self` means no list can hold a pointer to this waiter: linking
         // needs it pinned, and a pinned `!Unpin` waiter never hands out `&mut`.
         self.node
             .with_mut(|node| unsafe { (*node).priority = priority });
+        #[cfg(feature = "std")]
+        self.lookup_pending.set(false);
+    }
+
+    /// Makes the waiter look its priority up with `lookup` when its owner first polls it
+    /// ([`Waiter::take_ambient_lookup`]). The function is kept in the node's arrival link,
+    /// which nothing reads before the waiter is queued, so it costs the waiter no space.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn with_ambient_lookup(self, lookup: fn() -> Option<P>) -> Self {
+        // SAFETY: owning the waiter by value means no list can hold a pointer to it.
+        self.node
+            .with_mut(|node| unsafe { (*node).older = Older { lookup } });
+        self.lookup_pending.set(true);
+        self
+    }
+
+    /// The ambient lookup set by [`Waiter::with_ambient_lookup`], once: the first call
+    /// takes it, and the waiter is then plainly idle.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn take_ambient_lookup(self: Pin<&mut Self>) -> Option<fn() -> Option<P>> {
+        if !self.lookup_pending.replace(false) {
+            return None;
+        }
+        let w = NonNull::from(self.as_ref().get_ref());
+        // SAFETY: a pending lookup means the waiter was never queued (the owner takes it
+        // before its first `poll_acquire` can queue it), so no list can reach its node, and
+        // `Pin<&mut Self>` is its owner's exclusive access; while the flag was set, `older`
+        // held the lookup (`with_ambient_lookup` sets both; `set_priority` clears the flag).
+        Some(unsafe { (*node(w)).older.lookup })
+    }
+
+    /// Whether an ambient lookup is still to run: never, once the waiter is queued.
+    #[cfg(feature = "std")]
+    pub(super) fn lookup_pending(&self) -> bool {
+        self.lookup_pending.get()
     }
 
     /// Permits requested.
@@ -189,14 +239,15 @@ impl<P> Waiter<P> {
         unsafe { (*node(w)).grant_seq }
     }
 
-    /// How many other requests were granted while this one waited, recorded by
-    /// `distribute` at its grant. Only called once the owner has taken the grant.
+    /// How many other requests were granted while this one waited (modulo 2³², the width
+    /// of the list's grant count), recorded by `distribute` at its grant. Only called once
+    /// the owner has taken the grant.
     pub(crate) fn grants_waited(self: Pin<&mut Self>) -> usize {
         debug_assert_eq!(self.state(), WaiterState::Done);
         let w = NonNull::from(self.as_ref().get_ref());
         // SAFETY: the owner took its grant (Acquire load of `GRANTED`, invariant 5), so no
         // lock holder touches the node again; `Pin<&mut Self>` is the owner's access.
-        unsafe { (*node(w)).ticket }
+        unsafe { (*node(w)).ticket as usize }
     }
 }
 
