@@ -86,8 +86,8 @@ impl<P> Node<P> {
 /// A waiter's older neighbour on the arrival list while it is queued with one; before its
 /// owner first polls it, where it looks its ambient priority up (`crate::ambient`). One
 /// word for both, since the lookup is taken before the waiter can be queued: the waiter's
-/// state says which one is there (`LOOKUP`: the lookup; otherwise the link, which only the
-/// arrival list reads).
+/// `lookup_pending` flag says the lookup is there; otherwise it is the link, which only
+/// the arrival list reads, after `enqueue` wrote it.
 pub(super) union Older<P> {
     pub(super) link: Link<P>,
     #[cfg(feature = "std")]
