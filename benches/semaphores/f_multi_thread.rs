@@ -9,7 +9,9 @@
 //! a service. Not `ranked-semaphore` 0.1: it loses wake-ups under threads (group d), and a
 //! lost wake-up here hangs the run. prio-semaphore also runs with other locks around its
 //! wait list ([`crate::variants`]), the lock being what threads contend on, and, like
-//! tokio's, with its request boxed, to show what the spawned future's size costs.
+//! tokio's, with its request boxed, to show what the spawned future's size costs; tokio
+//! also runs with its request padded to prio-semaphore's size, for the same question asked
+//! the other way round.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use tokio::runtime::{Builder, Runtime};
 
 use crate::peers::{AsyncLock, Maitake, Peer, PrioSemaphore, PrioritySemaphore02, Tokio};
 use crate::shared::{paired_rounds, write_paired, PairedRun};
-use crate::variants::{PlainSpin, PrioBoxed, StdMutex, TokioBoxed};
+use crate::variants::{PlainSpin, PrioBoxed, StdMutex, TokioBoxed, TokioPadded};
 
 const TASKS: usize = 10_000;
 const PERMITS: usize = 4;
@@ -73,6 +75,7 @@ pub fn paired_f() {
         add::<PrioSemaphore<StdMutex>>(&mut runs, &rt);
         add::<PrioBoxed>(&mut runs, &rt);
         add::<TokioBoxed>(&mut runs, &rt);
+        add::<TokioPadded>(&mut runs, &rt);
         let times = paired_rounds(&mut runs, ROUNDS);
         let peers = runs.iter().map(|(name, _)| *name).zip(times).collect();
         groups.push((format!("f_multi_thread_{workers}"), peers));

@@ -1,7 +1,8 @@
 //! Variants of prio-semaphore's own internals, measured beside it in groups f and g: other
 //! locks for the wait list (any [`RawLock`] slots in: `PrioSemaphore<PlainSpin>`), other spins before a blocked thread
-//! parks, and the request boxed (with tokio's, boxed the same way), so a candidate change
-//! is judged in the same paired rounds as the current code.
+//! parks, and the request boxed (with tokio's, boxed the same way, and padded to
+//! prio-semaphore's size), so a candidate change is judged in the same paired rounds as
+//! the current code.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -228,5 +229,63 @@ impl Peer for TokioBoxed {
         _priority: i64,
     ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
         Box::pin(self.0.acquire())
+    }
+}
+
+/// tokio's semaphore with its request padded to prio-semaphore's size (104 bytes): the
+/// same code, only a bigger future in every task, to show what the size alone costs.
+pub struct TokioPadded(tokio::sync::Semaphore);
+
+/// tokio's request (88 bytes) plus this much is prio-semaphore's (104 bytes).
+const TO_PRIO_SIZE: usize = 16;
+
+pin_project_lite::pin_project! {
+    /// `F` with [`TO_PRIO_SIZE`] bytes beside it, so that a task holding it grows by that
+    /// much.
+    pub struct Padded<F> {
+        #[pin]
+        inner: F,
+        pad: [u8; TO_PRIO_SIZE],
+    }
+}
+
+impl<F: Future> Future for Padded<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        // Read, so that the padding is part of what a task moves around.
+        std::hint::black_box(&*this.pad);
+        this.inner.poll(cx)
+    }
+}
+
+impl Peer for TokioPadded {
+    const NAME: &'static str = "tokio (request padded to 104 bytes)";
+
+    fn with_permits(permits: usize) -> Self {
+        Self(tokio::sync::Semaphore::new(permits))
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<impl Sized + '_> {
+        self.0.try_acquire().ok()
+    }
+
+    #[inline]
+    fn acquire(&self) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        Padded {
+            inner: self.0.acquire(),
+            pad: [0; TO_PRIO_SIZE],
+        }
+    }
+
+    #[inline]
+    fn acquire_prio(
+        &self,
+        _priority: i64,
+    ) -> impl Future<Output = impl Sized + Send + '_> + Send + '_ {
+        self.acquire()
     }
 }
