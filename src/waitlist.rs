@@ -260,6 +260,14 @@ impl<P> WaitList<P> {
         core::mem::take(&mut self.assigned)
     }
 
+    /// Before `w` leaves the list without being granted (cancel, close): its partial
+    /// grant, if it holds one, goes back into the surplus.
+    fn return_partial_grant(&mut self, w: NonNull<Waiter<P>>) {
+        if self.partial == Some(w) {
+            self.surplus += self.take_partial_grant() as usize;
+        }
+    }
+
     /// Takes the whole surplus (for the permit word).
     pub(crate) fn take_surplus(&mut self) -> usize {
         core::mem::take(&mut self.surplus)
@@ -357,9 +365,7 @@ impl<P> WaitList<P> {
             // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
                 let n = node(front);
-                if self.partial == Some(front) {
-                    self.surplus += self.take_partial_grant() as usize;
-                }
+                self.return_partial_grant(front);
                 self.unlink(front);
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
@@ -386,9 +392,7 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked in this list (caller), hence live.
         unsafe {
             let n = node(w);
-            if self.partial == Some(w) {
-                self.surplus += self.take_partial_grant() as usize;
-            }
+            self.return_partial_grant(w);
             self.unlink(w);
             state(w).store(IDLE, Ordering::Relaxed);
             Some((*n).waker.take())
