@@ -29,7 +29,7 @@
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{const_unless_loom, AtomicUsize, Ordering};
-use crate::waitlist::{Progress, WaitList, MAX_OVERTAKE_LIMIT};
+use crate::waitlist::{OvertakeLimit, Progress, WaitList};
 use crate::wake_batch::WakeBatch;
 
 /// The largest number of permits a semaphore can hold, and the largest request.
@@ -59,9 +59,9 @@ pub(crate) use acquire::RawAcquire;
 pub(crate) struct RawSemaphore<P, L> {
     state: AtomicUsize,
     total: AtomicUsize,
-    /// Anti-starvation: the most later arrivals that may overtake a waiter
-    /// (`usize::MAX`: strict priority, the default).
-    overtake_limit: usize,
+    /// Anti-starvation: the most later arrivals that may overtake a waiter (none by
+    /// default: strict priority). Zero-sized without feature `overtake-limit`.
+    overtake_limit: OvertakeLimit,
     waiters: Mutex<L, WaitList<P>>,
     /// The futurelock watch (`crate::hazard`).
     #[cfg(all(feature = "std", feature = "tracing"))]
@@ -78,7 +78,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
             Self {
                 state: AtomicUsize::new(permits << SHIFT),
                 total: AtomicUsize::new(permits),
-                overtake_limit: usize::MAX,
+                overtake_limit: OvertakeLimit::NONE,
                 waiters: Mutex::new(WaitList::new()),
                 #[cfg(all(feature = "std", feature = "tracing"))]
                 watch: crate::hazard::Watch::new(),
@@ -87,17 +87,15 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 
     /// Sets the anti-starvation bound (before the semaphore is shared): `usize::MAX` turns
-    /// it off, and any other limit above [`MAX_OVERTAKE_LIMIT`] is lowered to it.
+    /// it off, and any other limit above `MAX_OVERTAKE_LIMIT` is lowered to it.
+    #[cfg(feature = "overtake-limit")]
     pub(crate) const fn set_overtake_limit(&mut self, limit: usize) {
-        self.overtake_limit = if limit != usize::MAX && limit > MAX_OVERTAKE_LIMIT {
-            MAX_OVERTAKE_LIMIT
-        } else {
-            limit
-        };
+        self.overtake_limit = OvertakeLimit::new(limit);
     }
 
+    #[cfg(feature = "overtake-limit")]
     pub(crate) fn overtake_limit(&self) -> Option<usize> {
-        (self.overtake_limit != usize::MAX).then_some(self.overtake_limit)
+        self.overtake_limit.get()
     }
 
     pub(crate) fn available_permits(&self) -> usize {

@@ -175,6 +175,9 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// are served oldest first). The priority order still decides everything else, nothing
     /// is re-sorted, and the cost is O(1).
     ///
+    /// Needs feature `overtake-limit`, off by default: the arrival order it reads costs
+    /// every acquire future 16 bytes (88 → 104 on 64-bit targets), limit or not.
+    ///
     /// The guarantee, as a number: **a waiter is overtaken by at most `limit` requests
     /// that arrived after it.** So it is served within `limit` grants plus the grants owed
     /// to the (fewer than its queue position) waiters that arrived before it. `limit = 0` is
@@ -193,6 +196,8 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// static LLM: Semaphore = Semaphore::new(4).with_overtake_limit(8);
     /// assert_eq!(LLM.overtake_limit(), Some(8));
     /// ```
+    #[cfg(feature = "overtake-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "overtake-limit")))]
     pub const fn with_overtake_limit(mut self, limit: usize) -> Self {
         // `usize::MAX` is the internal "off"; a limit that large would never trigger anyway.
         self.raw.set_overtake_limit(limit);
@@ -208,6 +213,8 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// let sem = prio_semaphore::Semaphore::new(1);
     /// assert_eq!(sem.overtake_limit(), None);
     /// ```
+    #[cfg(feature = "overtake-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "overtake-limit")))]
     pub fn overtake_limit(&self) -> Option<usize> {
         self.raw.overtake_limit()
     }
@@ -692,13 +699,13 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
     /// use prio_semaphore::Semaphore;
     ///
-    /// let sem = Semaphore::new(1).with_overtake_limit(4);
+    /// let sem = Semaphore::new(1);
     /// let _held = sem.try_acquire().unwrap();
     /// let mut waiting = pin!(sem.acquire().priority(10));
     /// assert!(waiting.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
     /// let s = sem.summary();
     /// assert_eq!((s.available, s.held, s.waiters), (0, 1, 1));
-    /// assert_eq!(s.oldest_overtaken, Some(0));
+    /// assert_eq!(s.oldest_overtaken, None); // no overtake limit set
     /// ```
     pub fn summary(&self) -> Summary {
         crate::snapshot::summary(&self.raw)

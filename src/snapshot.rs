@@ -137,7 +137,8 @@ pub struct Summary {
     pub classes: usize,
     /// Whether more classes are queued than were written.
     pub more_classes: bool,
-    /// With an overtake limit ([`Semaphore::with_overtake_limit`]) and someone waiting:
+    /// With an overtake limit ([`Semaphore::with_overtake_limit`], feature
+    /// `overtake-limit`) and someone waiting:
     /// how many grants the oldest waiter has watched go to others since it queued. It is
     /// served first once this reaches the limit. `None` without a limit (the count is not
     /// kept) or with nobody waiting.

@@ -118,26 +118,15 @@ use crate::loom::Ordering;
 use crate::wake_batch::WakeBatch;
 
 mod inspect;
+mod overtake;
 mod treap;
 mod waiter;
 
 pub(crate) use inspect::ListFacts;
+pub(crate) use overtake::OvertakeLimit;
 #[cfg(all(feature = "std", feature = "tracing"))]
 pub(crate) use waiter::NO_GRANT_SEQ;
 pub(crate) use waiter::{Waiter, WaiterState};
-
-/// The largest overtake limit the list keeps exactly: its grant clock is 32 bits wide, and
-/// one value is left to `usize::MAX`, "no limit", on 32-bit targets. A larger limit is
-/// lowered to it (`RawSemaphore::set_overtake_limit`), which only makes the promise
-/// stronger.
-pub(crate) const MAX_OVERTAKE_LIMIT: usize = {
-    let by_clock = (u32::MAX - 1) as u64;
-    if by_clock < usize::MAX as u64 {
-        by_clock as usize
-    } else {
-        usize::MAX - 1
-    }
-};
 
 use treap::{Link, Place, NOT_A_HEAD};
 use waiter::{needed, node, state, CLOSED, GRANTED, IDLE, LINKED};
@@ -148,16 +137,18 @@ pub(crate) struct WaitList<P> {
     root: Link<P>,
     /// The leftmost run head: the waiter that is served next by priority.
     first: Link<P>,
-    /// Ends of the arrival list.
-    oldest: Link<P>,
-    newest: Link<P>,
+    /// The arrival list (feature `overtake-limit`), kept while a limit is set.
+    #[cfg(feature = "overtake-limit")]
+    arrivals: overtake::Arrivals<P>,
     /// The waiter holding a partial grant, if any (invariant 4), and that grant: kept here
     /// rather than in every waiter, since only one waiter at a time can hold one.
     partial: Link<P>,
     assigned: u32,
-    /// Waiters granted so far (wrapping): the clock of the overtake limit. 32 bits are
-    /// enough: no queued waiter is ever more than `MAX_OVERTAKE_LIMIT` grants old when an
-    /// overtake limit reads it (see [`WaitList::front`]).
+    /// Waiters granted so far (wrapping): the clock of the overtake limit, and the grants
+    /// a waiter watched go to others for its `tracing` event. 32 bits are enough: no
+    /// queued waiter is ever more than `MAX_OVERTAKE_LIMIT` grants old when an overtake
+    /// limit reads it (see `overtake::Arrivals::oldest_age`).
+    #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
     grants: u32,
     len: usize,
     /// The surplus: permits released into the list that no waiter has been handed yet.
@@ -200,10 +191,11 @@ impl<P> WaitList<P> {
         Self {
             root: None,
             first: None,
-            oldest: None,
-            newest: None,
+            #[cfg(feature = "overtake-limit")]
+            arrivals: overtake::Arrivals::new(),
             partial: None,
             assigned: 0,
+            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
             grants: 0,
             len: 0,
             surplus: 0,
@@ -275,28 +267,27 @@ impl<P> WaitList<P> {
 
     /// The waiter to serve next: the oldest one if it has seen `overtake_limit` grants
     /// since it arrived, else the first by priority.
-    ///
-    /// The ages it reads never wrap: grants go to the front waiter only, so once the oldest
-    /// waiter is `overtake_limit` grants old (at most [`MAX_OVERTAKE_LIMIT`]) it takes the
-    /// next grant, and no queued waiter is ever older than that.
-    fn front(&self, overtake_limit: usize) -> Link<P> {
-        if overtake_limit != usize::MAX {
-            if let Some(oldest) = self.oldest {
-                // SAFETY: lock held; `oldest` is linked, hence live (invariant 2).
-                let ticket = unsafe { (*node(oldest)).ticket };
-                if self.grants.wrapping_sub(ticket) as usize >= overtake_limit {
-                    return Some(oldest);
-                }
+    #[inline]
+    fn front(&self, overtake_limit: OvertakeLimit) -> Link<P> {
+        #[cfg(feature = "overtake-limit")]
+        if overtake_limit.is_set() {
+            if let Some(aged) = self.arrivals.aged(self.grants, overtake_limit) {
+                return Some(aged);
             }
         }
+        #[cfg(not(feature = "overtake-limit"))]
+        let _ = overtake_limit;
         self.first
     }
 
     /// Hands the surplus to waiters in order: each waiter it completes is unlinked, marked
     /// granted and its waker pushed onto `wakers`; the next waiter gets a partial grant if
-    /// the surplus runs out first. `overtake_limit` is the anti-starvation bound
-    /// (`usize::MAX`: strict priority).
-    pub(crate) fn distribute(&mut self, overtake_limit: usize, wakers: &mut WakeBatch) -> Progress {
+    /// the surplus runs out first. `overtake_limit` is the anti-starvation bound.
+    pub(crate) fn distribute(
+        &mut self,
+        overtake_limit: OvertakeLimit,
+        wakers: &mut WakeBatch,
+    ) -> Progress {
         while let Some(front) = self.front(overtake_limit) {
             // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
             unsafe {
@@ -338,7 +329,10 @@ impl<P> WaitList<P> {
                         priority: (*n).shown,
                     });
                 }
-                self.grants = self.grants.wrapping_add(1);
+                #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
+                {
+                    self.grants = self.grants.wrapping_add(1);
+                }
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
                 }
@@ -441,9 +435,9 @@ impl<P: Ord> WaitList<P> {
     /// was, the waiter unlinked and `waker` in the caller's hands. On success the waker is
     /// taken out of `waker` into the node.
     ///
-    /// `track_arrival` puts the waiter on the arrival list, which only an overtake limit
-    /// reads: pass the same value (`overtake_limit != usize::MAX`) for every waiter of one
-    /// list, so that the arrival list holds all of them or none.
+    /// With an overtake limit set the waiter also goes on the arrival list, which only the
+    /// limit reads: pass the same limit for every waiter of one list, so that the arrival
+    /// list holds all of them or none.
     ///
     /// # Safety
     ///
@@ -455,11 +449,11 @@ impl<P: Ord> WaitList<P> {
         &mut self,
         waiter: Pin<&Waiter<P>>,
         waker: &mut Option<Waker>,
-        track_arrival: bool,
+        overtake_limit: OvertakeLimit,
     ) {
         let w = NonNull::from(waiter.get_ref());
         debug_assert_eq!(waiter.state(), WaiterState::Idle, "waiter linked twice");
-        // Its `older` is about to be a link (see `treap::Older`).
+        // Its `prev` is about to be a link (see `treap::Prev`).
         #[cfg(feature = "std")]
         debug_assert!(!waiter.lookup_pending(), "queued before its ambient lookup");
         // SAFETY: the caller holds the lock (`&mut self`); `w` is live and unlinked, and
@@ -489,16 +483,12 @@ impl<P: Ord> WaitList<P> {
             {
                 (*n).ticket = self.grants;
             }
-            if track_arrival {
-                (*n).ticket = self.grants;
-                (*n).older.link = self.newest;
-                (*n).newer = None;
-                match self.newest {
-                    Some(newest) => (*node(newest)).newer = Some(w),
-                    None => self.oldest = Some(w),
-                }
-                self.newest = Some(w);
+            #[cfg(feature = "overtake-limit")]
+            if overtake_limit.is_set() {
+                self.arrivals.push(w, self.grants);
             }
+            #[cfg(not(feature = "overtake-limit"))]
+            let _ = overtake_limit;
             state(w).store(LINKED, Ordering::Relaxed);
         }
         self.len += 1;
@@ -518,32 +508,24 @@ impl<P> WaitList<P> {
         unsafe {
             let n = node(w);
             let next = (*n).next.expect("linked waiter has a run");
-            let prev = (*n).prev.expect("linked waiter has a run");
+            // A queued waiter's `prev` is a link (see `treap::Prev`).
+            let prev = (*n).prev.link.expect("linked waiter has a run");
             if (*n).treap_key == NOT_A_HEAD {
                 (*node(prev)).next = Some(next);
-                (*node(next)).prev = Some(prev);
+                (*node(next)).prev.link = Some(prev);
             } else if next != w {
                 // The next waiter of the run takes this one's place in the tree.
                 (*node(prev)).next = Some(next);
-                (*node(next)).prev = Some(prev);
+                (*node(next)).prev.link = Some(prev);
                 self.replace_in_tree(w, next);
             } else {
                 self.remove_from_tree(w);
             }
             // The arrival list holds every linked waiter or none (see `enqueue`), so an
             // empty one means it is not kept.
-            if self.oldest.is_some() {
-                // Every waiter on the arrival list had `older` written as a link when it
-                // was queued (`enqueue`).
-                let older = (*n).older.link;
-                match older {
-                    Some(older) => (*node(older)).newer = (*n).newer,
-                    None => self.oldest = (*n).newer,
-                }
-                match (*n).newer {
-                    Some(newer) => (*node(newer)).older.link = older,
-                    None => self.newest = older,
-                }
+            #[cfg(feature = "overtake-limit")]
+            if self.arrivals.is_kept() {
+                self.arrivals.remove(w);
             }
             debug_assert_ne!(
                 self.partial,

@@ -156,6 +156,7 @@ fn partial(holds: usize, needs: usize) -> PartialGrant {
 }
 
 #[test]
+#[cfg(feature = "overtake-limit")]
 fn overtake_counter_counts_grants_to_others_then_resets() {
     let sem = Semaphore::new(0).with_overtake_limit(3);
     let mut batch = pin!(sem.acquire().priority(10));

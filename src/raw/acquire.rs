@@ -58,7 +58,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
         // that uses this semaphore gets a panic rather than a deadlock (see `Mutex`).
         self.waiters.running_user_code(|| {
             // SAFETY: forwarded to the caller.
-            unsafe { list.enqueue(waiter, waker, self.overtake_limit != usize::MAX) }
+            unsafe { list.enqueue(waiter, waker, self.overtake_limit) }
         });
         // One atomic step from "free permits, nobody waits" to "WAITING, none free": a
         // releaser's fast path either lands before it (and its permits are taken here) or

@@ -22,27 +22,27 @@ pub(crate) struct ListFacts {
     /// The waiter collecting a partial grant: `(permits it holds, permits it asked for)`.
     pub(crate) partial: Option<(usize, usize)>,
     /// Grants the oldest waiter has watched go to others since it queued, where the
-    /// arrival list is kept (an overtake limit is set) and someone waits.
+    /// arrival list is kept (an overtake limit is set, feature `overtake-limit`) and
+    /// someone waits.
     pub(crate) oldest_overtaken: Option<usize>,
 }
 
 impl<P> WaitList<P> {
-    /// The list's counters and the two waiters it keeps pointers to (`partial`, `oldest`).
-    /// O(1); runs no user code.
+    /// The list's counters and the two waiters it keeps pointers to (`partial`, the
+    /// oldest). O(1); runs no user code.
     pub(crate) fn facts(&self) -> ListFacts {
-        // SAFETY: `&self` of the list is only reached under the lock; `partial` and
-        // `oldest` are linked, hence live (invariant 2); only plain fields are read.
-        unsafe {
-            ListFacts {
-                waiters: self.len,
-                surplus: self.surplus,
-                partial: self
-                    .partial
-                    .map(|w| (self.assigned as usize, needed(w) as usize)),
-                oldest_overtaken: self
-                    .oldest
-                    .map(|w| self.grants.wrapping_sub((*node(w)).ticket) as usize),
-            }
+        ListFacts {
+            waiters: self.len,
+            surplus: self.surplus,
+            // SAFETY: `&self` of the list is only reached under the lock; `partial` is
+            // linked, hence live (invariant 2); only its immutable count is read.
+            partial: self
+                .partial
+                .map(|w| (self.assigned as usize, unsafe { needed(w) } as usize)),
+            #[cfg(feature = "overtake-limit")]
+            oldest_overtaken: self.arrivals.oldest_age(self.grants),
+            #[cfg(not(feature = "overtake-limit"))]
+            oldest_overtaken: None,
         }
     }
 

@@ -23,10 +23,30 @@ fn waiter(priority: i64, needed: u32) -> Pin<Box<Waiter<i64>>> {
     Box::pin(Waiter::new(priority, needed))
 }
 
+/// `OvertakeLimit::new(limit)` with feature `overtake-limit`, else none (the tests that
+/// need a limit to act are compiled only with the feature).
+fn limit(limit: usize) -> OvertakeLimit {
+    #[cfg(feature = "overtake-limit")]
+    return OvertakeLimit::new(limit);
+    #[cfg(not(feature = "overtake-limit"))]
+    {
+        let _ = limit;
+        OvertakeLimit::NONE
+    }
+}
+
+/// A limit that keeps the arrival list (with the feature) but never acts in these tests:
+/// the largest there is.
+fn tracking() -> OvertakeLimit {
+    limit(usize::MAX - 1)
+}
+
+const NONE: OvertakeLimit = OvertakeLimit::NONE;
+
 fn push(list: &mut WaitList<i64>, w: &Pin<Box<Waiter<i64>>>) {
     // SAFETY: each test keeps its waiters alive past the list's last use of them, and
     // cancels or drains every waiter before dropping it.
-    unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), true) };
+    unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), tracking()) };
 }
 
 /// Serves waiters one permit at a time, returning their priorities in service order.
@@ -37,7 +57,7 @@ fn drain(list: &mut WaitList<i64>) -> Vec<i64> {
         served.push(unsafe { (*node(front)).priority });
         let mut wakers = WakeBatch::new();
         list.add_surplus(1);
-        assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
+        assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
         list.assert_valid().assert_sorted();
     }
     served
@@ -80,10 +100,12 @@ fn random_enqueue_cancel_keeps_every_invariant() {
         // Half the rounds keep no arrival list (as without an overtake limit), with both
         // few and many distinct priorities.
         let track_arrivals = round % 4 < 2;
+        let arrivals = if track_arrivals { tracking() } else { NONE };
         for (i, w) in waiters.iter().enumerate() {
             // SAFETY: alive until the end of the round, drained before it ends.
-            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), track_arrivals) };
-            assert_eq!(list.oldest.is_some(), track_arrivals);
+            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), arrivals) };
+            #[cfg(feature = "overtake-limit")]
+            assert_eq!(list.arrivals.is_kept(), track_arrivals);
             // SAFETY: just linked, alive.
             model.push((unsafe { (*node(NonNull::from(&**w))).priority }, i));
             if rng.below(3) == 0 {
@@ -137,14 +159,14 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     push(&mut list, &big);
     list.add_surplus(4);
     let mut wakers = WakeBatch::new();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
+    assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
     assert_eq!(list.surplus, 0);
     list.assert_valid().assert_sorted();
     // A more urgent waiter arrives: the 4 parked permits come back and serve it first.
     let urgent = waiter(1, 3);
     push(&mut list, &urgent);
     list.assert_valid().assert_sorted();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
+    assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
     assert_eq!(urgent.state(), WaiterState::Granted);
     assert_eq!(big.state(), WaiterState::Linked);
     list.assert_valid().assert_sorted();
@@ -168,15 +190,12 @@ fn distribute_stops_at_a_full_wake_batch() {
     }
     list.add_surplus(ws.len());
     let mut wakers = WakeBatch::new();
-    assert_eq!(
-        list.distribute(usize::MAX, &mut wakers),
-        Progress::BatchFull
-    );
+    assert_eq!(list.distribute(NONE, &mut wakers), Progress::BatchFull);
     assert!(wakers.is_full());
     assert_eq!(list.len(), 3);
     assert_eq!(list.surplus, 3);
     let mut wakers = WakeBatch::new();
-    assert_eq!(list.distribute(usize::MAX, &mut wakers), Progress::Complete);
+    assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
     assert!(list.is_empty());
 }
 
@@ -191,7 +210,7 @@ fn close_batch_unlinks_everyone_and_returns_partial_grants() {
     }
     list.add_surplus(1);
     let mut wakers = WakeBatch::new();
-    list.distribute(usize::MAX, &mut wakers);
+    list.distribute(NONE, &mut wakers);
     assert_eq!(list.close_batch(&mut wakers), Progress::BatchFull);
     let mut wakers = WakeBatch::new();
     assert_eq!(list.close_batch(&mut wakers), Progress::Complete);
@@ -222,21 +241,22 @@ fn panicking_ord_leaves_the_list_unchanged() {
         .collect();
     for w in &ws {
         // SAFETY: alive for the whole test, drained at the end.
-        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), false) };
+        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), NONE) };
     }
     let bad = Box::pin(Waiter::new(Touchy(13), 1));
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: as above; it must stay unlinked after the panic.
-        unsafe { list.enqueue(bad.as_ref(), &mut Some(Waker::noop().clone()), false) };
+        unsafe { list.enqueue(bad.as_ref(), &mut Some(Waker::noop().clone()), NONE) };
     }));
     assert!(caught.is_err());
     assert_eq!(bad.state(), WaiterState::Idle);
     assert_eq!(list.assert_valid().assert_sorted().len(), 3);
     list.add_surplus(3);
-    list.distribute(usize::MAX, &mut WakeBatch::new());
+    list.distribute(NONE, &mut WakeBatch::new());
     assert!(list.is_empty());
 }
 
+#[cfg(feature = "overtake-limit")]
 /// Serves one permit at a time under an overtake limit, enqueueing a fresh urgent waiter
 /// (priority 0) before every grant; returns how many urgent waiters were served before
 /// the lone low-priority waiter.
@@ -244,6 +264,7 @@ fn urgent_grants_before_low(limit: usize) -> usize {
     urgent_grants_before_low_from(limit, 0)
 }
 
+#[cfg(feature = "overtake-limit")]
 /// As [`urgent_grants_before_low`], with the list's grant clock starting at `clock`.
 fn urgent_grants_before_low_from(limit: usize, clock: u32) -> usize {
     let mut list = WaitList::new();
@@ -256,13 +277,13 @@ fn urgent_grants_before_low_from(limit: usize, clock: u32) -> usize {
         list.assert_valid().assert_sorted();
         list.add_surplus(1);
         assert_eq!(
-            list.distribute(limit, &mut WakeBatch::new()),
+            list.distribute(OvertakeLimit::new(limit), &mut WakeBatch::new()),
             Progress::Complete
         );
         if low.state() == WaiterState::Granted {
             // Drain the rest so every waiter is unlinked before it is dropped.
             list.add_surplus(list.len());
-            list.distribute(limit, &mut WakeBatch::new());
+            list.distribute(OvertakeLimit::new(limit), &mut WakeBatch::new());
             return overtakes;
         }
     }
@@ -270,6 +291,7 @@ fn urgent_grants_before_low_from(limit: usize, clock: u32) -> usize {
 }
 
 #[test]
+#[cfg(feature = "overtake-limit")]
 fn overtake_limit_bounds_how_often_a_waiter_is_overtaken() {
     for limit in [0, 1, 3, 8] {
         assert_eq!(urgent_grants_before_low(limit), limit, "limit {limit}");
@@ -277,6 +299,7 @@ fn overtake_limit_bounds_how_often_a_waiter_is_overtaken() {
 }
 
 #[test]
+#[cfg(feature = "overtake-limit")]
 fn the_overtake_limit_holds_across_the_grant_clock_wrapping() {
     for start in [u32::MAX - 3, u32::MAX, 0] {
         for limit in [0, 1, 3, 8] {
@@ -290,6 +313,7 @@ fn the_overtake_limit_holds_across_the_grant_clock_wrapping() {
 }
 
 #[test]
+#[cfg(feature = "overtake-limit")]
 fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     let mut list = WaitList::new();
     let old = waiter(9, 1);
@@ -299,14 +323,14 @@ fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     // One grant has happened since `old` arrived once `first` is served, so with limit 1
     // `old` is due; meanwhile `big` collects a partial grant as the priority front.
     list.add_surplus(2);
-    list.distribute(1, &mut WakeBatch::new());
+    list.distribute(OvertakeLimit::new(1), &mut WakeBatch::new());
     assert_eq!(big.state(), WaiterState::Linked);
     assert_eq!(old.state(), WaiterState::Linked);
     list.assert_valid().assert_sorted();
     let filler = waiter(0, 1);
     push(&mut list, &filler);
     list.grants = list.grants.wrapping_add(1); // as if another waiter had been granted
-    list.distribute(1, &mut WakeBatch::new());
+    list.distribute(OvertakeLimit::new(1), &mut WakeBatch::new());
     // `old` is now the front: `big`'s 2 parked permits move to it.
     assert_eq!(old.state(), WaiterState::Granted);
     list.assert_valid().assert_sorted();
@@ -361,11 +385,12 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
         let waiters: Vec<_> = (0..n)
             .map(|_| Box::pin(Waiter::new(toss.clone(), 1 + rng.below(2) as u32)))
             .collect();
-        let track_arrivals = seed % 2 == 0;
+        // Even seeds keep an arrival list, with a limit that acts (feature permitting).
+        let arrivals = if seed % 2 == 0 { limit(2) } else { NONE };
         let mut linked = 0;
         for w in &waiters {
             // SAFETY: alive until the end of the round; drained or cancelled before it.
-            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), track_arrivals) };
+            unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), arrivals) };
             linked += 1;
             if rng.below(4) == 0 {
                 let victim = &waiters[rng.below(n) as usize];
@@ -377,7 +402,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
             if rng.below(3) == 0 {
                 list.add_surplus(1);
                 let mut wakers = WakeBatch::new();
-                list.distribute(if track_arrivals { 2 } else { usize::MAX }, &mut wakers);
+                list.distribute(arrivals, &mut wakers);
             }
             assert_eq!(list.assert_valid().len(), list.len());
         }
@@ -390,7 +415,7 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
         list.add_surplus(2 * n as usize);
         loop {
             let mut wakers = WakeBatch::new();
-            if list.distribute(usize::MAX, &mut wakers) == Progress::Complete {
+            if list.distribute(NONE, &mut wakers) == Progress::Complete {
                 break;
             }
         }
@@ -436,14 +461,14 @@ fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
     let urgent = Box::pin(Waiter::new(script(&[Less]), 1));
     for w in [&front, &liar, &urgent] {
         // SAFETY: alive for the whole test, drained at the end.
-        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), false) };
+        unsafe { list.enqueue(w.as_ref(), &mut Some(Waker::noop().clone()), NONE) };
         list.assert_valid();
     }
     assert_eq!(list.assert_valid().len(), 3);
     assert_eq!(list.first, Some(NonNull::from(&*urgent)));
     list.add_surplus(3);
     assert_eq!(
-        list.distribute(usize::MAX, &mut WakeBatch::new()),
+        list.distribute(NONE, &mut WakeBatch::new()),
         Progress::Complete
     );
     for w in [&front, &liar, &urgent] {
@@ -474,8 +499,8 @@ fn ascending_priorities_keep_the_tree_logarithmically_deep() {
     let depth = depth(list.root);
     assert!(depth <= 4 * log2, "depth {depth} for {n} runs");
     list.add_surplus(n as usize);
-    list.distribute(usize::MAX, &mut WakeBatch::new());
+    list.distribute(NONE, &mut WakeBatch::new());
     while !list.is_empty() {
-        list.distribute(usize::MAX, &mut WakeBatch::new());
+        list.distribute(NONE, &mut WakeBatch::new());
     }
 }

@@ -41,16 +41,20 @@ pub(super) struct Node<P> {
     /// The treap's heap-order key if this waiter heads its run, else [`NOT_A_HEAD`]
     /// (xorshift never yields 0, so no separate flag is needed).
     pub(super) treap_key: u32,
-    /// The list's grant count when this waiter arrived (wrapping, like the count).
+    /// The list's grant count when this waiter arrived (wrapping, like the count): its age
+    /// for the overtake limit, and with `tracing` the grants it watched go to others.
+    #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
     pub(super) ticket: u32,
     pub(super) waker: Option<Waker>,
     /// Next in the run (circular).
     pub(super) next: Link<P>,
-    /// Previous in the run (circular): for the run head, the run's tail.
-    pub(super) prev: Link<P>,
-    /// Arrival list neighbours (`older` doubles as the ambient lookup before the first
-    /// poll, see [`Older`]).
-    pub(super) older: Older<P>,
+    /// Previous in the run (circular): for the run head, the run's tail. Doubles as the
+    /// ambient lookup before the first poll, see [`Prev`].
+    pub(super) prev: Prev<P>,
+    /// Arrival list neighbours (feature `overtake-limit`).
+    #[cfg(feature = "overtake-limit")]
+    pub(super) older: Link<P>,
+    #[cfg(feature = "overtake-limit")]
     pub(super) newer: Link<P>,
     /// The futurelock watch (`crate::hazard`): the priority as warnings show it, set by the
     /// owner before the waiter is queued, and the grant's number, set at the grant.
@@ -67,9 +71,12 @@ impl<P> Node<P> {
             priority,
             waker: None,
             next: None,
-            prev: None,
-            older: Older { link: None },
+            prev: Prev { link: None },
+            #[cfg(feature = "overtake-limit")]
+            older: None,
+            #[cfg(feature = "overtake-limit")]
             newer: None,
+            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
             ticket: 0,
             #[cfg(all(feature = "std", feature = "tracing"))]
             shown: crate::trace::Shown::Type("?"),
@@ -83,24 +90,25 @@ impl<P> Node<P> {
     }
 }
 
-/// A waiter's older neighbour on the arrival list while it is queued with one; before its
-/// owner first polls it, where it looks its ambient priority up (`crate::ambient`). One
-/// word for both, since the lookup is taken before the waiter can be queued: the waiter's
-/// `lookup_pending` flag says the lookup is there; otherwise it is the link, which only
-/// the arrival list reads, after `enqueue` wrote it.
-pub(super) union Older<P> {
+/// A waiter's previous neighbour in its run while it is queued; before its owner first
+/// polls it, where it looks its ambient priority up (`crate::ambient`). One word for both,
+/// since the lookup is taken before the waiter can be queued: the waiter's
+/// `lookup_pending` flag says the lookup is there. Otherwise it is the link, and every
+/// read of the link follows a write of it: `enqueue` writes it for every waiter it queues
+/// (`append_to_run`, `insert_run_head`), and nothing reads an unlinked waiter's links.
+pub(super) union Prev<P> {
     pub(super) link: Link<P>,
     #[cfg(feature = "std")]
     pub(super) lookup: fn() -> Option<P>,
 }
 
-impl<P> Clone for Older<P> {
+impl<P> Clone for Prev<P> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<P> Copy for Older<P> {}
+impl<P> Copy for Prev<P> {}
 
 /// Where a new waiter goes.
 pub(super) enum Place<P> {
@@ -193,13 +201,14 @@ impl<P> WaitList<P> {
                 NOT_A_HEAD,
                 "{CORRUPT}: appending to a non-head"
             );
-            let tail = (*h).prev.expect("run is circular");
+            // A queued waiter's `prev` is a link (see `Prev`).
+            let tail = (*h).prev.link.expect("run is circular");
             let n = node(w);
             (*n).treap_key = NOT_A_HEAD;
             (*n).next = Some(head);
-            (*n).prev = Some(tail);
+            (*n).prev.link = Some(tail);
             (*node(tail)).next = Some(w);
-            (*h).prev = Some(w);
+            (*h).prev.link = Some(w);
         }
     }
 
@@ -229,7 +238,7 @@ impl<P> WaitList<P> {
         unsafe {
             let n = node(w);
             (*n).next = Some(w);
-            (*n).prev = Some(w);
+            (*n).prev.link = Some(w);
             (*n).left = None;
             (*n).right = None;
             (*n).parent = parent;

@@ -15,7 +15,7 @@ use core::ptr::{self, NonNull};
 
 use super::treap::Node;
 #[cfg(feature = "std")]
-use super::treap::Older;
+use super::treap::Prev;
 use crate::loom::{AtomicU8, Ordering, UnsafeCell};
 
 // The waiter's state. `DONE` is only stored by the owner; `LINKED`, `GRANTED` and `CLOSED`
@@ -54,7 +54,7 @@ pub(crate) struct Waiter<P> {
     /// reads it without the lock.
     needed: u32,
     state: AtomicU8,
-    /// Whether the node's `older` holds an ambient lookup still to run (feature `std`):
+    /// Whether the node's `prev` holds an ambient lookup still to run (feature `std`):
     /// only its owner reads or writes it, and only before the waiter is first queued it
     /// is ever `true`. It fills what would be padding.
     #[cfg(feature = "std")]
@@ -102,14 +102,15 @@ impl<P> Waiter<P> {
     }
 
     /// Makes the waiter look its priority up with `lookup` when its owner first polls it
-    /// ([`Waiter::take_ambient_lookup`]). The function is kept in the node's arrival link,
-    /// which nothing reads before the waiter is queued, so it costs the waiter no space.
+    /// ([`Waiter::take_ambient_lookup`]). The function is kept in the node's `prev` run
+    /// link, which nothing reads before the waiter is queued, so it costs the waiter no
+    /// space.
     #[cfg(feature = "std")]
     #[inline(always)]
     pub(crate) fn with_ambient_lookup(self, lookup: fn() -> Option<P>) -> Self {
         // SAFETY: owning the waiter by value means no list can hold a pointer to it.
         self.node
-            .with_mut(|node| unsafe { (*node).older = Older { lookup } });
+            .with_mut(|node| unsafe { (*node).prev = Prev { lookup } });
         self.lookup_pending.set(true);
         self
     }
@@ -125,9 +126,9 @@ impl<P> Waiter<P> {
         let w = NonNull::from(self.as_ref().get_ref());
         // SAFETY: a pending lookup means the waiter was never queued (the owner takes it
         // before its first `poll_acquire` can queue it), so no list can reach its node, and
-        // `Pin<&mut Self>` is its owner's exclusive access; while the flag was set, `older`
+        // `Pin<&mut Self>` is its owner's exclusive access; while the flag was set, `prev`
         // held the lookup (`with_ambient_lookup` sets both; `set_priority` clears the flag).
-        Some(unsafe { (*node(w)).older.lookup })
+        Some(unsafe { (*node(w)).prev.lookup })
     }
 
     /// Whether an ambient lookup is still to run: never, once the waiter is queued.

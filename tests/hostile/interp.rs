@@ -138,7 +138,10 @@ pub struct Hostile {
 impl Hostile {
     pub fn new(permits: usize, overtake_limit: Option<usize>, answers: Vec<Answer>) -> Self {
         let sem: Sem = match overtake_limit {
+            #[cfg(feature = "overtake-limit")]
             Some(limit) => Semaphore::new_generic(permits).with_overtake_limit(limit),
+            #[cfg(not(feature = "overtake-limit"))]
+            Some(_) => panic!("an overtake limit needs feature `overtake-limit`"),
             None => Semaphore::new_generic(permits),
         };
         Self {

@@ -327,7 +327,13 @@ impl<'s> Lockstep<'s> {
     /// `with_overtake_limit(limit)` if `overtake_limit` is set), not used before.
     pub fn new(sem: &'s Semaphore, permits: usize, overtake_limit: Option<usize>) -> Self {
         assert_eq!(sem.available_permits(), permits);
+        #[cfg(feature = "overtake-limit")]
         assert_eq!(sem.overtake_limit(), overtake_limit);
+        #[cfg(not(feature = "overtake-limit"))]
+        assert_eq!(
+            overtake_limit, None,
+            "a limit needs feature `overtake-limit`"
+        );
         Self {
             sem,
             futures: Vec::new(),
