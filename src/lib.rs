@@ -56,14 +56,17 @@
 //!
 //! On 64-bit targets, with `i64` priorities (smaller priority types take the same room):
 //!
-//! | type | default features | with `tracing` (and `std`) |
-//! |---|---|---|
-//! | [`Semaphore`] | 104 bytes | 1,936 bytes (the futurelock watch) |
-//! | [`Acquire`], `AcquireOwned` | 104 bytes | 184 bytes (136 without `std`) |
-//! | [`Permit`], `OwnedPermit` | 16 bytes | 16 bytes |
+//! | type | default features | with `overtake-limit` | with `tracing` (and `std`) |
+//! |---|---|---|---|
+//! | [`Semaphore`] | 72 bytes | 104 bytes | 1,912 bytes (the futurelock watch) |
+//! | [`Acquire`], `AcquireOwned` | 88 bytes | 104 bytes | 168 bytes (120 without `std`) |
+//! | [`Permit`], `OwnedPermit` | 16 bytes | 16 bytes | 16 bytes |
 //!
-//! The acquire future carries its own wait-list node (priority, tree, run and arrival links,
-//! the waker), so an awaiting task grows by that much: tokio's acquire future is 88 bytes.
+//! The acquire future carries its own wait-list node (priority, tree and run links, the
+//! waker), so an awaiting task grows by that much; tokio's acquire future is 88 bytes too.
+//! Feature `overtake-limit` adds the arrival links its anti-starvation reads, 16 bytes per
+//! future whether a semaphore sets a limit or not, which is why it is opt-in; `tracing`
+//! adds what its events show. With both (and `std`): 1,936 and 184 bytes.
 //!
 //! # Seeing who waits
 //!
@@ -128,6 +131,7 @@
 //! |---|---|---|
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
+//! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes (88 → 104), limit or not |
 //! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
 //! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |

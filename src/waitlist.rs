@@ -9,6 +9,7 @@
 //! | `waitlist.rs` | these docs, [`WaitList`] and its operations |
 //! | `waitlist/waiter.rs` | [`Waiter`] and its state machine, as its owner sees it |
 //! | `waitlist/treap.rs` | the node the lock holder links, and the treap of runs |
+//! | `waitlist/overtake.rs` | the overtake limit, and the arrival list it reads |
 //! | `waitlist/inspect.rs` | read-only walks for `crate::snapshot` |
 //! | `waitlist/check.rs` | the tests' invariant checker, `assert_valid` |
 //!
@@ -24,13 +25,14 @@
 //!   min-heap on a random `treap_key`, which keeps its expected depth O(log d) for d
 //!   distinct queued priorities, whatever order they arrive in). `first` caches the leftmost
 //!   head: the waiter to serve next by priority.
-//! * With an overtake limit `k` (opt-in anti-starvation), every waiter is also on an
-//!   **arrival list** (`older`/`newer`, oldest first) and records `ticket`, the list's
-//!   grant count when it arrived. A waiter that has seen `k` grants since it arrived
-//!   becomes the front, ahead of the priority order; such waiters are served oldest first.
-//!   So no waiter is ever overtaken by more than `k` later arrivals, keys are never
-//!   re-sorted, and it is O(1). Without a limit the arrival list is not kept (it would
-//!   cost every waiter a few writes for nothing).
+//! * With an overtake limit `k` (opt-in anti-starvation, feature `overtake-limit`), every
+//!   waiter is also on an **arrival list** (`older`/`newer`, oldest first) and records
+//!   `ticket`, the list's grant count when it arrived. A waiter that has seen `k` grants
+//!   since it arrived becomes the front, ahead of the priority order; such waiters are
+//!   served oldest first. So no waiter is ever overtaken by more than `k` later arrivals,
+//!   keys are never re-sorted, and it is O(1). Without a limit the arrival list is not
+//!   kept (it would cost every waiter a few writes for nothing), and without the feature
+//!   the links are not there at all (16 bytes of every waiter).
 //!
 //! ```text
 //!            treap of run heads (by priority; min-heap on treap_key)
@@ -39,7 +41,7 @@
 //!                         /    \
 //!   first ──▶ [1]d ── e       [9]f               runs of 1 (d, e) and of 9 (f)
 //!
-//!   arrival list (overtake limit only): oldest ──▶ a ⇄ d ⇄ b ⇄ f ⇄ e ⇄ c ◀── newest
+//!   arrival list (with a limit only): oldest ──▶ a ⇄ d ⇄ b ⇄ f ⇄ e ⇄ c ◀── newest
 //! ```
 //!
 //! The list also holds permits: its **surplus**, permits released while someone waits that

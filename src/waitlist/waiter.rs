@@ -46,8 +46,9 @@ pub(crate) enum WaiterState {
 
 /// One queued permit request: the node embedded in an `Acquire` future.
 ///
-/// Kept small (96 bytes for `i64` priorities on 64-bit targets) because every acquire
-/// future embeds one, and futures are moved into tasks by copy.
+/// Kept small (80 bytes for `i64` priorities on 64-bit targets, 96 with feature
+/// `overtake-limit`) because every acquire future embeds one, and futures are moved into
+/// tasks by copy.
 pub(crate) struct Waiter<P> {
     node: UnsafeCell<Node<P>>,
     /// Permits requested: fixed at creation, so it lives outside the node and its owner
