@@ -1,7 +1,7 @@
 //! Variants of prio-semaphore's own internals, measured beside it in groups f and g: other
 //! locks for the wait list (any [`RawLock`] slots in: `PrioSemaphore<PlainSpin>`), other spins before a blocked thread
 //! parks, and the request boxed (with tokio's, boxed the same way, and padded to
-//! prio-semaphore's size), so a candidate change is judged in the same paired rounds as
+//! prio-semaphore's size with `overtake-limit`), so a candidate change is judged in the same paired rounds as
 //! the current code.
 
 use std::cell::Cell;
@@ -232,11 +232,13 @@ impl Peer for TokioBoxed {
     }
 }
 
-/// tokio's semaphore with its request padded to prio-semaphore's size (104 bytes): the
-/// same code, only a bigger future in every task, to show what the size alone costs.
+/// tokio's semaphore with its request padded to 104 bytes, prio-semaphore's size with
+/// feature `overtake-limit` (88 without, as tokio's): the same code, only a bigger future
+/// in every task, to show what the size alone costs.
 pub struct TokioPadded(tokio::sync::Semaphore);
 
-/// tokio's request (88 bytes) plus this much is prio-semaphore's (104 bytes).
+/// tokio's request (88 bytes) plus this much is prio-semaphore's with `overtake-limit`
+/// (104 bytes).
 const TO_PRIO_SIZE: usize = 16;
 
 pin_project_lite::pin_project! {
