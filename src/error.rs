@@ -32,7 +32,7 @@ pub struct AcquireError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Closed,
-    TooManyPermits { requested: usize },
+    TooManyPermits { requested: u32 },
 }
 
 impl AcquireError {
@@ -40,7 +40,7 @@ impl AcquireError {
         Self { kind: Kind::Closed }
     }
 
-    pub(crate) const fn too_many_permits(requested: usize) -> Self {
+    pub(crate) const fn too_many_permits(requested: u32) -> Self {
         Self {
             kind: Kind::TooManyPermits { requested },
         }

@@ -272,10 +272,8 @@ impl<P> WaitList<P> {
     #[inline]
     fn front(&self, overtake_limit: OvertakeLimit) -> Link<P> {
         #[cfg(feature = "overtake-limit")]
-        if overtake_limit.is_set() {
-            if let Some(aged) = self.arrivals.aged(self.grants, overtake_limit) {
-                return Some(aged);
-            }
+        if let Some(aged) = self.arrivals.aged(self.grants, overtake_limit) {
+            return Some(aged);
         }
         #[cfg(not(feature = "overtake-limit"))]
         let _ = overtake_limit;

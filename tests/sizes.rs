@@ -5,7 +5,9 @@
 
 use std::mem::size_of;
 
-use prio_semaphore::{Acquire, AcquireOwned, OwnedPermit, Permit, PollSemaphore, Semaphore};
+use prio_semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedPermit, Permit, PollSemaphore, Semaphore,
+};
 
 #[test]
 fn futures_permits_and_the_semaphore_have_the_documented_sizes() {
@@ -29,5 +31,10 @@ fn futures_permits_and_the_semaphore_have_the_documented_sizes() {
     assert_eq!(size_of::<Acquire<'static, u8>>(), request);
     assert_eq!(size_of::<Permit<'static>>(), 16);
     assert_eq!(size_of::<OwnedPermit>(), 16);
+    // What `acquire().await` returns, held across awaits by most tasks: the error fits
+    // beside the permit's count, so the result is no bigger than the permit (as tokio's).
+    assert_eq!(size_of::<AcquireError>(), 8);
+    assert_eq!(size_of::<Result<Permit<'static>, AcquireError>>(), 16);
+    assert_eq!(size_of::<Result<OwnedPermit, AcquireError>>(), 16);
     assert_eq!(size_of::<PollSemaphore>(), 56);
 }

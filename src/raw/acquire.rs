@@ -331,7 +331,7 @@ impl<P: Ord> RawAcquire<P> {
             WaiterState::Idle => {
                 if n > MAX_PERMITS {
                     waiter.set_done();
-                    return Poll::Ready(Err(AcquireError::too_many_permits(n)));
+                    return Poll::Ready(Err(AcquireError::too_many_permits(waiter.needed())));
                 }
                 // `poll_acquire` has just tried the lock-free path and found no permits;
                 // `enqueue` looks at the permit word again under the lock.

@@ -154,9 +154,12 @@ impl<P> Arrivals<P> {
     /// next, ahead of the priority order.
     #[inline]
     pub(super) fn aged(&self, grants: u32, limit: OvertakeLimit) -> Link<P> {
-        match (limit.get(), self.oldest_age(grants)) {
-            (Some(limit), Some(age)) if age >= limit => self.oldest,
-            _ => None,
+        let limit = limit.get()?;
+        let age = self.oldest_age(grants)?;
+        if age >= limit {
+            self.oldest
+        } else {
+            None
         }
     }
 }
