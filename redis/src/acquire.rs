@@ -1,4 +1,4 @@
-//! The futures: `Acquire`, `TryAcquire`, `Close` and `Connect`.
+//! The futures of a handle: `Acquire`, `TryAcquire` and `Close`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::agent::{Command, Outcome};
+use crate::command::{Command, Outcome};
 use crate::error::{Error, TryAcquireError};
 use crate::permit::RedisPermit;
-use crate::semaphore::{Inner, RedisSemaphore};
+use crate::shared::Shared;
 use crate::slot::Slot;
 
 /// Waits for permits; returned by [`RedisSemaphore::acquire`] and
@@ -18,6 +18,13 @@ use crate::slot::Slot;
 /// Nothing happens until it is first polled: that is when it takes its global arrival
 /// number (its place among equal priorities, across all processes) and, uncontended, its
 /// permit, in one round trip.
+///
+/// # Errors
+///
+/// Until it is in line, it fails within the I/O timeout
+/// ([`Builder::io_timeout`](crate::Builder::io_timeout), plus a few milliseconds) if Redis
+/// does not answer; once in line it waits for its turn, and fails if this process cannot
+/// reach Redis for a whole lease.
 ///
 /// # Cancellation
 ///
@@ -28,7 +35,7 @@ use crate::slot::Slot;
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Acquire {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     permits: u32,
     priority: Option<i64>,
     try_only: bool,
@@ -51,9 +58,9 @@ enum State {
 }
 
 impl Acquire {
-    pub(crate) fn new(inner: Arc<Inner>, permits: u32, try_only: bool) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, permits: u32, try_only: bool) -> Self {
         Acquire {
-            inner,
+            shared,
             permits,
             priority: None,
             try_only,
@@ -78,11 +85,11 @@ impl Acquire {
                     "a request must ask for at least one permit".into(),
                 )));
             }
-            if self.permits > self.inner.limit {
+            if self.permits > self.shared.limit {
                 self.state = State::Done;
                 return Poll::Ready(Outcome::Failed(Error::TooManyPermits {
                     requested: self.permits,
-                    limit: self.inner.limit,
+                    limit: self.shared.limit,
                 }));
             }
             // Read at the first poll, like the core crate's ambient priority.
@@ -91,9 +98,15 @@ impl Acquire {
                 .or_else(prio_semaphore::current_priority::<i64>)
                 .unwrap_or(0);
             #[cfg(feature = "tokio")]
-            if crate::fast::FastPath::available() && !self.inner.contended.load(Ordering::Relaxed) {
-                let attempt =
-                    crate::fast::acquire(self.inner.clone(), priority, self.permits, self.try_only);
+            if crate::fast::available(&self.shared).is_some()
+                && !self.shared.contended.load(Ordering::Relaxed)
+            {
+                let attempt = crate::fast::acquire(
+                    self.shared.clone(),
+                    priority,
+                    self.permits,
+                    self.try_only,
+                );
                 self.state = State::Fast { priority, attempt };
             }
             if let State::Start = self.state {
@@ -114,7 +127,7 @@ impl Acquire {
                     return Poll::Ready(Outcome::Busy);
                 }
                 None => {
-                    self.inner.contended.store(true, Ordering::Relaxed);
+                    self.shared.contended.store(true, Ordering::Relaxed);
                     let priority = *priority;
                     if let Some(done) = self.queue(priority) {
                         return Poll::Ready(done);
@@ -135,13 +148,14 @@ impl Acquire {
 
     /// Hands the request to the semaphore's thread, which queues it if it must wait.
     fn queue(&mut self, priority: i64) -> Option<Outcome> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let reply = Slot::new();
-        let sent = self.inner.send(Command::Acquire {
+        let sent = self.shared.send(Command::Acquire {
             id,
             priority,
             permits: self.permits,
             try_only: self.try_only,
+            deadline: self.shared.deadline(),
             reply: reply.clone(),
         });
         if !sent {
@@ -160,7 +174,7 @@ impl Future for Acquire {
         let this = self.get_mut();
         let outcome = std::task::ready!(this.poll_outcome(cx));
         Poll::Ready(match outcome {
-            Outcome::Granted(granted) => Ok(RedisPermit::new(this.inner.clone(), granted)),
+            Outcome::Granted(granted) => Ok(RedisPermit::new(this.shared.clone(), granted)),
             Outcome::Busy => Err(Error::Redis(redis::RedisError::from((
                 redis::ErrorKind::Parse,
                 "a waiting acquire was answered as a try",
@@ -175,7 +189,7 @@ impl Drop for Acquire {
         #[cfg(feature = "tokio")]
         if let State::Fast { .. } = &self.state {
             if let State::Fast { attempt, .. } = std::mem::replace(&mut self.state, State::Done) {
-                crate::fast::finish_abandoned(self.inner.clone(), attempt);
+                crate::fast::finish_abandoned(self.shared.clone(), attempt);
             }
             return;
         }
@@ -183,11 +197,11 @@ impl Drop for Acquire {
             match reply.abandon() {
                 // Granted but never taken: the permit's drop releases it.
                 Some(Outcome::Granted(granted)) => {
-                    drop(RedisPermit::new(self.inner.clone(), granted));
+                    drop(RedisPermit::new(self.shared.clone(), granted));
                 }
                 Some(_) => {}
                 None => {
-                    self.inner.send(Command::Cancel { id: *id });
+                    self.shared.send(Command::Cancel { id: *id });
                 }
             }
         }
@@ -209,7 +223,9 @@ impl std::fmt::Debug for State {
 }
 
 /// Takes permits only if free and nobody waits; returned by
-/// [`RedisSemaphore::try_acquire`]. One round trip.
+/// [`RedisSemaphore::try_acquire`](crate::RedisSemaphore::try_acquire). One round trip.
+/// It never waits in line, so it has no priority (as in the core crate); it fails within
+/// the I/O timeout if Redis does not answer.
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct TryAcquire {
@@ -229,14 +245,14 @@ impl Future for TryAcquire {
         let this = self.get_mut();
         let outcome = std::task::ready!(this.acquire.poll_outcome(cx));
         Poll::Ready(match outcome {
-            Outcome::Granted(granted) => Ok(RedisPermit::new(this.acquire.inner.clone(), granted)),
+            Outcome::Granted(granted) => Ok(RedisPermit::new(this.acquire.shared.clone(), granted)),
             Outcome::Busy => Err(TryAcquireError::NoPermits),
-            Outcome::Failed(error) => Err(TryAcquireError::Failed(error)),
+            Outcome::Failed(error) => Err(TryAcquireError::from_error(error)),
         })
     }
 }
 
-/// Closes the semaphore; returned by [`RedisSemaphore::close`].
+/// Closes the semaphore; returned by [`RedisSemaphore::close`](crate::RedisSemaphore::close).
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Close {
@@ -258,34 +274,5 @@ impl Future for Close {
             return Poll::Ready(Err(Error::Stopped));
         }
         self.reply.poll_take(cx)
-    }
-}
-
-/// Connects a semaphore; returned by [`Builder::connect`](crate::Builder::connect).
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct Connect {
-    reply: Arc<Slot<Result<RedisSemaphore, Error>>>,
-    early: Option<Error>,
-}
-
-impl Connect {
-    pub(crate) fn new(
-        reply: Arc<Slot<Result<RedisSemaphore, Error>>>,
-        early: Option<Error>,
-    ) -> Self {
-        Connect { reply, early }
-    }
-}
-
-impl Future for Connect {
-    type Output = Result<RedisSemaphore, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if let Some(error) = this.early.take() {
-            return Poll::Ready(Err(error));
-        }
-        this.reply.poll_take(cx)
     }
 }

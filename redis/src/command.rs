@@ -1,10 +1,12 @@
 //! The messages between callers, the pub/sub thread and the semaphore's thread.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Error;
+use crate::lease_state::{LeaseState, ServerTime};
 use crate::scripts::{Event, Grant};
-use crate::slot::{LeaseSignal, Slot};
+use crate::slot::Slot;
 
 /// What an acquire request ends with.
 #[derive(Debug)]
@@ -35,36 +37,47 @@ impl Lease {
 #[derive(Debug)]
 pub(crate) struct Granted {
     pub(crate) lease: Lease,
-    pub(crate) signal: Arc<LeaseSignal>,
+    pub(crate) state: Arc<LeaseState>,
 }
 
-/// Requests to the thread.
+/// Where a caller waits for the answer to a release, and until when.
+pub(crate) type Awaited = (Arc<Slot<Result<(), Error>>>, Instant);
+
+/// Requests to the semaphore's thread. Those a caller waits for carry the instant the
+/// caller gives up (its I/O budget): the thread answers `TimedOut` past it, so a caller
+/// never waits longer than that, however busy the thread was.
 pub(crate) enum Command {
     Acquire {
         id: u64,
         priority: i64,
         permits: u32,
         try_only: bool,
+        deadline: Instant,
         reply: Arc<Slot<Outcome>>,
     },
     /// An `Acquire` future was dropped before its grant arrived.
-    Cancel {
-        id: u64,
-    },
+    Cancel { id: u64 },
+    /// Give a lease back: from a permit's drop (nobody waits for the answer), or from
+    /// `RedisPermit::release` (the caller waits until `deadline`).
     Release {
         lease: Lease,
-        reply: Option<Arc<Slot<Result<(), Error>>>>,
+        reply: Option<Awaited>,
     },
     Close {
+        deadline: Instant,
         reply: Arc<Slot<Result<(), Error>>>,
     },
     /// From the pub/sub thread.
     Event(Event),
     /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
     Resync,
-    /// Grants to this process that a caller's own call made (the fast path).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    Grants(Vec<Grant>),
+    /// Grants to this process that a caller's own call made (the fast path), with the
+    /// reading of the server's clock from that call's reply.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        expect(dead_code, reason = "only the tokio fast path sends it")
+    )]
+    Grants(Vec<Grant>, ServerTime),
     /// The last handle is gone.
     Shutdown,
 }

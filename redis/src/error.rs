@@ -1,12 +1,20 @@
 //! Typed errors.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Why an acquire, or connecting, failed.
 ///
-/// Every failure that involves Redis is bounded in time: connecting and each call give up
-/// after the builder's [`io_timeout`](crate::Builder::io_timeout), and a queued waiter
-/// that cannot reach Redis for a whole lease fails with [`Error::Unreachable`].
+/// Every failure that involves Redis is bounded in time: connecting, an acquire that is
+/// not yet in line, a release and a close each give up after the builder's
+/// [`io_timeout`](crate::Builder::io_timeout) (plus a few milliseconds of local work)
+/// with [`Error::TimedOut`], and a queued waiter that cannot reach Redis for a whole
+/// lease fails with [`Error::Unreachable`] or [`Error::TimedOut`].
+///
+/// The core crate's `AcquireError` is opaque because a local acquire fails only when the
+/// semaphore closes. Here an acquire crosses a network and can fail in several ways that
+/// call for different reactions (retry later, fix the configuration), so the error is
+/// this enum, and [`AcquireError`] is its alias.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,9 +29,16 @@ pub enum Error {
         /// The semaphore's limit.
         limit: u32,
     },
-    /// Redis could not be reached (refused, timed out, connection lost) within the
-    /// bounded time. Nothing was granted to this request; retrying later is safe.
+    /// Redis could not be reached (connection refused or lost). Nothing was granted to
+    /// this request; retrying later is safe.
     Unreachable(redis::RedisError),
+    /// Redis did not answer within the I/O timeout (a paused or overloaded server, a
+    /// network that drops packets). Nothing usable was granted to this request (a grant
+    /// whose answer was lost is never renewed and expires); retrying later is safe.
+    TimedOut {
+        /// The I/O timeout that ran out ([`Builder::io_timeout`](crate::Builder::io_timeout)).
+        after: Duration,
+    },
     /// Redis refused the credentials of the URL (wrong password or user).
     Authentication(redis::RedisError),
     /// The semaphore already exists in Redis with another limit.
@@ -55,9 +70,25 @@ impl Error {
         matches!(self, Error::TooManyPermits { .. })
     }
 
-    /// Whether Redis could not be reached in time.
+    /// Whether Redis could not be reached, or did not answer in time
+    /// ([`Error::Unreachable`] or [`Error::TimedOut`]).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Error::Unreachable(_))
+        matches!(self, Error::Unreachable(_) | Error::TimedOut { .. })
+    }
+
+    /// Whether Redis did not answer within the I/O timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::TimedOut { .. })
+    }
+
+    /// Sorts a client error into timed out, unreachable, authentication or other; `budget`
+    /// is the I/O timeout of the call.
+    pub(crate) fn from_redis_within(error: redis::RedisError, budget: Duration) -> Self {
+        if error.is_timeout() {
+            Error::TimedOut { after: budget }
+        } else {
+            Self::from_redis(error)
+        }
     }
 
     /// Sorts a client error into unreachable, authentication or other.
@@ -90,6 +121,11 @@ impl fmt::Display for Error {
                 "requested {requested} permits but the semaphore holds only {limit}"
             ),
             Error::Unreachable(e) => write!(f, "Redis is unreachable: {e}"),
+            Error::TimedOut { after } => write!(
+                f,
+                "timed out: Redis did not answer within {after:?} (the I/O timeout, \
+                 `Builder::io_timeout`)"
+            ),
             Error::Authentication(e) => write!(f, "Redis refused the credentials: {e}"),
             Error::LimitMismatch {
                 requested,
@@ -115,12 +151,18 @@ impl std::error::Error for Error {
 }
 
 /// Why [`try_acquire`](crate::RedisSemaphore::try_acquire) got no permit.
+///
+/// The first two variants are the core crate's `TryAcquireError`; a try here also crosses
+/// a network, which adds [`Failed`](Self::Failed).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TryAcquireError {
+    /// The semaphore is closed.
+    Closed,
     /// Not enough free permits, or someone is already waiting (no barging).
     NoPermits,
-    /// The attempt itself failed (closed, unreachable, ...).
+    /// The attempt itself failed (unreachable, timed out, misconfigured, ...); never
+    /// [`Error::Closed`], which is [`Closed`](Self::Closed).
     Failed(Error),
 }
 
@@ -132,13 +174,22 @@ impl TryAcquireError {
 
     /// Whether the semaphore is closed.
     pub fn is_closed(&self) -> bool {
-        matches!(self, TryAcquireError::Failed(Error::Closed))
+        matches!(self, TryAcquireError::Closed)
+    }
+
+    /// The error of a failed attempt, with `Closed` as [`Error::Closed`].
+    pub(crate) fn from_error(error: Error) -> Self {
+        match error {
+            Error::Closed => TryAcquireError::Closed,
+            other => TryAcquireError::Failed(other),
+        }
     }
 }
 
 impl fmt::Display for TryAcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TryAcquireError::Closed => Error::Closed.fmt(f),
             TryAcquireError::NoPermits => f.write_str("no permits available"),
             TryAcquireError::Failed(e) => e.fmt(f),
         }
@@ -148,7 +199,7 @@ impl fmt::Display for TryAcquireError {
 impl std::error::Error for TryAcquireError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TryAcquireError::NoPermits => None,
+            TryAcquireError::Closed | TryAcquireError::NoPermits => None,
             TryAcquireError::Failed(e) => Some(e),
         }
     }

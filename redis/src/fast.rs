@@ -10,119 +10,64 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use redis::aio::MultiplexedConnection;
-use redis::AsyncConnectionConfig;
-
-use crate::agent::{Command, Granted, Lease, Outcome};
+use crate::command::{Command, Granted, Lease, Outcome};
 use crate::error::Error;
+use crate::fast_link::FastLink;
+use crate::lease_state::{valid_for, LeaseState};
 use crate::names::encode_priority;
-use crate::scripts::{scripts, Reply};
-use crate::semaphore::Inner;
-use crate::slot::LeaseSignal;
+use crate::scripts::scripts;
+use crate::shared::Shared;
 
-/// The async connection of one semaphore handle, made on first use.
-#[derive(Debug)]
-pub(crate) struct FastPath {
-    client: redis::Client,
-    timeout: std::time::Duration,
-    connection: Mutex<Option<MultiplexedConnection>>,
+/// Whether the caller runs on a tokio runtime (which drives the connection).
+pub(crate) fn on_tokio() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
 }
 
-impl FastPath {
-    pub(crate) fn new(client: redis::Client, timeout: std::time::Duration) -> Self {
-        FastPath {
-            client,
-            timeout,
-            connection: Mutex::new(None),
-        }
-    }
-
-    /// Whether the caller runs on a tokio runtime (which drives the connection).
-    pub(crate) fn available() -> bool {
-        tokio::runtime::Handle::try_current().is_ok()
-    }
-
-    fn cached(&self) -> Option<MultiplexedConnection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    async fn connect(&self) -> redis::RedisResult<MultiplexedConnection> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        *self.connection.lock().unwrap_or_else(|e| e.into_inner()) = Some(connection.clone());
-        Ok(connection)
-    }
-
-    /// One script call; like the blocking side, a failure on a kept connection (a
-    /// restarted Redis) is retried once on a fresh one.
-    async fn call(&self, call: &redis::ScriptInvocation<'_>) -> Result<Reply, Error> {
-        let reused = self.cached();
-        let retry = reused.is_some();
-        let mut connection = match reused {
-            Some(connection) => connection,
-            None => self.connect().await.map_err(Error::from_redis)?,
-        };
-        let mut result = call.invoke_async::<redis::Value>(&mut connection).await;
-        if result.is_err() && retry {
-            *self.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            let mut fresh = self.connect().await.map_err(Error::from_redis)?;
-            result = call.invoke_async::<redis::Value>(&mut fresh).await;
-        }
-        match result {
-            Ok(value) => Reply::parse(value).ok_or_else(|| {
-                Error::Redis(redis::RedisError::from((
-                    redis::ErrorKind::Parse,
-                    "unexpected script reply",
-                )))
-            }),
-            Err(error) => {
-                *self.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                Err(Error::from_redis(error))
-            }
-        }
-    }
+/// The handle's fast link, when the fast path can be used here and now.
+pub(crate) fn available(shared: &Shared) -> Option<&FastLink> {
+    shared.fast.as_ref().filter(|_| on_tokio())
 }
 
 /// A fast acquire's call: `None` means the request must wait in line (or, for a try, that
 /// there is no permit) and goes through the semaphore's thread.
 pub(crate) type Attempt = Pin<Box<dyn Future<Output = Option<Outcome>> + Send>>;
 
-pub(crate) fn acquire(inner: Arc<Inner>, priority: i64, permits: u32, try_only: bool) -> Attempt {
+pub(crate) fn acquire(shared: Arc<Shared>, priority: i64, permits: u32, try_only: bool) -> Attempt {
     let mode = if try_only { "try" } else { "fast" };
-    Box::pin(async move { attempt(&inner, priority, permits, mode).await })
+    let deadline = shared.deadline();
+    Box::pin(async move { attempt(&shared, priority, permits, mode, deadline).await })
 }
 
 /// An attempt dropped mid-call finishes as a task of its own, which releases a grant
 /// that nobody will take.
-pub(crate) fn finish_abandoned(inner: Arc<Inner>, attempt: Attempt) {
+pub(crate) fn finish_abandoned(shared: Arc<Shared>, attempt: Attempt) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
             if let Some(Outcome::Granted(granted)) = attempt.await {
-                let _ = release(inner, granted.lease).await;
+                let _ = release(shared, granted.lease).await;
             }
         });
     }
 }
 
-async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) -> Option<Outcome> {
-    let mut call = inner.context.invocation(&scripts().acquire);
+async fn attempt(
+    shared: &Arc<Shared>,
+    priority: i64,
+    permits: u32,
+    mode: &str,
+    deadline: Instant,
+) -> Option<Outcome> {
+    let link = shared.fast.as_ref()?;
+    let mut call = shared.context.invocation(&scripts().acquire);
     call.arg(encode_priority(priority))
         .arg(permits)
         .arg(mode)
         .arg("0");
     let sent = Instant::now();
-    let reply = match inner.fast.call(&call).await {
+    let reply = match link.call(&call, deadline).await {
         Ok(reply) => reply,
         Err(error) => return Some(Outcome::Failed(error)),
     };
@@ -135,18 +80,20 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
         .cloned()
         .collect();
     if !others.is_empty() {
-        inner.send(Command::Grants(others));
+        if let Some(time) = reply.server_time(sent) {
+            shared.send(Command::Grants(others, time));
+        }
     }
     match reply.status.as_str() {
         "granted" => {
-            let signal = LeaseSignal::new();
+            let state = Arc::new(LeaseState::new(valid_for(sent, shared.lease)));
             let lease = Lease {
                 member: reply.member,
                 permits,
                 token: reply.number as u64,
             };
-            inner.leases.adopt(&lease, signal.clone(), sent);
-            Some(Outcome::Granted(Granted { lease, signal }))
+            shared.leases.adopt(&lease, state.clone());
+            Some(Outcome::Granted(Granted { lease, state }))
         }
         "busy" => None,
         "closed" => Some(Outcome::Failed(Error::Closed)),
@@ -155,7 +102,7 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
             limit: reply.number as u32,
         })),
         "limit_mismatch" => Some(Outcome::Failed(Error::LimitMismatch {
-            requested: inner.limit,
+            requested: shared.limit,
             existing: reply.number as u32,
         })),
         _ => None, // anything unexpected: let the thread's path decide
@@ -164,8 +111,8 @@ async fn attempt(inner: &Arc<Inner>, priority: i64, permits: u32, mode: &str) ->
 
 /// Releases on the caller's runtime; the semaphore's thread stops renewing first and
 /// takes over if the call fails (or the release is dropped before it completes).
-pub(crate) async fn release(inner: Arc<Inner>, lease: Lease) -> Result<(), Error> {
-    let fallback = Fallback::new(inner, lease);
+pub(crate) async fn release(shared: Arc<Shared>, lease: Lease) -> Result<(), Error> {
+    let fallback = Fallback::new(shared, lease);
     fallback.run().await
 }
 
@@ -173,10 +120,10 @@ pub(crate) async fn release(inner: Arc<Inner>, lease: Lease) -> Result<(), Error
 /// drops the task unrun (it is shutting down), the release goes to the semaphore's thread.
 pub(crate) fn release_in_background(
     runtime: &tokio::runtime::Handle,
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     lease: Lease,
 ) {
-    let fallback = Fallback::new(inner, lease);
+    let fallback = Fallback::new(shared, lease);
     drop(runtime.spawn(async move {
         let _ = fallback.run().await;
     }));
@@ -184,29 +131,35 @@ pub(crate) fn release_in_background(
 
 /// A release in progress; unless it completes, its drop hands it to the semaphore's thread.
 struct Fallback {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     lease: Option<Lease>,
 }
 
 impl Fallback {
-    fn new(inner: Arc<Inner>, lease: Lease) -> Self {
-        inner.leases.forget(&lease.member);
+    fn new(shared: Arc<Shared>, lease: Lease) -> Self {
+        shared.leases.forget(&lease.member);
         Fallback {
-            inner,
+            shared,
             lease: Some(lease),
         }
     }
 
     async fn run(mut self) -> Result<(), Error> {
-        let mut call = self.inner.context.invocation(&scripts().release);
+        let Some(link) = self.shared.fast.as_ref() else {
+            return Err(Error::Stopped); // never: the fast path is only taken with a link
+        };
+        let mut call = self.shared.context.invocation(&scripts().release);
         self.lease
             .as_ref()
             .expect("set until completed")
             .push_args(&mut call);
-        let reply = self.inner.fast.call(&call).await?;
+        let sent = Instant::now();
+        let reply = link.call(&call, self.shared.deadline()).await?;
         self.lease = None;
         if !reply.grants.is_empty() {
-            self.inner.send(Command::Grants(reply.grants));
+            if let Some(time) = reply.server_time(sent) {
+                self.shared.send(Command::Grants(reply.grants, time));
+            }
         }
         Ok(())
     }
@@ -215,7 +168,7 @@ impl Fallback {
 impl Drop for Fallback {
     fn drop(&mut self) {
         if let Some(lease) = self.lease.take() {
-            self.inner.send(Command::Release { lease, reply: None });
+            self.shared.send(Command::Release { lease, reply: None });
         }
     }
 }

@@ -1,23 +1,24 @@
-//! The leases this handle holds, shared between the semaphore's thread (which renews
-//! them) and callers on the fast path (which add and remove them without waking it).
+//! The leases one handle holds, shared between the semaphore's thread (which renews them)
+//! and callers on the fast path (which add and remove them without waking it).
+//!
+//! Each entry shares its [`LeaseState`] with the permit, so a renewal recorded here moves
+//! the deadline the permit reads, and a loss marked here is what the permit reports.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::command::Lease;
-use crate::slot::LeaseSignal;
+use crate::lease_state::LeaseState;
 
-/// A lease, with the time the call that last renewed it was sent: Redis keeps it at
-/// least until then + lease, so past that it must be presumed lost.
 #[derive(Debug)]
 struct Held {
-    signal: Arc<LeaseSignal>,
-    renewed_at: Instant,
+    state: Arc<LeaseState>,
     permits: u32,
     token: u64,
 }
 
+/// Leases by member (a member names one waiter, so one lease, within a process).
 #[derive(Debug, Default)]
 pub(crate) struct Leases {
     held: Mutex<HashMap<String, Held>>,
@@ -29,11 +30,10 @@ impl Leases {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts renewing a lease granted by a call sent at `renewed_at`.
-    pub(crate) fn adopt(&self, lease: &Lease, signal: Arc<LeaseSignal>, renewed_at: Instant) {
+    /// Starts renewing a lease.
+    pub(crate) fn adopt(&self, lease: &Lease, state: Arc<LeaseState>) {
         let held = Held {
-            signal,
-            renewed_at,
+            state,
             permits: lease.permits,
             token: lease.token,
         };
@@ -65,45 +65,67 @@ impl Leases {
             .collect()
     }
 
-    /// Records a successful renewal of `leases`, sent at `sent`.
-    pub(crate) fn renewed(&self, leases: &[Lease], sent: Instant) {
-        let mut held = self.lock();
-        for renewed in leases {
-            if let Some(lease) = held.get_mut(&renewed.member) {
-                lease.renewed_at = sent;
+    /// Records a renewal of `leases` by a call sent at `sent` that holds them until
+    /// `until`. Returns those it could not renew because their deadline had passed before
+    /// the call was sent: they are lost, and given back.
+    pub(crate) fn renewed(&self, leases: &[Lease], sent: Instant, until: Instant) -> Vec<Lease> {
+        let mut lost = Vec::new();
+        let mut states = Vec::new();
+        {
+            let mut held = self.lock();
+            for lease in leases {
+                if let Some(entry) = held.get(&lease.member) {
+                    if !entry.state.renewed(sent, until) {
+                        states.extend(held.remove(&lease.member).map(|h| h.state));
+                        lost.push(lease.clone());
+                    }
+                }
             }
         }
+        states.iter().for_each(|state| state.mark_lost());
+        lost
     }
 
     /// Marks a lease lost (Redis no longer has it) and stops renewing it.
     pub(crate) fn lose(&self, member: &str) {
         let lease = self.lock().remove(member);
         if let Some(lease) = lease {
-            lease.signal.mark_lost();
+            lease.state.mark_lost();
         }
     }
 
-    /// Marks lost every lease not renewed within `lease` of `now`.
-    pub(crate) fn expire(&self, lease: Duration, now: Instant) {
-        let expired: Vec<Held> = {
+    /// Takes out every lease past its deadline (now lost), to give back.
+    pub(crate) fn take_lost(&self) -> Vec<Lease> {
+        let taken: Vec<(String, Held)> = {
             let mut held = self.lock();
             let members: Vec<String> = held
                 .iter()
-                .filter(|(_, h)| now.duration_since(h.renewed_at) >= lease)
+                .filter(|(_, h)| h.state.past_deadline())
                 .map(|(m, _)| m.clone())
                 .collect();
-            members.iter().filter_map(|m| held.remove(m)).collect()
+            members
+                .into_iter()
+                .filter_map(|member| held.remove(&member).map(|h| (member, h)))
+                .collect()
         };
-        for lease in expired {
-            lease.signal.mark_lost();
-        }
+        taken
+            .into_iter()
+            .map(|(member, held)| {
+                held.state.mark_lost();
+                Lease {
+                    member,
+                    permits: held.permits,
+                    token: held.token,
+                }
+            })
+            .collect()
     }
 
     /// Marks every lease lost.
     pub(crate) fn lose_all(&self) {
         let all: Vec<Held> = self.lock().drain().map(|(_, h)| h).collect();
         for lease in all {
-            lease.signal.mark_lost();
+            lease.state.mark_lost();
         }
     }
 }

@@ -155,20 +155,28 @@
 
 mod acquire;
 mod agent;
+mod builder;
 mod command;
-mod connection;
 mod error;
 #[cfg(feature = "tokio")]
 mod fast;
+#[cfg(feature = "tokio")]
+mod fast_link;
+mod lease_state;
 mod leases;
+mod link;
 mod listener;
 mod names;
 mod permit;
 mod scripts;
 mod semaphore;
+mod shared;
 mod slot;
+mod timer;
+mod topology;
 
-pub use acquire::{Acquire, Close, Connect, TryAcquire};
+pub use acquire::{Acquire, Close, TryAcquire};
+pub use builder::{Builder, Connect, DEFAULT_IO_TIMEOUT, DEFAULT_LEASE, MIN_LEASE};
 pub use error::{AcquireError, Error, TryAcquireError};
 pub use permit::{Lost, RedisPermit};
-pub use semaphore::{Builder, RedisSemaphore, DEFAULT_IO_TIMEOUT, DEFAULT_LEASE, MIN_LEASE};
+pub use semaphore::RedisSemaphore;

@@ -1,52 +1,63 @@
 //! The pub/sub thread: forwards grants to this process and the closing of the semaphore
-//! to the semaphore's thread, and resubscribes after a lost connection (asking for a poll,
-//! since messages sent meanwhile are gone: pub/sub is at most once).
+//! to the semaphore's thread, and subscribes again after a lost connection (asking for a
+//! poll, since messages sent meanwhile are gone: pub/sub is at most once).
+//!
+//! In a cluster every node carries every message, so when its node goes away the thread
+//! moves on to the next node it knows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::agent::Command;
-use crate::connection::connect;
+use crate::command::Command;
 use crate::scripts::Event;
+use crate::topology;
 
 /// How often the thread looks at its stop flag while no message comes.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
 pub(crate) struct Listener {
-    pub(crate) client: redis::Client,
+    /// The nodes to subscribe on, tried in turn.
+    pub(crate) nodes: Vec<redis::Client>,
     pub(crate) channel: String,
     pub(crate) client_id: String,
-    pub(crate) timeout: Duration,
+    pub(crate) io_timeout: Duration,
     pub(crate) commands: Sender<Command>,
     pub(crate) stop: Arc<AtomicBool>,
 }
 
 impl Listener {
     /// Runs until `stop`; reports the outcome of the first subscription on `subscribed`.
-    pub(crate) fn run(self, subscribed: SyncSender<Result<(), redis::RedisError>>) {
+    pub(crate) fn run(self, subscribed: SyncSender<Result<(), crate::error::Error>>) {
         let mut first = Some(subscribed);
+        let mut node = 0;
         while !self.stop.load(Ordering::Acquire) {
-            let result = self.listen(&mut first);
+            let result = self.listen(&self.nodes[node % self.nodes.len()], &mut first);
             if let (Err(error), Some(report)) = (result, first.take()) {
                 let _ = report.send(Err(error));
                 return;
             }
+            node += 1;
             std::thread::sleep(STOP_CHECK);
         }
     }
 
     fn listen(
         &self,
-        first: &mut Option<SyncSender<Result<(), redis::RedisError>>>,
-    ) -> Result<(), redis::RedisError> {
-        let mut connection = connect(&self.client, self.timeout)?;
+        node: &redis::Client,
+        first: &mut Option<SyncSender<Result<(), crate::error::Error>>>,
+    ) -> Result<(), crate::error::Error> {
+        let deadline = Instant::now() + self.io_timeout;
+        let within = |e| crate::error::Error::from_redis_within(e, self.io_timeout);
+        let mut connection = topology::connect(node, deadline, self.io_timeout)?;
         let mut pubsub = connection.as_pubsub();
         // Grants to this process come on its own channel, the closing on the shared one.
         let own = format!("{}:{}", self.channel, self.client_id);
-        pubsub.subscribe(&[self.channel.as_str(), own.as_str()])?;
-        pubsub.set_read_timeout(Some(STOP_CHECK))?;
+        pubsub
+            .subscribe(&[self.channel.as_str(), own.as_str()])
+            .map_err(within)?;
+        pubsub.set_read_timeout(Some(STOP_CHECK)).map_err(within)?;
         match first.take() {
             Some(report) => {
                 let _ = report.send(Ok(()));
@@ -61,7 +72,7 @@ impl Listener {
             let message = match pubsub.get_message() {
                 Ok(message) => message,
                 Err(error) if error.is_timeout() => continue,
-                Err(_) => return Ok(()), // reconnect
+                Err(_) => return Ok(()), // subscribe again
             };
             let Ok(payload) = message.get_payload::<String>() else {
                 continue;

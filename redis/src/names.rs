@@ -33,11 +33,18 @@ impl Keys {
     }
 }
 
-/// Why a semaphore name is refused: braces would change the hash tag, and an empty name
-/// would put every unnamed semaphore in one slot.
+/// Why a semaphore name is refused: braces would change the hash tag, an empty name
+/// would put every unnamed semaphore in one slot, and a NUL byte cannot be part of the
+/// name of the semaphore's threads (Redis itself takes any bytes).
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the semaphore name is empty".into());
+    }
+    if name.contains('\0') {
+        return Err(format!(
+            "the semaphore name {name:?} contains a NUL byte, which the threads that serve \
+             it cannot carry in their names"
+        ));
     }
     if name.contains(['{', '}']) {
         return Err(format!(
@@ -114,6 +121,8 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("a{b").is_err());
         assert!(check_name("a}b").is_err());
+        assert!(check_name("a\0b").is_err());
+        assert!(check_name("ünï cödé / spaces: ok").is_ok());
     }
 
     #[test]

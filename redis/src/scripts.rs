@@ -10,10 +10,13 @@
 //! fewest commands and before the prelude's Lua runs; the other scripts start with
 //! `start.lua`, which only declares what the prelude fills in.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use redis::Value;
 
+use crate::lease_state::ServerTime;
 use crate::names::Keys;
 
 /// The scripts, each with the shared prelude (`lua/prelude.lua`) between its first part
@@ -55,7 +58,9 @@ pub(crate) struct Context {
     pub(crate) client: String,
     pub(crate) limit: u32,
     pub(crate) lease_ms: u64,
-    pub(crate) alive_ms: u64,
+    /// Set once a call of this handle found or created the semaphore: if its state is
+    /// missing after that, Redis lost it (the prelude's grace period).
+    pub(crate) seen: Arc<AtomicBool>,
 }
 
 impl Context {
@@ -66,11 +71,16 @@ impl Context {
         for key in &self.keys.script_keys {
             call.key(key);
         }
+        let seen = if self.seen.load(Ordering::Relaxed) {
+            "1"
+        } else {
+            "0"
+        };
         call.arg(&self.keys.channel)
             .arg(&self.client)
             .arg(self.limit)
             .arg(self.lease_ms)
-            .arg(self.alive_ms);
+            .arg(seen);
         call
     }
 }
@@ -84,9 +94,12 @@ pub(crate) struct Grant {
     pub(crate) token: u64,
     /// Whether the grant left a barrier in the line (its process had more waiters).
     pub(crate) barrier: bool,
+    /// When Redis lets the lease expire unless renewed (server milliseconds).
+    pub(crate) expiry_ms: i64,
 }
 
-/// Every script answers `{status, number, member, lost, grants}`, except the fast paths:
+/// Every script answers `{status, number, member, lost, grants, server time}`, except the
+/// fast paths:
 /// they answer one string, `status [number [member]]` (`granted <token> <member>` for an
 /// uncontended grant, `released` or `missing` for an uncontended release), which Redis
 /// returns faster than a table; what it leaves out reads as 0, empty and none.
@@ -100,8 +113,11 @@ pub(crate) struct Reply {
     pub(crate) member: String,
     /// `sync`: leases this process asked to renew that no longer exist.
     pub(crate) lost: Vec<String>,
-    /// Grants to this process made by this call (and, for `sync`, any it has not heard of).
+    /// Grants to this process made by this call (and, for `sync` and `enter`, any it had
+    /// not heard of, which the call claimed).
     pub(crate) grants: Vec<Grant>,
+    /// The server's time when the script ran (µs); the fast paths leave it out.
+    pub(crate) server_now_us: Option<i64>,
 }
 
 impl Reply {
@@ -114,7 +130,7 @@ impl Reply {
             }
             _ => return None,
         };
-        if items.len() > 5 {
+        if items.len() > 6 {
             return None;
         }
         let mut items = items.into_iter();
@@ -138,11 +154,15 @@ impl Reply {
             None => Vec::new(),
             _ => return None,
         };
-        let mut grants = Vec::with_capacity(flat.len() / 4);
+        let mut grants = Vec::with_capacity(flat.len() / 5);
         let mut flat = flat.into_iter();
         while let Some(member) = flat.next() {
-            let (Value::Int(permits), Value::Int(token), Value::Int(barrier)) =
-                (flat.next()?, flat.next()?, flat.next()?)
+            let (
+                Value::Int(permits),
+                Value::Int(token),
+                Value::Int(barrier),
+                Value::Int(expiry_ms),
+            ) = (flat.next()?, flat.next()?, flat.next()?, flat.next()?)
             else {
                 return None;
             };
@@ -151,19 +171,31 @@ impl Reply {
                 permits: u32::try_from(permits).ok()?,
                 token: u64::try_from(token).ok()?,
                 barrier: barrier == 1,
+                expiry_ms,
             });
         }
+        let server_now_us = match items.next() {
+            Some(Value::Int(now)) => Some(now),
+            None => None,
+            _ => return None,
+        };
         Some(Reply {
             status,
             number,
             member,
             lost,
             grants,
+            server_now_us,
         })
     }
 }
 
 impl Reply {
+    /// The reading of the server's clock this reply gives, for a call sent at `sent`.
+    pub(crate) fn server_time(&self, sent: Instant) -> Option<ServerTime> {
+        self.server_now_us.map(|now_us| ServerTime { sent, now_us })
+    }
+
     /// `status [number [member]]`, the fast paths' answer.
     fn parse_short(line: &str) -> Option<Self> {
         let mut parts = line.split(' ');
@@ -201,7 +233,7 @@ pub(crate) enum Event {
 }
 
 impl Event {
-    /// Parses `client member permits token barrier` or `* closed`.
+    /// Parses `client member permits token barrier expiry` or `* closed`.
     pub(crate) fn parse(message: &str) -> Option<Self> {
         if message == "* closed" {
             return Some(Event::Closed);
@@ -212,6 +244,7 @@ impl Event {
         let permits = parts.next()?.parse().ok()?;
         let token = parts.next()?.parse().ok()?;
         let barrier = parts.next()? == "1";
+        let expiry_ms = parts.next()?.parse().ok()?;
         if parts.next().is_some() {
             return None;
         }
@@ -222,6 +255,7 @@ impl Event {
                 permits,
                 token,
                 barrier,
+                expiry_ms,
             },
         })
     }
@@ -235,7 +269,7 @@ mod tests {
     fn events_parse() {
         assert_eq!(Event::parse("* closed"), Some(Event::Closed));
         assert_eq!(
-            Event::parse("abc 00ff 2 17 1"),
+            Event::parse("abc 00ff 2 17 1 99000"),
             Some(Event::Granted {
                 client: "abc".into(),
                 grant: Grant {
@@ -243,11 +277,13 @@ mod tests {
                     permits: 2,
                     token: 17,
                     barrier: true,
+                    expiry_ms: 99_000,
                 }
             })
         );
-        assert_eq!(Event::parse("abc 00ff 2 17"), None);
-        assert_eq!(Event::parse("abc 00ff x 1 0"), None);
+        assert_eq!(Event::parse("abc 00ff 2 17 1"), None);
+        assert_eq!(Event::parse("abc 00ff x 1 0 5"), None);
+        assert_eq!(Event::parse("abc 00ff 2 17 1 5 extra"), None);
     }
 
     #[test]
@@ -263,7 +299,9 @@ mod tests {
                 Value::Int(1),
                 Value::Int(99),
                 Value::Int(0),
+                Value::Int(12_000),
             ]),
+            Value::Int(10_000_000),
         ]))
         .unwrap();
         assert_eq!(reply.status, "open");
@@ -277,12 +315,15 @@ mod tests {
                 permits: 1,
                 token: 99,
                 barrier: false,
+                expiry_ms: 12_000,
             }]
         );
+        assert_eq!(reply.server_now_us, Some(10_000_000));
         assert!(Reply::parse(Value::Int(1)).is_none());
         // Shorter tables read as 0, empty and none; the fast paths answer one string.
         let short = Reply::parse(Value::Array(vec![bulk("missing")])).unwrap();
         assert_eq!((short.status.as_str(), short.number), ("missing", 0));
+        assert_eq!(short.server_now_us, None);
         assert!(Reply::parse(Value::Array(vec![])).is_none());
         let short = Reply::parse(bulk("released")).unwrap();
         assert_eq!((short.status.as_str(), short.number), ("released", 0));

@@ -1,8 +1,6 @@
-//! Hand-offs between the semaphore's thread and the async side: a one-value slot that an
-//! async task awaits, and the "lease lost" signal of a permit. Both wake through the
-//! polling task's `Waker`, so they work on every executor.
+//! The hand-off from the semaphore's thread to an async task: one value, awaited through
+//! the task's `Waker`, so it works on every executor.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -83,48 +81,6 @@ impl<T> Slot<T> {
     }
 }
 
-/// Whether a permit's lease is lost, with the tasks waiting to hear it.
-#[derive(Debug, Default)]
-pub(crate) struct LeaseSignal {
-    lost: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
-}
-
-impl LeaseSignal {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    pub(crate) fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::Acquire)
-    }
-
-    /// Marks the lease lost and wakes everyone waiting for that.
-    pub(crate) fn mark_lost(&self) {
-        self.lost.store(true, Ordering::Release);
-        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
-        for waker in wakers {
-            waker.wake();
-        }
-    }
-
-    pub(crate) fn poll_lost(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.is_lost() {
-            return Poll::Ready(());
-        }
-        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked again under the lock: `mark_lost` takes the list after setting the flag,
-        // so either it sees this waker or this check sees the flag.
-        if self.is_lost() {
-            return Poll::Ready(());
-        }
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,15 +99,5 @@ mod tests {
         let slot = Slot::new();
         assert_eq!(slot.abandon(), None);
         assert_eq!(slot.fill(3), Err(3));
-    }
-
-    #[test]
-    fn lost_signal_wakes() {
-        let mut cx = Context::from_waker(Waker::noop());
-        let signal = LeaseSignal::new();
-        assert!(signal.poll_lost(&mut cx).is_pending());
-        signal.mark_lost();
-        assert!(signal.is_lost());
-        assert!(signal.poll_lost(&mut cx).is_ready());
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use prio_semaphore_redis::RedisSemaphore;
 use support::children::{self, kill_9, spawn, var, wait_success};
-use support::{arrivals, key, wait_until, RedisServer, ENTER_SCRIPT};
+use support::{arrival, key, wait_until, RedisServer, ENTER_SCRIPT};
 
 const LEASE: Duration = Duration::from_millis(1000);
 
@@ -83,7 +83,7 @@ async fn run_plan(sem: &RedisSemaphore, name: &str, url: &str, redis: &mut redis
     for step in plan.split(',') {
         let (label, priority) = step.split_once(':').unwrap();
         let (label, priority) = (label.to_string(), priority.parse::<i64>().unwrap());
-        let before = arrivals(redis, name);
+        let before = arrival(redis, name);
         let (sem, url) = (sem.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let permit = sem
@@ -113,7 +113,7 @@ async fn run_plan(sem: &RedisSemaphore, name: &str, url: &str, redis: &mut redis
                 .unwrap();
             permit.release().await.expect("release");
         }));
-        while arrivals(redis, name) == before {
+        while arrival(redis, name) == before {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
@@ -327,10 +327,10 @@ fn a_waiter_killed_while_queued_leaves_the_line() {
         .block_on(sem.acquire())
         .expect("gate (after the grace period)");
     let mut redis = server.connection();
-    let before = arrivals(&mut redis, "dead-waiter");
+    let before = arrival(&mut redis, "dead-waiter");
     let mut waiter = spawn("waiter", &child_vars(&server, "dead-waiter", 1));
     wait_until("the child is in line", Duration::from_secs(20), || {
-        arrivals(&mut redis, "dead-waiter") > before
+        arrival(&mut redis, "dead-waiter") > before
     });
     kill_9(&mut waiter);
     // Its place expires within a lease; this process's renewals run the expiry.

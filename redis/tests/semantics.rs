@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prio_semaphore_redis::{Error, RedisSemaphore};
-use support::{arrivals, key, RedisServer};
+use support::{arrival, key, RedisServer};
 
 const LEASE: Duration = Duration::from_millis(900);
 
@@ -20,16 +20,37 @@ async fn open(server: &RedisServer, name: &str, permits: u32) -> RedisSemaphore 
         .expect("connect")
 }
 
-/// Waits (asynchronously) until `n` acquires of `name` have reached Redis.
-async fn arrived(server: &RedisServer, name: &str, n: u64) {
-    let mut connection = server.connection();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while arrivals(&mut connection, name) < n {
-        assert!(
-            Instant::now() < deadline,
-            "{n} arrivals never reached Redis"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+/// Follows a semaphore's arrival number (which takes the server time in microseconds as
+/// its floor, so it is not a count): each `next` waits until one more acquire has reached
+/// Redis. The tests make their acquires one at a time, so each change is one arrival.
+struct Arrivals {
+    connection: redis::Connection,
+    name: &'static str,
+    last: u64,
+}
+
+impl Arrivals {
+    fn new(server: &RedisServer, name: &'static str) -> Self {
+        let mut connection = server.connection();
+        let last = arrival(&mut connection, name);
+        Arrivals {
+            connection,
+            name,
+            last,
+        }
+    }
+
+    async fn next(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = arrival(&mut self.connection, self.name);
+            if now != self.last {
+                self.last = now;
+                return;
+            }
+            assert!(Instant::now() < deadline, "an arrival never reached Redis");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -44,14 +65,15 @@ async fn waiters_are_served_by_priority_then_arrival() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let plan = [("a", 5), ("b", 1), ("c", 3), ("d", 1), ("e", 5), ("f", 0)];
     let mut tasks = Vec::new();
-    for (i, (label, priority)) in plan.into_iter().enumerate() {
+    let mut arrivals = Arrivals::new(&server, "order");
+    for (label, priority) in plan {
         let (sem, order) = (sem.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
             let permit = sem.acquire().priority(priority).await.expect("acquire");
             order.lock().unwrap().push(label);
             drop(permit);
         }));
-        arrived(&server, "order", i as u64 + 2).await; // one at a time: arrival order known
+        arrivals.next().await; // one at a time: arrival order known
     }
     drop(gate);
     for task in tasks {
@@ -70,11 +92,12 @@ async fn try_acquire_never_barges_and_large_requests_do_not_invert_priority() {
         .await
         .expect("after the grace period");
     // A large request at priority 5 waits for 3 permits while 2 are free.
+    let mut arrivals = Arrivals::new(&server, "weighted");
     let big = tokio::spawn({
         let sem = sem.clone();
         async move { sem.acquire_many(3).priority(5).await }
     });
-    arrived(&server, "weighted", 2).await;
+    arrivals.next().await;
     // try_acquire does not take the 2 free permits past the waiting request ...
     let refused = sem.try_acquire().await.expect_err("someone waits");
     assert!(refused.is_no_permits(), "{refused}");
@@ -146,11 +169,12 @@ async fn close_fails_waiters_and_later_acquires_but_keeps_held_permits() {
     let server = RedisServer::start();
     let sem = open(&server, "close", 1).await;
     let held = sem.acquire().await.expect("acquire");
+    let mut arrivals = Arrivals::new(&server, "close");
     let waiter = tokio::spawn({
         let sem = sem.clone();
         async move { sem.acquire().await }
     });
-    arrived(&server, "close", 2).await;
+    arrivals.next().await;
     let other_process = open(&server, "close", 1).await;
     other_process.close().await.expect("close");
     let failed = tokio::time::timeout(Duration::from_secs(5), waiter)
@@ -174,11 +198,12 @@ async fn a_dropped_waiter_leaves_the_line() {
     let timed_out =
         tokio::time::timeout(Duration::from_millis(200), sem.acquire().priority(0)).await;
     assert!(timed_out.is_err());
+    let mut arrivals = Arrivals::new(&server, "cancel");
     let next = tokio::spawn({
         let sem = sem.clone();
         async move { sem.acquire().priority(9).await }
     });
-    arrived(&server, "cancel", 3).await;
+    arrivals.next().await;
     drop(held);
     let next = tokio::time::timeout(Duration::from_secs(5), next)
         .await
@@ -201,7 +226,8 @@ async fn the_ambient_priority_of_the_core_crate_applies() {
     let gate = sem.acquire().await.expect("acquire");
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for (i, (label, priority)) in [("batch", 10i64), ("realtime", -1)].into_iter().enumerate() {
+    let mut arrivals = Arrivals::new(&server, "ambient");
+    for (label, priority) in [("batch", 10i64), ("realtime", -1)] {
         let (sem, order) = (sem.clone(), order.clone());
         tasks.push(tokio::spawn(prio_semaphore::with_priority(
             priority,
@@ -210,7 +236,7 @@ async fn the_ambient_priority_of_the_core_crate_applies() {
                 order.lock().unwrap().push(label);
             },
         )));
-        arrived(&server, "ambient", i as u64 + 2).await;
+        arrivals.next().await;
     }
     drop(gate);
     for task in tasks {
@@ -280,6 +306,7 @@ async fn many_waiters_of_one_process_are_one_line_entry_and_served_in_order() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     let count = 200u64;
+    let mut arrivals = Arrivals::new(&server, "many");
     for i in 0..count {
         let priority = ((i * 7919) % 13) as i64; // a fixed shuffle of 13 priority classes
         let (sem, order) = (sem.clone(), order.clone());
@@ -288,7 +315,7 @@ async fn many_waiters_of_one_process_are_one_line_entry_and_served_in_order() {
             order.lock().unwrap().push((priority, i));
             drop(permit);
         }));
-        arrived(&server, "many", i + 2).await;
+        arrivals.next().await;
     }
     // 200 waiters, one member in the global line: a release never scans waiters.
     let mut connection = server.connection();
@@ -319,7 +346,8 @@ async fn priorities_of_every_integer_type_saturate_like_the_core_crate() {
     let gate = sem.acquire().await.expect("gate (after the grace period)");
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for (i, label) in ["u64::MAX", "i64::MAX", "3u8"].into_iter().enumerate() {
+    let mut arrivals = Arrivals::new(&server, "integers");
+    for label in ["u64::MAX", "i64::MAX", "3u8"] {
         let (sem, order) = (sem.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
             let acquire = match label {
@@ -330,7 +358,7 @@ async fn priorities_of_every_integer_type_saturate_like_the_core_crate() {
             let _permit = acquire.await.expect("acquire");
             order.lock().unwrap().push(label);
         }));
-        arrived(&server, "integers", i as u64 + 2).await;
+        arrivals.next().await;
     }
     drop(gate);
     for task in tasks {

@@ -10,29 +10,32 @@ expire()
 local front = serve()
 if closed then
   save()
-  return { 'closed', 0, '', {}, mine }
+  return { 'closed', 0, '', {}, mine, NOW_US }
 end
 if n > LIMIT then
   save()
-  return { 'too_many', LIMIT, '', {}, mine }
+  return { 'too_many', LIMIT, '', {}, mine, NOW_US }
 end
--- The arrival number: the next value of the counter. Only a request that is granted or
--- joins the line takes it; a try or fast attempt that fails leaves no trace.
-local member = ARGV[6] .. string.format('%016x', arrival + 1)
+-- The arrival number: the next value of the counter, and never below the server time in
+-- microseconds, so that it keeps growing after Redis lost the counter and a waiter queued
+-- before the loss keeps its place ahead of later arrivals. Only a request that is granted
+-- or joins the line takes it; a try or fast attempt that fails leaves no trace.
+local number = math.max(arrival + 1, NOW_US)
+local member = ARGV[6] .. string.format('%016x', number)
 -- No barging: a plain acquire may only go first when it is ahead of the whole line; a
 -- try_acquire only when nobody waits at all (the core crate's rule).
 local ahead = (not front) or (ARGV[8] ~= 'try' and member < front)
 if ahead and n <= LIMIT - used and granting() then
-  arrival = arrival + 1
+  arrival = number
   local token = grant(member, CLIENT, n, 0)
   save()
-  return { 'granted', token, member, {}, mine }
+  return { 'granted', token, member, {}, mine, NOW_US }
 end
 if ARGV[8] ~= 'wait' then
   save()
-  return { 'busy', 0, '', {}, mine }
+  return { 'busy', 0, '', {}, mine, NOW_US }
 end
-arrival = arrival + 1
+arrival = number
 local current = redis.call('HGET', K_CLIENTS, CLIENT)
 if (not current) or member < current then
   -- This process's new best waiter: it replaces the process's place in the line (the
@@ -49,4 +52,4 @@ else
   redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
 end
 save()
-return { 'queued', 0, member, {}, mine }
+return { 'queued', 0, member, {}, mine, NOW_US }

@@ -4,4 +4,4 @@ redis.call('HSET', K_CONFIG, 'closed', 1)
 redis.call('DEL', K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
 redis.call('PUBLISH', CHANNEL, '* closed')
 save()
-return { 'closed', 0, '', {}, mine }
+return { 'closed', 0, '', {}, mine, NOW_US }

@@ -2,7 +2,7 @@
 -- cancellation, or a lapse): ARGV 6 member ('' to leave the line), 7 permits, 8 more.
 if closed then
   save()
-  return { 'closed', 0, '', {}, mine }
+  return { 'closed', 0, '', {}, mine, NOW_US }
 end
 expire()
 serve()
@@ -14,10 +14,10 @@ if member ~= '' then
     local _, _, n, token = parse_lease(id)
     report(member, n, token)
     save()
-    return { 'stale', 0, '', {}, mine }
+    return { 'stale', 0, '', {}, mine, NOW_US }
   end
 end
 set_entry(redis.call('HGET', K_CLIENTS, CLIENT), member, tonumber(ARGV[7]), ARGV[8])
 serve()
 save()
-return { 'entered', 0, member, {}, mine }
+return { 'entered', 0, member, {}, mine, NOW_US }

@@ -10,11 +10,16 @@
 --       4 entries (hash: line member -> "client n more"; n = 0 marks a barrier)
 --       5 clients (hash: client -> its one line member)
 --       6 alive   (zset: client -> expiry of its place in the line, server ms)
--- ARGV: 1 channel (closing; grants go to channel:client), 2 client id, 3 limit, 4 lease ms, 5 alive ms, then per script.
+-- ARGV: 1 channel (closing; grants go to channel:client), 2 client id, 3 limit, 4 lease ms
+--       (also how long a process's place in the line lives without renewal), 5 '1' once
+--       the calling process has seen this semaphore exist, then per script.
+-- Every table reply is { status, number, member, lost, grants, server time in µs }.
 local K_CONFIG, K_HOLDERS, K_LINE = KEYS[1], KEYS[2], KEYS[3]
 local K_ENTRIES, K_CLIENTS, K_ALIVE = KEYS[4], KEYS[5], KEYS[6]
 local CHANNEL, CLIENT = ARGV[1], ARGV[2]
-local LIMIT, LEASE_MS, ALIVE_MS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local LIMIT, LEASE_MS = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ALIVE_MS = LEASE_MS
+local SEEN = ARGV[5] == '1'
 
 -- The server's clock, never a client's (read by the first part already, or now).
 time = time or redis.call('TIME')
@@ -23,27 +28,38 @@ local NOW_US = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
 -- The same fields, in the same order, as the fast path of acquire_fast.lua reads.
 cfg = cfg or redis.call('HMGET', K_CONFIG, 'limit', 'used', 'closed', 'grace_until', 'fence', 'arrival')
-local created = 0
 if not cfg[1] then
-  -- No state: a new semaphore, or Redis lost its data. The two look the same, so grants
-  -- wait one lease: holders of lost leases find out (their renewal fails) before anyone
-  -- else can be granted. Leftovers of a partial loss are dropped with it.
-  -- (A fencing counter or arrival number that survived stays: both only grow.)
+  -- No state: a new semaphore, or Redis lost its data. Grants wait (a grace period) only
+  -- while a holder of a lost lease can still believe it holds: a holder counts its lease
+  -- from a renewal sent before the loss, so its belief ends within one lease of the loss.
+  -- * The calling process saw the semaphore before: the data was lost (a restart, a
+  --   deletion, an eviction) at some time up to now: wait until now + lease.
+  -- * Otherwise a loss can only be a restart without data, at the server's start: wait
+  --   until start + lease (the latest start the whole seconds of INFO allow). A server up
+  --   for longer than a lease grants a brand-new semaphore at once.
+  -- Leftovers of a partial loss are dropped with it. A fencing counter or arrival number
+  -- that survived stays: both only grow.
+  local grace_until
+  if SEEN then
+    grace_until = NOW_MS + LEASE_MS
+  else
+    local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
+    grace_until = NOW_MS - (tonumber(uptime) or 0) * 1000 + LEASE_MS
+  end
   redis.call('DEL', K_HOLDERS, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
   redis.call('HSET', K_CONFIG, 'limit', LIMIT, 'used', 0, 'closed', 0,
-    'grace_until', NOW_MS + LEASE_MS)
-  cfg = { tostring(LIMIT), '0', '0', tostring(NOW_MS + LEASE_MS), cfg[5], cfg[6] }
-  created = 1
+    'grace_until', grace_until)
+  cfg = { tostring(LIMIT), '0', '0', tostring(grace_until), cfg[5], cfg[6] }
 end
 if tonumber(cfg[1]) ~= LIMIT then
-  return { 'limit_mismatch', tonumber(cfg[1]), '', {}, {} }
+  return { 'limit_mismatch', tonumber(cfg[1]), '', {}, {}, NOW_US }
 end
 local used = tonumber(cfg[2])
 local closed = cfg[3] == '1'
 local grace_until = tonumber(cfg[4])
 local fence = tonumber(cfg[5] or '0')
 local arrival = tonumber(cfg[6] or '0') -- the last arrival number taken
-local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), ...
+local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), expiry ms, ...
 
 local function fmt(x) return string.format('%d', x) end
 
@@ -91,25 +107,37 @@ local function expire()
   end
 end
 
--- A grant: a lease until now + lease, and a fencing token that only grows. The token is
--- at least the server time in microseconds, so it keeps growing even after Redis lost its
--- counter (a restart without persistence or from an older snapshot). Written by `save`.
+-- A grant, and a fencing token that only grows: the token is at least the server time in
+-- microseconds, so it keeps growing even after Redis lost its counter (a restart without
+-- persistence or from an older snapshot). Written by `save`.
+-- The lease of the calling process runs until now + lease. A grant to another process
+-- (served from the line) runs until that process's place in the line would have expired:
+-- a live process renews its place every third of its lease and, in the same call, claims
+-- its grants, so it keeps them; a dead one gives them back when its place would have gone,
+-- so a dead process holds up the line for about one lease in all, never two.
+-- Returns the token and the lease's expiry (server ms).
 local function grant(member, client, n, barrier)
   fence = math.max(fence + 1, NOW_US)
   local token = fence
-  redis.call('ZADD', K_HOLDERS, NOW_MS + LEASE_MS, lease_id(member, client, n, token))
+  local expiry = NOW_MS + LEASE_MS
+  if client ~= CLIENT then
+    expiry = tonumber(redis.call('ZSCORE', K_ALIVE, client)) or expiry
+  end
+  redis.call('ZADD', K_HOLDERS, expiry, lease_id(member, client, n, token))
   used = used + n
   if client == CLIENT then
     table.insert(mine, member)
     table.insert(mine, n)
     table.insert(mine, token)
     table.insert(mine, barrier)
+    table.insert(mine, expiry)
   end
-  return token
+  return token, expiry
 end
 
--- Reports a grant made earlier (the process had not heard of it), with whether its
--- barrier is still in the line.
+-- Reports a grant made earlier that the calling process had not heard of (a lost pub/sub
+-- message, or a re-entry racing the grant), with whether its barrier is still in the
+-- line, and claims it: its lease now runs until now + lease, like a renewal.
 local function report(member, n, token)
   local barrier = 0
   local entry = redis.call('HGET', K_ENTRIES, member)
@@ -117,10 +145,13 @@ local function report(member, n, token)
     local _, en = parse_entry(entry)
     if en == 0 then barrier = 1 end
   end
+  local expiry = NOW_MS + LEASE_MS
+  redis.call('ZADD', K_HOLDERS, 'XX', expiry, lease_id(member, CLIENT, n, token))
   table.insert(mine, member)
   table.insert(mine, n)
   table.insert(mine, tonumber(token))
   table.insert(mine, barrier)
+  table.insert(mine, expiry)
 end
 
 local function granting() return (not closed) and NOW_MS >= grace_until end
@@ -141,7 +172,7 @@ local function serve()
     if n == 0 or n > LIMIT - used then return front end
     local barrier = 0
     if more == '1' then barrier = 1 end
-    local token = grant(front, client, n, barrier)
+    local token, expiry = grant(front, client, n, barrier)
     if more == '1' then
       redis.call('HSET', K_ENTRIES, front, client .. ' 0 0')
     else
@@ -150,13 +181,13 @@ local function serve()
       redis.call('HDEL', K_CLIENTS, client)
     end
     -- Each process listens on its own channel: a grant is one message, not one per process.
-    redis.call('PUBLISH', CHANNEL .. ':' .. client,
-      client .. ' ' .. front .. ' ' .. fmt(n) .. ' ' .. fmt(token) .. ' ' .. fmt(barrier))
+    redis.call('PUBLISH', CHANNEL .. ':' .. client, client .. ' ' .. front .. ' ' .. fmt(n)
+      .. ' ' .. fmt(token) .. ' ' .. fmt(barrier) .. ' ' .. fmt(expiry))
   end
 end
 
 local function save()
-  redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence), 'arrival', arrival)
+  redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence), 'arrival', fmt(arrival))
 end
 
 -- The lease of this process whose member is `member`, if any (a grant it may not have

@@ -3,4 +3,4 @@
 expire()
 serve()
 save()
-return { status, 0, '', {}, mine }
+return { status, 0, '', {}, mine, NOW_US }

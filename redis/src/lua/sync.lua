@@ -21,7 +21,7 @@ for _, id in ipairs(all) do
   local member, client, n, token = parse_lease(id)
   if client == CLIENT and not renewing[member] then
     local known = false
-    for j = 1, #mine, 4 do
+    for j = 1, #mine, 5 do
       if mine[j] == member then known = true end
     end
     if not known then report(member, n, token) end
@@ -39,4 +39,4 @@ end
 save()
 local state = 'open'
 if closed then state = 'closed' end
-return { state, place_n, place, lost, mine }
+return { state, place_n, place, lost, mine, NOW_US }

@@ -147,8 +147,10 @@ pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
     }
 }
 
-/// The global arrival counter of a semaphore (how many acquires reached Redis).
-pub fn arrivals(connection: &mut redis::Connection, name: &str) -> u64 {
+/// The last arrival number a semaphore gave out (0 before the first). It changes with
+/// every acquire that reaches Redis; its floor is the server time in microseconds, so it
+/// is not a count.
+pub fn arrival(connection: &mut redis::Connection, name: &str) -> u64 {
     redis::cmd("HGET")
         .arg(key(name, "config"))
         .arg("arrival")

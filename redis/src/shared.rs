@@ -1,0 +1,58 @@
+//! What every clone of one [`RedisSemaphore`](crate::RedisSemaphore), its futures and its
+//! permits share: the way to the semaphore's thread, the configuration, the leases held,
+//! and the fast path's connection. The last of them to go stops the threads.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::command::Command;
+use crate::leases::Leases;
+use crate::scripts::Context;
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) name: String,
+    pub(crate) limit: u32,
+    pub(crate) lease: Duration,
+    pub(crate) io_timeout: Duration,
+    pub(crate) next_id: AtomicU64,
+    /// The scripts' keys and common arguments (for calls made by the fast path).
+    #[cfg_attr(
+        not(feature = "tokio"),
+        expect(dead_code, reason = "only the tokio fast path calls scripts itself")
+    )]
+    pub(crate) context: Context,
+    /// The fast path's connection; `None` in a cluster, where every call goes through the
+    /// semaphore's thread.
+    #[cfg(feature = "tokio")]
+    pub(crate) fast: Option<crate::fast_link::FastLink>,
+    /// Set when a fast attempt found the line busy: later acquires go straight to the
+    /// line (no doomed extra call) until one is granted on arrival again.
+    pub(crate) contended: Arc<AtomicBool>,
+    /// The leases held through this handle (renewed by its thread).
+    pub(crate) leases: Arc<Leases>,
+    /// Tells the pub/sub thread to stop.
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// Sends a command to the semaphore's thread (false if it is gone).
+    pub(crate) fn send(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    /// The instant a call started now must give up: the I/O budget.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + self.io_timeout
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.commands.send(Command::Shutdown);
+    }
+}
