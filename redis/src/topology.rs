@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::{ConnectionAddr, ConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::Error;
 
@@ -55,8 +55,15 @@ impl Topology {
 }
 
 /// The client for `url`, with TLS roots if given.
+///
+/// Its connections skip `CLIENT SETINFO` (the library's name and version): one round trip
+/// less per connection, and a connection setup that waits for at most the replies the
+/// URL asks for (`AUTH`, `SELECT`), which [`connect`] shares the budget among.
 pub(crate) fn client(url: &str, root_certificate: Option<&[u8]>) -> Result<redis::Client, Error> {
     let bad_url = |e: redis::RedisError| Error::InvalidConfig(format!("bad Redis URL: {e}"));
+    let info = url.into_connection_info().map_err(bad_url)?;
+    let settings = info.redis_settings().clone().set_skip_set_lib_name();
+    let info = info.set_redis_settings(settings);
     #[cfg(feature = "tls")]
     {
         // rustls needs a process-wide crypto provider; `ring` is the one this crate builds
@@ -67,12 +74,12 @@ pub(crate) fn client(url: &str, root_certificate: Option<&[u8]>) -> Result<redis
                 client_tls: None,
                 root_cert: Some(root.to_vec()),
             };
-            return redis::Client::build_with_tls(url, certificates).map_err(bad_url);
+            return redis::Client::build_with_tls(info, certificates).map_err(bad_url);
         }
     }
     #[cfg(not(feature = "tls"))]
     let _ = root_certificate;
-    redis::Client::open(url).map_err(bad_url)
+    redis::Client::open(info).map_err(bad_url)
 }
 
 /// A plain connection whose connect, writes and reads each give up at `deadline`.

@@ -3,11 +3,12 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prio_semaphore_redis::{Error, RedisSemaphore};
-use support::RedisServer;
+use support::{key, RedisServer};
 
 const LEASE: Duration = Duration::from_millis(1000);
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
@@ -201,4 +202,183 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let inside = script_commands(&lines, mark);
     assert_eq!(inside.len(), 3, "the release script ran {inside:#?}");
     drop(creator);
+}
+
+/// How long past the I/O timeout an operation may take to report it: local work and
+/// thread hand-offs (a few milliseconds when measured), with room for a loaded CI machine.
+const SLACK: Duration = Duration::from_millis(250);
+
+/// Runs `operation`, checks that it timed out within the I/O timeout plus the slack, and
+/// returns how long it took.
+async fn times_out<T: std::fmt::Debug>(
+    what: &str,
+    operation: impl Future<Output = Result<T, Error>>,
+) -> Duration {
+    let started = Instant::now();
+    let error = operation.await.expect_err(what);
+    let took = started.elapsed();
+    assert!(error.is_timeout(), "{what}: {error:?}");
+    assert!(error.to_string().contains("timed out"), "{what}: {error}");
+    assert!(took < IO_TIMEOUT + SLACK, "{what} took {took:?}");
+    println!(
+        "{what}: timed out after {took:?} ({:.2}x the I/O timeout)",
+        took.as_secs_f64() / IO_TIMEOUT.as_secs_f64()
+    );
+    took
+}
+
+#[test]
+fn every_operation_against_a_paused_redis_times_out_within_the_io_timeout() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lease = Duration::from_secs(4);
+    let (sem, held) = rt.block_on(async {
+        let sem = open_with_lease(&url, "paused-timeouts", lease).await;
+        drop(sem.acquire().await.expect("after the fresh server's grace"));
+        let held = sem.acquire_many(1).await.expect("acquire");
+        (sem, held)
+    });
+    server.pause();
+    rt.block_on(async {
+        // On tokio: the fast path's own connection.
+        times_out("acquire (tokio)", sem.acquire()).await;
+        times_out("try_acquire (tokio)", async {
+            sem.try_acquire().await.map_err(|e| match e {
+                prio_semaphore_redis::TryAcquireError::Failed(e) => e,
+                other => panic!("{other:?}"),
+            })
+        })
+        .await;
+        times_out("close (tokio)", sem.close()).await;
+        times_out("connect (tokio)", async {
+            RedisSemaphore::builder(&url, "paused-timeouts", 1)
+                .lease(lease)
+                .io_timeout(IO_TIMEOUT)
+                .connect()
+                .await
+        })
+        .await;
+    });
+    // Off tokio (smol, futures' executor, ...): everything goes through the thread.
+    futures::executor::block_on(async {
+        times_out("acquire (no runtime)", sem.acquire()).await;
+        times_out("release (no runtime)", held.release()).await;
+        times_out("connect (no runtime)", async {
+            RedisSemaphore::builder(&url, "paused-timeouts", 1)
+                .lease(lease)
+                .io_timeout(IO_TIMEOUT)
+                .connect()
+                .await
+        })
+        .await;
+    });
+    server.resume();
+    drop(sem);
+}
+
+/// Equal priorities keep their order across a data loss: a waiter queued before Redis
+/// lost everything re-enters with its old arrival number, and every later arrival gets a
+/// larger one (the server time is its floor).
+#[tokio::test]
+async fn equal_priorities_keep_their_order_across_a_data_loss() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let lease = Duration::from_millis(1200);
+    let gate_sem = open_with_lease(&url, "order-loss", lease).await;
+    let early_sem = open_with_lease(&url, "order-loss", lease).await;
+    let gate = gate_sem.acquire().await.expect("gate");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "order-loss");
+    let early = tokio::spawn({
+        let (sem, order) = (early_sem.clone(), order.clone());
+        async move {
+            let permit = sem.acquire().priority(5).await.expect("early");
+            order.lock().unwrap().push("early");
+            permit.release().await.unwrap();
+        }
+    });
+    while support::arrival(&mut connection, "order-loss") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.restart(); // empty: every key is gone, the arrival counter too
+    let late_sem = open_with_lease(&url, "order-loss", lease).await;
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "order-loss");
+    let late = tokio::spawn({
+        let (sem, order) = (late_sem.clone(), order.clone());
+        async move {
+            let permit = sem.acquire().priority(5).await.expect("late");
+            order.lock().unwrap().push("late");
+            permit.release().await.unwrap();
+        }
+    });
+    while support::arrival(&mut connection, "order-loss") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(gate); // its lease is gone with the data; dropping it changes nothing
+    tokio::time::timeout(Duration::from_secs(15), async {
+        early.await.unwrap();
+        late.await.unwrap();
+    })
+    .await
+    .expect("both are granted after the grace period");
+    assert_eq!(*order.lock().unwrap(), ["early", "late"]);
+}
+
+/// A new semaphore on a server that has been up for longer than a lease grants at once:
+/// no grace period, since no holder of a lost lease can exist. On a server that started
+/// less than a lease ago it waits only until one lease after the server's start.
+#[tokio::test]
+async fn a_new_semaphore_grants_at_once() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let lease = Duration::from_secs(1);
+    // Fresh server: the grace ends one lease after its start, not one lease from now.
+    let fresh = open_with_lease(&url, "new-on-fresh", lease).await;
+    let mut connection = server.connection();
+    let grace_until: i64 = redis::cmd("HGET")
+        .arg(key("new-on-fresh", "config"))
+        .arg("grace_until")
+        .query(&mut connection)
+        .unwrap();
+    let (now_s, now_us): (i64, i64) = redis::cmd("TIME").query(&mut connection).unwrap();
+    let now_ms = now_s * 1000 + now_us / 1000;
+    assert!(
+        grace_until <= now_ms + lease.as_millis() as i64,
+        "grace {grace_until} now {now_ms}"
+    );
+    drop(fresh);
+    while server.uptime() < 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let sem = open_with_lease(&url, "new-on-running", lease).await;
+    let permit = sem.acquire().await.expect("first acquire");
+    let first = started.elapsed();
+    let grace_until: i64 = redis::cmd("HGET")
+        .arg(key("new-on-running", "config"))
+        .arg("grace_until")
+        .query(&mut connection)
+        .unwrap();
+    let (now_s, now_us): (i64, i64) = redis::cmd("TIME").query(&mut connection).unwrap();
+    assert!(grace_until < now_s * 1000 + now_us / 1000 - lease.as_millis() as i64 / 2);
+    println!("a new semaphore: connect and first acquire took {first:?} (lease {lease:?})");
+    drop(permit);
+}
+
+#[tokio::test]
+async fn a_name_redis_or_the_os_cannot_take_is_a_config_error() {
+    let server = RedisServer::start();
+    let error = RedisSemaphore::builder(server.url(), "nul\0name", 1)
+        .connect()
+        .await
+        .expect_err("a NUL byte");
+    assert!(matches!(error, Error::InvalidConfig(_)), "{error:?}");
+    assert!(error.to_string().contains("NUL"), "{error}");
 }

@@ -9,8 +9,20 @@ pub const ROLE: &str = "PRIO_REDIS_CHILD";
 
 /// Spawns this test binary as a child running `role` with `vars`.
 pub fn spawn(role: &str, vars: &[(&str, String)]) -> Child {
+    spawn_under(&[], role, vars)
+}
+
+/// Like `spawn`, run by the command `wrapper` (e.g. `faketime -f "+1h x0.997"`).
+pub fn spawn_under(wrapper: &[&str], role: &str, vars: &[(&str, String)]) -> Child {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    };
     command
         .args([
             "--exact",

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod children;
+pub mod history;
+pub mod proxy;
 
 /// A `redis-server` on a free loopback port, in its own temporary directory; killed and
 /// removed on drop.
@@ -21,6 +23,12 @@ impl RedisServer {
     /// A server without persistence.
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// A server that writes every change to its append-only file before answering
+    /// (`appendfsync always`), so that a restart loses nothing.
+    pub fn start_persistent() -> Self {
+        Self::start_with(&["--appendonly", "yes", "--appendfsync", "always"])
     }
 
     /// A server with extra `redis-server` options (e.g. `--requirepass secret`).
@@ -100,10 +108,40 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Kills it (`SIGKILL`) and starts it again on the same port, with the same options
+    /// and directory: empty without persistence, with its data under AOF.
     pub fn restart(&mut self) {
         self.stop();
         self.launch();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// `SIGSTOP`: the server stops answering, its connections stay open.
+    pub fn pause(&self) {
+        // SAFETY: kill(2) on our own child's pid with a valid signal number.
+        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGSTOP) }, 0);
+    }
+
+    /// `SIGCONT` after `pause`.
+    pub fn resume(&self) {
+        // SAFETY: as in `pause`.
+        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGCONT) }, 0);
+    }
+
+    /// Seconds since the server started (`INFO server`).
+    pub fn uptime(&self) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query(&mut self.connection())
+            .expect("INFO server");
+        info.lines()
+            .find_map(|l| l.strip_prefix("uptime_in_seconds:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("uptime_in_seconds")
     }
 
     /// A plain connection for looking at the semaphore's keys.

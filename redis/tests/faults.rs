@@ -1,0 +1,595 @@
+//! Faults, with real servers and real processes, in the spirit of Jepsen's nemeses: a
+//! holder's traffic frozen by a proxy, Redis paused, killed, restarted with and without
+//! its data, holders and waiters killed at the worst moments, a skewed client clock.
+//!
+//! Every holder process logs what it believed (granted, told lost, released; see
+//! `support/history.rs`), and one checker proves for every scenario that no two holders
+//! overlapped beyond the limit in their own view, and that nothing leaked afterwards.
+//! The figures (how long before the next grant the old holder was told, recovery times)
+//! are printed with `--nocapture`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use prio_semaphore_redis::RedisSemaphore;
+use support::children::{self, kill_9, spawn_under, var};
+use support::history::{self, raw_now, Log};
+use support::proxy::Proxy;
+use support::{key, wait_until, RedisServer};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs a child's role; a no-op in the normal test run.
+#[test]
+fn child_process_entry() {
+    let Ok(role) = std::env::var(children::ROLE) else {
+        return;
+    };
+    assert_eq!(role, "holder", "unknown role {role}");
+    runtime().block_on(hold_in_turns());
+}
+
+/// A holder process: acquires, holds for `TEST_HOLD_MS` while checking `is_lost()` every
+/// millisecond, releases, and again, until the file `TEST_STOP` exists. Logs each step.
+async fn hold_in_turns() {
+    let ms = |name: &str| Duration::from_millis(var(name).parse().unwrap());
+    let stop = PathBuf::from(var("TEST_STOP"));
+    let mut log = Log::create(
+        &PathBuf::from(var("TEST_LOG")),
+        std::env::var("TEST_SKEWED").is_ok(),
+    );
+    let sem = loop {
+        let connected = RedisSemaphore::builder(var("TEST_URL"), var("TEST_NAME"), 1)
+            .lease(ms("TEST_LEASE_MS"))
+            .io_timeout(ms("TEST_IO_MS"))
+            .connect()
+            .await;
+        match connected {
+            Ok(sem) => break sem,
+            Err(error) if !stop.exists() => {
+                log.failed(&error.to_string());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(_) => return,
+        }
+    };
+    let priority: i64 = var("TEST_PRIORITY").parse().unwrap();
+    let hold = ms("TEST_HOLD_MS");
+    while !stop.exists() {
+        let permit = match sem.acquire().priority(priority).await {
+            Ok(permit) => permit,
+            Err(error) => {
+                log.failed(&error.to_string());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        log.granted(permit.fencing_token(), permit.num_permits());
+        let since = Instant::now();
+        let mut lost = false;
+        while since.elapsed() < hold && !stop.exists() {
+            if permit.is_lost() {
+                log.lost(permit.fencing_token(), permit.valid_until());
+                lost = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if !lost {
+            log.released(permit.fencing_token());
+        }
+        let _ = permit.release().await;
+    }
+}
+
+/// One scenario: a server, a semaphore of one permit, holder processes and their logs.
+struct Scenario {
+    name: &'static str,
+    lease: Duration,
+    io_timeout: Duration,
+    dir: PathBuf,
+    children: Vec<(Child, PathBuf)>,
+    /// When a killed child died (its log ends there).
+    killed: Vec<(PathBuf, u64)>,
+}
+
+impl Scenario {
+    fn new(name: &'static str, lease: Duration, io_timeout: Duration) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "prio-semaphore-redis-faults-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scenario {
+            name,
+            lease,
+            io_timeout,
+            dir,
+            children: Vec::new(),
+            killed: Vec::new(),
+        }
+    }
+
+    /// Creates the semaphore and waits out the grace period of a just-started server.
+    fn create(&self, server: &RedisServer) {
+        runtime().block_on(async {
+            let sem = self.open(&server.url()).await;
+            sem.acquire().await.unwrap().release().await.unwrap();
+        });
+    }
+
+    async fn open(&self, url: &str) -> RedisSemaphore {
+        RedisSemaphore::builder(url, self.name, 1)
+            .lease(self.lease)
+            .io_timeout(self.io_timeout)
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// Starts a holder process on `url`, run by `wrapper` (libfaketime: its monotonic
+    /// clock skewed unless `--exclude-monotonic`); returns its log.
+    fn holder(&mut self, url: &str, priority: i64, hold: Duration, wrapper: &[&str]) -> PathBuf {
+        let log = self.dir.join(format!("holder-{}.log", self.children.len()));
+        let mut vars = vec![
+            ("TEST_URL", url.to_string()),
+            ("TEST_NAME", self.name.to_string()),
+            ("TEST_LEASE_MS", self.lease.as_millis().to_string()),
+            ("TEST_IO_MS", self.io_timeout.as_millis().to_string()),
+            ("TEST_HOLD_MS", hold.as_millis().to_string()),
+            ("TEST_PRIORITY", priority.to_string()),
+            ("TEST_LOG", log.display().to_string()),
+            ("TEST_STOP", self.dir.join("stop").display().to_string()),
+        ];
+        if !wrapper.is_empty() && !wrapper.contains(&"--exclude-monotonic") {
+            vars.push(("TEST_SKEWED", "1".into()));
+        }
+        let child = spawn_under(wrapper, "holder", &vars);
+        self.children.push((child, log.clone()));
+        log
+    }
+
+    fn kill(&mut self, log: &PathBuf) {
+        let (child, _) = self
+            .children
+            .iter_mut()
+            .find(|(_, l)| l == log)
+            .expect("a child");
+        kill_9(child);
+        self.killed.push((log.clone(), raw_now()));
+    }
+
+    /// Stops every holder, then reads and checks all logs: never more than one holder at
+    /// once, in the holders' own view.
+    fn finish(mut self) -> history::Report {
+        std::fs::write(self.dir.join("stop"), "").unwrap();
+        for (child, _) in &mut self.children {
+            let deadline = Instant::now() + self.lease * 4 + Duration::from_secs(5);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("a holder did not stop");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let logs: Vec<PathBuf> = self.children.iter().map(|(_, log)| log.clone()).collect();
+        let report = history::read(&logs, raw_now(), &self.killed);
+        assert!(
+            report.peak <= 1,
+            "{}: {} holders at once in their own view: {:#?}",
+            self.name,
+            report.peak,
+            report.holds
+        );
+        for (held_for, told, seen) in report.told_first() {
+            println!(
+                "{}: a holder lost its lease after {held_for:?}; its checks said lost {:.1} ms \
+                 and it saw it {:.1} ms before the next grant to anyone else",
+                self.name,
+                told as f64 / 1e6,
+                seen as f64 / 1e6
+            );
+            assert!(
+                told > 0,
+                "{}: told {told} ns after the next grant",
+                self.name
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        report
+    }
+}
+
+impl Drop for Scenario {
+    /// A scenario that failed half-way leaves no process behind.
+    fn drop(&mut self) {
+        for (child, _) in &mut self.children {
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn last_event(log: &PathBuf) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .last()
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+}
+
+fn grants_in(log: &PathBuf) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("granted"))
+        .count()
+}
+
+/// Nothing leaked: once every holder is gone, a new process can take every permit (after
+/// at most a lease, for leases whose holders were killed), and after it gives them back
+/// nothing is in use and nobody is in line.
+fn assert_nothing_leaked(server: &RedisServer, name: &str, lease: Duration) {
+    let rt = runtime();
+    let sem = rt.block_on(async {
+        RedisSemaphore::builder(server.url(), name, 1)
+            .lease(lease)
+            .connect()
+            .await
+            .expect("connect")
+    });
+    let deadline = Instant::now() + lease * 3;
+    let permit = loop {
+        match rt.block_on(sem.try_acquire()) {
+            Ok(permit) => break permit,
+            Err(error) => {
+                assert!(error.is_no_permits(), "{error}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{name}: a permit never came back"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    rt.block_on(permit.release()).expect("release");
+    let mut redis = server.connection();
+    let holders: usize = redis::cmd("ZCARD")
+        .arg(key(name, "holders"))
+        .query(&mut redis)
+        .unwrap();
+    let line: usize = redis::cmd("ZCARD")
+        .arg(key(name, "line"))
+        .query(&mut redis)
+        .unwrap();
+    let used: i64 = redis::cmd("HGET")
+        .arg(key(name, "config"))
+        .arg("used")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!((holders, line, used), (0, 0, 0), "{name}: left behind");
+}
+
+/// Only the holder's connections are frozen; Redis stays up, so its lease expires on the
+/// server and the other process is granted. At that instant the old holder already says
+/// lost (the issue's case: lease 3 s, I/O timeout 2 s, and a shorter pair).
+fn frozen_holder(name: &'static str, lease: Duration, io_timeout: Duration) {
+    let server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let proxy = Proxy::start(server.port);
+    let a = scenario.holder(&proxy.url(), 0, Duration::from_secs(600), &[]);
+    wait_until("A holds", Duration::from_secs(20), || {
+        last_event(&a).as_deref() == Some("granted")
+    });
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    std::thread::sleep(lease / 2);
+    proxy.freeze();
+    let frozen = Instant::now();
+    wait_until("B is granted", lease * 3, || grants_in(&b) > 0);
+    println!("{name}: B granted {:?} after the freeze", frozen.elapsed());
+    std::thread::sleep(lease / 2);
+    proxy.thaw();
+    let thawed = Instant::now();
+    let before = grants_in(&a);
+    wait_until("A is granted again after the thaw", lease * 6, || {
+        grants_in(&a) > before
+    });
+    println!(
+        "{name}: A granted again {:?} after the thaw",
+        thawed.elapsed()
+    );
+    let report = scenario.finish();
+    assert!(report.holds.iter().any(|h| h.lost.is_some()), "A was told");
+    assert_nothing_leaked(&server, name, lease);
+}
+
+#[test]
+fn a_frozen_holder_is_told_before_anyone_else_is_granted() {
+    frozen_holder(
+        "frozen-short",
+        Duration::from_millis(1500),
+        Duration::from_millis(500),
+    );
+}
+
+#[test]
+fn a_frozen_holder_is_told_first_with_a_long_io_timeout() {
+    frozen_holder(
+        "frozen-long",
+        Duration::from_secs(3),
+        Duration::from_secs(2),
+    );
+}
+
+/// Skewed clocks (libfaketime): the holder's clock runs 0.3 % slow, so it would count its
+/// lease as ending later than Redis does; the other process's wall clock is three hours
+/// ahead. A frozen holder still says lost before the other is granted: the drift
+/// allowance (1 %) covers the slow clock, and the crate never reads a wall clock.
+#[test]
+fn skewed_clocks_change_nothing() {
+    assert!(
+        std::process::Command::new("faketime")
+            .arg("--help")
+            .output()
+            .is_ok(),
+        "this test needs `faketime` (Debian package faketime; .ci/run installs it)"
+    );
+    let name = "skewed";
+    let (lease, io_timeout) = (Duration::from_secs(3), Duration::from_millis(500));
+    let server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let proxy = Proxy::start(server.port);
+    let slow = ["faketime", "-m", "-f", "x0.997"];
+    let a = scenario.holder(&proxy.url(), 0, Duration::from_secs(600), &slow);
+    wait_until("A holds", Duration::from_secs(30), || {
+        last_event(&a).as_deref() == Some("granted")
+    });
+    let ahead = ["faketime", "-m", "--exclude-monotonic", "-f", "+3h"];
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &ahead);
+    std::thread::sleep(lease / 2);
+    proxy.freeze();
+    wait_until("B is granted", lease * 3, || grants_in(&b) > 0);
+    proxy.thaw();
+    let report = scenario.finish();
+    assert!(report.holds.iter().any(|h| h.lost.is_some()), "A was told");
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// Redis paused (`SIGSTOP`) for longer than a lease, under two busy holders.
+#[test]
+fn a_paused_redis_never_leaves_two_holders() {
+    let name = "paused";
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let a = scenario.holder(&server.url(), 0, Duration::from_millis(400), &[]);
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(400), &[]);
+    wait_until("both have held", Duration::from_secs(20), || {
+        grants_in(&a) > 0 && grants_in(&b) > 0
+    });
+    server.pause();
+    std::thread::sleep(lease * 2);
+    let granted = grants_in(&a) + grants_in(&b);
+    server.resume();
+    let resumed = Instant::now();
+    wait_until("a grant after the pause", lease * 4, || {
+        grants_in(&a) + grants_in(&b) > granted
+    });
+    println!(
+        "{name}: first grant {:?} after Redis resumed",
+        resumed.elapsed()
+    );
+    scenario.finish();
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// Redis killed under a holder and restarted at once without its data: nothing is granted
+/// until the holder has been told (the grace period after the server's start).
+#[test]
+fn a_restart_without_data_never_leaves_two_holders() {
+    let name = "restart-empty";
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let mut server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let a = scenario.holder(&server.url(), 0, Duration::from_secs(600), &[]);
+    wait_until("A holds", Duration::from_secs(20), || {
+        last_event(&a).as_deref() == Some("granted")
+    });
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    std::thread::sleep(lease / 3);
+    server.restart();
+    let restarted = Instant::now();
+    wait_until("B is granted after the restart", lease * 4, || {
+        grants_in(&b) > 0
+    });
+    println!(
+        "{name}: B granted {:?} after the restart",
+        restarted.elapsed()
+    );
+    let report = scenario.finish();
+    assert!(report.holds.iter().any(|h| h.lost.is_some()), "A was told");
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// With `appendfsync always` a restart loses nothing: the holder keeps its lease if the
+/// server is back in time, and nobody else is granted meanwhile.
+#[test]
+fn a_restart_with_its_data_never_leaves_two_holders() {
+    let name = "restart-aof";
+    let (lease, io_timeout) = (Duration::from_millis(3000), Duration::from_millis(500));
+    let mut server = RedisServer::start_persistent();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let a = scenario.holder(&server.url(), 0, Duration::from_millis(1500), &[]);
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(1500), &[]);
+    wait_until("A holds", Duration::from_secs(20), || grants_in(&a) > 0);
+    server.restart();
+    let restarted = Instant::now();
+    let granted = grants_in(&a) + grants_in(&b);
+    wait_until("a grant after the restart", lease * 4, || {
+        grants_in(&a) + grants_in(&b) > granted
+    });
+    println!(
+        "{name}: next grant {:?} after the restart",
+        restarted.elapsed()
+    );
+    scenario.finish();
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// The score of the only lease in `holders` (its expiry), if any.
+fn lease_expiry(redis: &mut redis::Connection, name: &str) -> Option<f64> {
+    let all: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(key(name, "holders"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(redis)
+        .unwrap();
+    all.first().map(|(_, score)| *score)
+}
+
+/// A holder killed right after it renewed: its permit comes back within one lease.
+#[test]
+fn a_holder_killed_right_after_a_renewal_returns_its_permit_within_a_lease() {
+    let name = "kill-holder";
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let a = scenario.holder(&server.url(), 0, Duration::from_secs(600), &[]);
+    wait_until("A holds", Duration::from_secs(20), || {
+        last_event(&a).as_deref() == Some("granted")
+    });
+    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    let mut redis = server.connection();
+    let first = lease_expiry(&mut redis, name).expect("A's lease");
+    wait_until("A renews", lease, || {
+        lease_expiry(&mut redis, name).is_some_and(|e| e > first)
+    });
+    scenario.kill(&a);
+    let killed = Instant::now();
+    wait_until("B is granted", lease * 3, || grants_in(&b) > 0);
+    let recovered = killed.elapsed();
+    println!("{name}: the permit came back {recovered:?} after kill -9 (lease {lease:?})");
+    assert!(
+        recovered < lease + lease / 3 + Duration::from_millis(500),
+        "{recovered:?}"
+    );
+    scenario.finish();
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// A waiter killed right after it renewed its place, and the permit released just before
+/// that place expires: the grant to the dead waiter lasts only until its place would have
+/// expired, so the next waiter is delayed by about one lease in all, not two.
+#[test]
+fn a_waiter_killed_before_its_turn_delays_the_line_by_about_one_lease() {
+    let name = "kill-waiter";
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let server = RedisServer::start();
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create(&server);
+    let rt = runtime();
+    let gate_sem = rt.block_on(scenario.open(&server.url()));
+    let gate = rt.block_on(gate_sem.acquire()).unwrap();
+    let mut redis = server.connection();
+    let dead = scenario.holder(&server.url(), 0, Duration::from_millis(100), &[]);
+    let alive = |redis: &mut redis::Connection| -> Option<f64> {
+        let all: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(key(name, "alive"))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(redis)
+            .unwrap();
+        all.first().map(|(_, score)| *score)
+    };
+    wait_until("the waiter is in line", Duration::from_secs(20), || {
+        alive(&mut redis).is_some()
+    });
+    let first = alive(&mut redis).unwrap();
+    wait_until("the waiter renews its place", lease, || {
+        alive(&mut redis).is_some_and(|a| a > first)
+    });
+    scenario.kill(&dead);
+    let killed = Instant::now();
+    // Behind the dead waiter in line (it arrives later, at a lower priority too).
+    let next = scenario.holder(&server.url(), 1, Duration::from_millis(100), &[]);
+    wait_until("the next waiter is in line", lease / 2, || {
+        let line: usize = redis::cmd("HLEN")
+            .arg(key(name, "clients"))
+            .query(&mut redis)
+            .unwrap();
+        line == 2
+    });
+    // Released just before the dead waiter's place expires.
+    std::thread::sleep(lease - Duration::from_millis(150));
+    rt.block_on(gate.release()).unwrap();
+    wait_until("the next waiter is granted", lease * 4, || {
+        grants_in(&next) > 0
+    });
+    let delay = killed.elapsed();
+    println!("{name}: the next waiter was granted {delay:?} after the kill (lease {lease:?})");
+    assert!(grants_in(&dead) == 0, "the dead waiter never held");
+    assert!(
+        delay < lease + lease / 3 + Duration::from_millis(500),
+        "delayed {delay:?}: more than about one lease"
+    );
+    scenario.finish();
+    drop(gate_sem);
+    assert_nothing_leaked(&server, name, lease);
+}
+
+#[test]
+fn the_checker_finds_an_overlap() {
+    let dir = std::env::temp_dir().join(format!("history-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.log"), dir.join("b.log"));
+    std::fs::write(
+        &a,
+        "granted 100 1 1\nlost 200 1 210\ngranted 300 3 1\nreleased 400 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        "granted 205 2 1\nreleased 290 2\nfailed 295 timed out\n",
+    )
+    .unwrap();
+    let report = history::read(&[a.clone(), b.clone()], 1_000, &[]);
+    assert_eq!(report.peak, 1, "200 ends before 205 begins");
+    assert_eq!(report.failures, 1);
+    let told = report.told_first();
+    assert_eq!(told.len(), 1);
+    assert_eq!(
+        (told[0].1, told[0].2),
+        (5, -5),
+        "told 5 ns before, seen 5 ns after"
+    );
+    std::fs::write(&b, "granted 150 2 1\nreleased 290 2\n").unwrap();
+    assert_eq!(history::read(&[a.clone(), b.clone()], 1_000, &[]).peak, 2);
+    // A killed holder's interval ends where it died.
+    std::fs::write(&a, "granted 100 1 1\n").unwrap();
+    std::fs::write(&b, "granted 205 2 1\n").unwrap();
+    assert_eq!(history::read(&[a.clone(), b.clone()], 1_000, &[]).peak, 2);
+    assert_eq!(history::read(&[a.clone(), b], 1_000, &[(a, 200)]).peak, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
