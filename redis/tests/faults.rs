@@ -1,6 +1,7 @@
 //! Faults, with real servers and real processes, in the spirit of Jepsen's nemeses: a
 //! holder's traffic frozen by a proxy, Redis paused, killed, restarted with and without
-//! its data, holders and waiters killed at the worst moments, a skewed client clock.
+//! its data, holders and waiters killed at the worst moments, skewed clocks, and a Redis
+//! Cluster whose slot moves to another master or whose master fails over to a replica.
 //!
 //! Every holder process logs what it believed (granted, told lost, released; see
 //! `support/history.rs`), and one checker proves for every scenario that no two holders
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use prio_semaphore_redis::RedisSemaphore;
 use support::children::{self, kill_9, spawn_under, var};
+use support::cluster::Cluster;
 use support::history::{self, raw_now, Log};
 use support::proxy::Proxy;
 use support::{key, wait_until, RedisServer};
@@ -121,8 +123,12 @@ impl Scenario {
 
     /// Creates the semaphore and waits out the grace period of a just-started server.
     fn create(&self, server: &RedisServer) {
+        self.create_at(&server.url());
+    }
+
+    fn create_at(&self, url: &str) {
         runtime().block_on(async {
-            let sem = self.open(&server.url()).await;
+            let sem = self.open(url).await;
             sem.acquire().await.unwrap().release().await.unwrap();
         });
     }
@@ -244,9 +250,14 @@ fn grants_in(log: &PathBuf) -> usize {
 /// at most a lease, for leases whose holders were killed), and after it gives them back
 /// nothing is in use and nobody is in line.
 fn assert_nothing_leaked(server: &RedisServer, name: &str, lease: Duration) {
+    assert_nothing_leaked_at(&server.url(), server, name, lease);
+}
+
+/// The same, through `url`, looking at the keys on `server` (in a cluster: their owner).
+fn assert_nothing_leaked_at(url: &str, server: &RedisServer, name: &str, lease: Duration) {
     let rt = runtime();
     let sem = rt.block_on(async {
-        RedisSemaphore::builder(server.url(), name, 1)
+        RedisSemaphore::builder(url, name, 1)
             .lease(lease)
             .connect()
             .await
@@ -592,4 +603,120 @@ fn the_checker_finds_an_overlap() {
     assert_eq!(history::read(&[a.clone(), b.clone()], 1_000, &[]).peak, 2);
     assert_eq!(history::read(&[a.clone(), b], 1_000, &[(a, 200)]).peak, 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Redis Cluster: the URL of any node works, the one that owns the semaphore's slot or
+/// not, and a grant made through one node reaches a waiter connected through another.
+#[test]
+fn any_node_of_a_cluster_serves_the_semaphore() {
+    let cluster = Cluster::start(None);
+    let name = "cluster-any";
+    let owner = cluster.owner(&key(name, "config"));
+    let lease = Duration::from_millis(1500);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for i in 0..3 {
+            let sem = RedisSemaphore::builder(cluster.url(i), name, 1)
+                .lease(lease)
+                .io_timeout(Duration::from_millis(500))
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("connect through node {i} (owner {owner}): {e}"));
+            handles.push(sem);
+        }
+        // Each handle acquires and releases in turn (after the fresh servers' grace).
+        for sem in &handles {
+            let permit = tokio::time::timeout(lease * 3, sem.acquire())
+                .await
+                .expect("granted")
+                .expect("acquire");
+            permit.release().await.expect("release");
+        }
+        // A waiter on one node is granted by a release on another (pub/sub crosses nodes).
+        let other = (owner + 1) % 3;
+        let held = handles[owner].acquire().await.unwrap();
+        let waiter = tokio::spawn({
+            let sem = handles[other].clone();
+            async move { sem.acquire().priority(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let released = Instant::now();
+        held.release().await.unwrap();
+        let permit = tokio::time::timeout(lease, waiter)
+            .await
+            .expect("the grant reaches the waiter on the other node")
+            .unwrap()
+            .unwrap();
+        println!("cluster: a grant crossed nodes in {:?}", released.elapsed());
+        drop(permit);
+    });
+}
+
+/// The semaphore's slot moves to another master while two processes take turns: the
+/// limit holds, and the same handles keep working afterwards.
+#[test]
+fn a_cluster_resharding_keeps_the_limit_and_the_semaphore_working() {
+    let cluster = Cluster::start(None);
+    let name = "cluster-move";
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let config = key(name, "config");
+    let owner = cluster.owner(&config);
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create_at(&cluster.url(owner));
+    let a = scenario.holder(&cluster.url(0), 0, Duration::from_millis(100), &[]);
+    let b = scenario.holder(&cluster.url(1), 0, Duration::from_millis(100), &[]);
+    wait_until("both have held", Duration::from_secs(20), || {
+        grants_in(&a) > 1 && grants_in(&b) > 1
+    });
+    let target = (owner + 1) % 3;
+    cluster.move_slot(&config, target);
+    let moved = Instant::now();
+    let (ga, gb) = (grants_in(&a), grants_in(&b));
+    wait_until("both are granted again after the move", lease * 4, || {
+        grants_in(&a) > ga && grants_in(&b) > gb
+    });
+    println!(
+        "cluster: both granted again {:?} after the slot moved",
+        moved.elapsed()
+    );
+    scenario.finish();
+    assert_nothing_leaked_at(&cluster.url(0), &cluster.nodes[target], name, lease);
+}
+
+/// The master of the semaphore's slot fails over to its replica while two processes take
+/// turns: the limit holds, and the same handles keep working afterwards.
+#[test]
+fn a_cluster_failover_keeps_the_limit_and_the_semaphore_working() {
+    let name = "cluster-failover";
+    let config = key(name, "config");
+    let cluster = Cluster::start(Some(&config));
+    let (lease, io_timeout) = (Duration::from_millis(1500), Duration::from_millis(500));
+    let owner = cluster.owner(&config);
+    let mut scenario = Scenario::new(name, lease, io_timeout);
+    scenario.create_at(&cluster.url(owner));
+    let a = scenario.holder(&cluster.url(owner), 0, Duration::from_millis(100), &[]);
+    let b = scenario.holder(
+        &cluster.url((owner + 1) % 3),
+        0,
+        Duration::from_millis(100),
+        &[],
+    );
+    wait_until("both have held", Duration::from_secs(20), || {
+        grants_in(&a) > 1 && grants_in(&b) > 1
+    });
+    cluster.failover(3);
+    let failed_over = Instant::now();
+    let (ga, gb) = (grants_in(&a), grants_in(&b));
+    wait_until(
+        "both are granted again after the failover",
+        lease * 4,
+        || grants_in(&a) > ga && grants_in(&b) > gb,
+    );
+    println!(
+        "cluster: both granted again {:?} after the failover",
+        failed_over.elapsed()
+    );
+    scenario.finish();
+    assert_nothing_leaked_at(&cluster.url(3), &cluster.nodes[3], name, lease);
 }

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod children;
+pub mod cluster;
 pub mod history;
 pub mod proxy;
 
