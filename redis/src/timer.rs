@@ -8,9 +8,9 @@
 //! delays only the wake-up: [`RedisPermit::is_lost`](crate::RedisPermit::is_lost) reads
 //! the clock itself.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
 #[cfg(any(feature = "tokio", test))]
@@ -20,43 +20,33 @@ use std::{
     task::{Context, Poll},
 };
 
-struct Due {
-    at: Instant,
-    waker: Waker,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.at.cmp(&other.at)
-    }
-}
+/// An entry's key: its instant, then a number that makes it unique.
+type Key = (Instant, u64);
 
 struct Timer {
-    /// Earliest first. An entry whose task no longer waits stays until its instant and
-    /// then wakes that task once for nothing: entries are only added by a task that is
-    /// pending on a deadline, so there are never more than the pending deadlines plus
-    /// those that ended early, each gone by its instant.
-    due: Mutex<BinaryHeap<Reverse<Due>>>,
+    due: Mutex<Due>,
     changed: Condvar,
+    next: AtomicU64,
+}
+
+#[derive(Default)]
+struct Due {
+    /// Earliest first. A [`Sleep`] removes its entry when dropped (a [`wake_at`] entry
+    /// stays until due).
+    entries: BTreeMap<Key, Waker>,
+    /// When the thread wakes next by itself (`None`: only when told). A new entry tells
+    /// it only if it is due before that: the thread is woken once per deadline at most,
+    /// not once per entry, and an entry removed early costs it at most one look.
+    wakes_at: Option<Instant>,
 }
 
 fn timer() -> &'static Timer {
     static TIMER: OnceLock<&'static Timer> = OnceLock::new();
     TIMER.get_or_init(|| {
         let timer: &'static Timer = Box::leak(Box::new(Timer {
-            due: Mutex::new(BinaryHeap::new()),
+            due: Mutex::new(Due::default()),
             changed: Condvar::new(),
+            next: AtomicU64::new(0),
         }));
         std::thread::Builder::new()
             .name("prio-semaphore-redis timer".into())
@@ -67,22 +57,31 @@ fn timer() -> &'static Timer {
 }
 
 impl Timer {
+    fn lock(&self) -> MutexGuard<'_, Due> {
+        // Every update is one map operation: a panic elsewhere cannot leave it half-done.
+        self.due.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn run(&self) {
-        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        let mut due = self.lock();
         loop {
             let now = Instant::now();
             let mut woken = Vec::new();
-            while due.peek().is_some_and(|Reverse(d)| d.at <= now) {
-                woken.push(due.pop().expect("peeked").0.waker);
+            while let Some(entry) = due.entries.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                woken.push(entry.remove());
             }
             if !woken.is_empty() {
                 // Wakers run user code: never under the lock.
                 drop(due);
                 woken.into_iter().for_each(Waker::wake);
-                due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+                due = self.lock();
                 continue;
             }
-            due = match due.peek().map(|Reverse(d)| d.at) {
+            due.wakes_at = due.entries.keys().next().map(|(at, _)| *at);
+            due = match due.wakes_at {
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
                     self.changed
@@ -95,19 +94,25 @@ impl Timer {
         }
     }
 
-    fn wake_at(&self, at: Instant, waker: Waker) {
-        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-        let earliest = due.peek().is_none_or(|Reverse(d)| at < d.at);
-        due.push(Reverse(Due { at, waker }));
-        if earliest {
+    fn insert(&self, at: Instant, waker: Waker) -> Key {
+        let key = (at, self.next.fetch_add(1, Ordering::Relaxed));
+        let mut due = self.lock();
+        due.entries.insert(key, waker);
+        if due.wakes_at.is_none_or(|wakes| at < wakes) {
+            due.wakes_at = Some(at);
             self.changed.notify_one();
         }
+        key
+    }
+
+    fn remove(&self, key: &Key) {
+        self.lock().entries.remove(key);
     }
 }
 
 /// Wakes `waker` at `at` (or soon after); whoever it wakes re-checks what it waits for.
 pub(crate) fn wake_at(at: Instant, waker: Waker) {
-    timer().wake_at(at, waker);
+    timer().insert(at, waker);
 }
 
 /// A deadline as a future: ready at `at`.
@@ -115,8 +120,9 @@ pub(crate) fn wake_at(at: Instant, waker: Waker) {
 #[derive(Debug)]
 pub(crate) struct Sleep {
     at: Instant,
-    /// The waker registered last; registered again only when the task's waker changes.
-    registered: Option<Waker>,
+    /// The entry registered last, with the waker it holds; registered again only when
+    /// the task's waker changes.
+    registered: Option<(Key, Waker)>,
 }
 
 /// Ready at `at`.
@@ -136,15 +142,27 @@ impl Future for Sleep {
         if Instant::now() >= self.at {
             return Poll::Ready(());
         }
-        if !self
+        let current = self
             .registered
             .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            wake_at(self.at, cx.waker().clone());
-            self.registered = Some(cx.waker().clone());
+            .is_some_and(|(_, w)| w.will_wake(cx.waker()));
+        if !current {
+            if let Some((key, _)) = self.registered.take() {
+                timer().remove(&key);
+            }
+            let key = timer().insert(self.at, cx.waker().clone());
+            self.registered = Some((key, cx.waker().clone()));
         }
         Poll::Pending
+    }
+}
+
+#[cfg(any(feature = "tokio", test))]
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((key, _)) = self.registered.take() {
+            timer().remove(&key);
+        }
     }
 }
 
@@ -177,6 +195,26 @@ mod tests {
             Instant::now()
         });
         assert!(late >= start + Duration::from_millis(60));
+    }
+
+    #[test]
+    fn a_dropped_sleep_leaves_nothing_behind() {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let out = futures::executor::block_on(timeout(far, async { 1 }));
+        assert_eq!(out, Some(1));
+        let mut sleep = Box::pin(sleep_until(far));
+        let waker = std::task::Waker::noop();
+        assert!(sleep
+            .as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending());
+        let (key, _) = sleep.registered.clone().expect("registered");
+        assert!(timer().lock().entries.contains_key(&key));
+        drop(sleep);
+        assert!(
+            !timer().lock().entries.contains_key(&key),
+            "the entry went with its Sleep"
+        );
     }
 
     #[test]
