@@ -12,7 +12,7 @@ const LIMIT = 4;
 const PROCESSES = (process.env.PROCESSES || '1,4,16').split(',').map(Number);
 const ROUNDS = Number(process.env.ROUNDS || 4); // even: each side goes first equally often
 const SETTLE_MS = 1500; // lets the machine settle after the previous cell's processes exit
-const DURATION_MS = Number(process.env.DURATION_MS || 3000);
+const DURATION_MS = Number(process.env.DURATION_MS || 4000);
 
 function run(command, args) {
   return new Promise((resolve, reject) => {
@@ -61,7 +61,8 @@ function median(values) {
 }
 
 async function main() {
-  // Create the Rust side's semaphores once: a new one waits out one lease of grace.
+  // Create the Rust side's semaphores once (on a just-started server a new one waits
+  // until one lease after the server's start).
   await Promise.all(PROCESSES.map((p) => run(rustClient, [url, `bench-rust-${p}`, LIMIT, 0, 0])));
   const results = {};
   for (let round = 1; round <= ROUNDS; round++) {

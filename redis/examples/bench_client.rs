@@ -1,7 +1,7 @@
 //! One client process of the benchmark (`redis/bench/run.sh`): acquire and release in a
 //! loop from `start_at` (ms since the epoch) for `duration_ms`, then print
 //! `{"ops": n, "latencies": [µs, ...]}`. With `duration_ms` 0 it only creates the
-//! semaphore and waits out its first-lease grace period.
+//! semaphore (on a server started less than a lease ago, after the grace period).
 //!
 //! ```text
 //! bench_client <url> <name> <limit> <duration_ms> <start_at_ms>
@@ -37,7 +37,7 @@ fn main() {
             .connect()
             .await
             .expect("connect");
-        // Warm up (and, the first time, wait out the grace period of a new semaphore).
+        // Warm up (on a just-started server, after the grace period of a new semaphore).
         sem.acquire()
             .await
             .expect("acquire")

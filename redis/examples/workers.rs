@@ -59,8 +59,8 @@ fn coordinator(url: &str) {
     let mut redis = redis::Client::open(url).unwrap().get_connection().unwrap();
     let rt = runtime();
     println!("semaphore {name:?}: {PERMITS} permits, lease {LEASE:?}, {WORKERS} worker processes");
-    println!("(a new semaphore grants nothing during its first lease: it cannot tell itself");
-    println!(" from one whose Redis lost its data)");
+    println!("(on a Redis that started less than a lease ago a new semaphore waits for the rest");
+    println!(" of that lease: it cannot tell itself from one whose data a restart just lost)");
     let sem = rt.block_on(async {
         let sem = RedisSemaphore::builder(url, name.as_str(), PERMITS)
             .lease(LEASE)

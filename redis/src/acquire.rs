@@ -12,8 +12,8 @@ use crate::permit::RedisPermit;
 use crate::shared::Shared;
 use crate::slot::Slot;
 
-/// Waits for permits; returned by [`RedisSemaphore::acquire`] and
-/// [`acquire_many`](RedisSemaphore::acquire_many).
+/// Waits for permits; returned by [`RedisSemaphore::acquire`](crate::RedisSemaphore::acquire) and
+/// [`acquire_many`](crate::RedisSemaphore::acquire_many).
 ///
 /// Nothing happens until it is first polled: that is when it takes its global arrival
 /// number (its place among equal priorities, across all processes) and, uncontended, its

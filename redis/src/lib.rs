@@ -36,12 +36,14 @@
 //! # Design
 //!
 //! **One script per state change.** Acquire, release, renewal, re-entering the line and
-//! close are each one Lua script, run atomically by Redis with the server's `TIME`.
-//! Uncontended, an acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis
-//! the acquire runs 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the
-//! release 3 (`ZREM`, `HINCRBY`, `EXISTS`: no clock, nothing read or published when
-//! nobody waits). Every key of a semaphore has the hash tag `{name}` (one Redis Cluster
-//! slot); the scripts read only `KEYS` and `ARGV`, never code built from input.
+//! close are each one Lua script (`src/lua/`: each script's first part, the shared
+//! `prelude.lua`, its body; the prelude's header is the scripts' contract: keys,
+//! arguments, reply), run atomically by Redis with the server's `TIME`. Uncontended, an
+//! acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis the acquire runs
+//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`ZREM`,
+//! `HINCRBY`, `EXISTS`: no clock, nothing read or published when nobody waits). Every key
+//! of a semaphore has the hash tag `{name}` (one Redis Cluster slot); the scripts read
+//! only `KEYS` and `ARGV`, never code built from input.
 //!
 //! **Keys** (`prio-semaphore:{name}:…`): `config` (limit, permits in use, closed, grace,
 //! fencing counter, arrival counter), `holders` (lease → expiry, where a lease is the
@@ -50,8 +52,8 @@
 //! (line member → process, permits, "more behind"), `clients` (process → its line
 //! member) and `alive` (process → expiry of its place); pub/sub channel `events`
 //! announces closing, and `events:<client>` each grant to that process. Processes built
-//! with an older layout (a separate `held` hash and `arrival` counter) must not share a
-//! semaphore with these.
+//! with an older layout must not share a semaphore with these (the scripts refuse a lease
+//! in an older form with an error rather than miscount it).
 //!
 //! **The line holds processes, not waiters.** Each waiter gets a *key*: its priority as
 //! 16 order-preserving hex digits followed by its arrival number as 16 hex digits, so
@@ -90,59 +92,124 @@
 //! waiter granted has the least key of all waiters, which is the core crate's rule with
 //! the global arrival number as the tiebreak. ∎
 //!
+//! Arrival numbers only grow, across a loss of Redis's data too: each is the next value
+//! of the counter and never below the server time in microseconds, so a waiter queued
+//! before the loss (which re-enters with its old key) stays ahead of every later arrival.
 //! The invariant can only break when a process's place *expires* (it could not reach
-//! Redis for a whole lease); its waiters then fail with [`Error::Unreachable`].
+//! Redis for a whole lease); its waiters then fail with [`Error::Unreachable`] or
+//! [`Error::TimedOut`].
 //!
 //! # Leases and fencing
 //!
-//! * A grant is a lease until server time + lease; the process renews all its leases in
-//!   one call every lease / 3 while the permits live. A holder killed with `kill -9`
-//!   gives its permits back within one lease (the next script to run after that, at the
-//!   latest the waiters' poll every lease / 3, frees them and grants the line).
-//! * A waiter's place in the line is kept alive the same way: a killed waiter's place is
-//!   dropped within one lease.
+//! A grant is a lease until server time + lease; the process renews all its leases (and
+//! its place in the line) in one call every lease / 3 while the permits live.
+//!
+//! **The holder knows first.** A permit counts its lease on this process's monotonic clock
+//! from the *send* time of the last renewal that succeeded, less an allowance for clock
+//! drift, as Redlock's validity time does (lease − elapsed − drift):
+//!
+//! ```text
+//! valid_until = sent + lease − (lease / 100 + 2 ms)
+//! ```
+//!
+//! The script that renewed the lease ran after the call was sent, so Redis keeps the
+//! lease at least until `sent + lease` on a clock running at the rate of ours; the
+//! allowance covers clocks whose rates differ by up to 1 % (NTP keeps them within
+//! 0.05 %), and 2 ms for the server's millisecond expiries. [`RedisPermit::is_lost`] compares
+//! [`RedisPermit::valid_until`] with the clock itself at every call, and
+//! [`RedisPermit::lost`] completes at that instant on any executor (the crate has its own
+//! timer thread): neither waits for the background thread, which may be blocked in a call,
+//! retrying, or starved of CPU. So **when Redis can first grant the permit to anyone
+//! else, its old holder already says lost**, with at least the allowance to spare. A grant
+//! heard of by pub/sub is mapped onto this process's clock the same way, through the
+//! server time of this process's latest reply. The bound assumes that the server's clock
+//! is not stepped (every lease assumes it), and in a cluster that the nodes' clocks agree
+//! within the allowance. A holder that is itself paused past its deadline (a long GC
+//! pause, `SIGSTOP`) and acts before checking is what the fencing token is for.
+//!
 //! * Every grant carries a fencing token, strictly greater than every earlier one: the
 //!   counter is never below the server time in microseconds, so it keeps growing even if
 //!   Redis loses the counter (restart without persistence, restore of an old snapshot).
-//! * A holder learns that its lease is lost ([`RedisPermit::is_lost`],
-//!   [`RedisPermit::lost`]) when Redis says so, or when it could not renew for a whole
-//!   lease measured from the send time of its last successful renewal, which is never
-//!   later than the server's expiry (up to clock rate differences).
+//!   Give it to the resource, and have it reject tokens lower than it has seen.
+//! * A holder killed with `kill -9` gives its permits back within one lease (the next
+//!   script after the expiry, at the latest another process's renewal every lease / 3,
+//!   frees them and grants the line).
+//! * A waiter's place in the line lives one lease after its last renewal. A grant to
+//!   another process's waiter lasts until that process's place would have expired (its
+//!   next renewal, due before then, claims it: a renewal also claims every grant the
+//!   process had not heard of), so a process that died in line holds up the line for about
+//!   one lease in all, never a lease for its place and another for its grant.
 //!
 //! # Failure modes
 //!
-//! * **Redis unreachable:** connecting and each reply are bounded by
-//!   [`Builder::io_timeout`]; an acquire fails with [`Error::Unreachable`], a queued
-//!   waiter fails after one lease without contact, held permits become lost. A call whose
-//!   reply was lost may have granted: that lease is simply never renewed and expires;
-//!   nothing is granted twice, because Redis, not the client, decides every grant.
-//! * **Redis restarts without its data:** the scripts find no state and recreate it with a
-//!   *grace period* of one lease during which nothing is granted. Every old holder's next
-//!   renewal (within lease / 3) reports its lease lost, so old holders learn it before
-//!   any new grant. The cost: a brand-new semaphore also waits one lease before its first
-//!   grant, since the two cases look the same.
+//! * **Redis unreachable or not answering:** connecting, an acquire not yet in line, a
+//!   `try_acquire`, a release awaited with [`RedisPermit::release`] and [`close`] each
+//!   fail within [`Builder::io_timeout`] plus a few milliseconds of local work (measured:
+//!   1.00–1.05 × on tokio and off it, `tests/failures.rs`) with [`Error::TimedOut`] (or
+//!   [`Error::Unreachable`] when the connection is refused). A queued waiter fails after
+//!   one lease without contact; held permits become lost at their deadline. A call whose
+//!   reply was lost may have granted: that lease is never renewed and expires; nothing is
+//!   granted twice, because Redis, not the client, decides every grant.
+//! * **Redis loses its data** (a restart without persistence, a deletion, an eviction):
+//!   the scripts find no state and recreate it, with a *grace period* during which nothing
+//!   is granted, so that every surviving holder is told first (its next renewal, within
+//!   lease / 3, reports its lease lost). The grace lasts only as long as a lost lease can
+//!   still be believed: until one lease after the server's start (a restart is the only
+//!   loss a newcomer can suspect), or until one lease from now when the recreating process
+//!   had seen the semaphore before (then the loss may have been a deletion). **A new
+//!   semaphore therefore grants at once** on a server that has been up for longer than a
+//!   lease. The grace uses the lease of the process that recreates the state, so every
+//!   process of one semaphore should use the same lease. A deletion or an eviction that a
+//!   process which never saw the semaphore notices first is not recognised: run Redis
+//!   with `maxmemory-policy noeviction` (or a `volatile-*` policy), and delete a
+//!   semaphore's keys only when nobody uses it.
 //! * **Persistence:** with AOF and `appendfsync always`, a restart loses nothing. With
 //!   `everysec` up to a second of writes can vanish; the grace period only starts when
 //!   the *whole* state is missing, so a partly rolled-back state can grant a permit that
 //!   a holder of a vanished grant still uses. Fencing tokens still increase (they follow
 //!   the server clock), so a fenced resource rejects the older holder. RDB snapshots only
 //!   are the same with minutes instead of a second.
+//! * **Failover** to a replica is asynchronous replication, the `everysec` case (a
+//!   coordinated `CLUSTER FAILOVER` loses nothing).
 //! * **Pub/sub is at most once:** a missed grant message is found by the poll every lease
-//!   / 3, and the pub/sub thread asks for a poll whenever it resubscribes.
+//!   / 3, and the pub/sub thread asks for a poll whenever it subscribes again.
+//!
+//! # Redis Cluster
+//!
+//! The URL of any node of a cluster works: `connect` finds out that it is a cluster node
+//! and then sends every script through redis-rs's cluster client, which routes it to the
+//! node that owns the semaphore's slot and follows `MOVED` and `ASK`, so the semaphore
+//! keeps working through a resharding of its slot and a failover (`tests/faults.rs` does
+//! both under load). Each call's attempts (redirects, retries while the slot migrates)
+//! share its I/O budget. Pub/sub needs no routing: a `PUBLISH` reaches every node of a
+//! cluster, so the pub/sub thread listens on any node it can reach and moves to the next
+//! when its node goes away. In a cluster every call goes through the semaphore's thread
+//! (no fast path).
 //!
 //! # Any executor
 //!
 //! Each handle runs two threads with blocking connections: one owns every queueing
 //! decision, renewals and polls (so this process's view of its place in the line is never
-//! raced by its own calls), the other listens to pub/sub. Waiting futures are woken
-//! through their `Waker`, so tokio, smol, async-std and `futures::executor` all work.
+//! raced by its own calls), the other listens to pub/sub; one more thread per process
+//! keeps the crate's timers. Waiting futures are woken through their `Waker`, so tokio,
+//! smol, async-std and `futures::executor` all work.
 //!
 //! With the `tokio` feature (default), a caller on a tokio runtime sends its uncontended
 //! acquire and its release itself, over an async connection driven by its runtime: two
 //! thread wake-ups fewer per call. Such a *fast attempt* is granted by the same rule as
 //! any arrival (only below the front of the line) and otherwise leaves no trace: it does
 //! not join the line and takes no arrival number; the request then arrives through the
-//! thread. The proof above therefore covers it unchanged.
+//! thread. The proof above therefore covers it unchanged. The runtime needs no timer
+//! (the crate keeps its own).
+//!
+//! # Names shared with the core crate
+//!
+//! `acquire`, `acquire_many`, `try_acquire`, `try_acquire_many`, `.priority(p)` (on the
+//! waiting acquires only, as in the core crate), `close`, `num_permits() -> usize`, and
+//! [`TryAcquireError`]'s `Closed` and `NoPermits` mean what they mean there. Where this
+//! crate differs, it is the network: [`AcquireError`] is the enum [`Error`] (an acquire
+//! can fail in more ways than by closing), `TryAcquireError` adds `Failed`, and a permit
+//! is a lease with a fencing token and a deadline.
 //!
 //! # Features
 //!
@@ -150,6 +217,8 @@
 //! |---|---|---|
 //! | `tokio` | yes | the fast path on tokio runtimes |
 //! | `tls` | no | `rediss://` through rustls with the `ring` provider; [`Builder::tls_root_certificate`](Builder#method.tls_root_certificate) |
+//!
+//! [`close`]: RedisSemaphore::close
 #![warn(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
@@ -174,6 +243,11 @@ mod shared;
 mod slot;
 mod timer;
 mod topology;
+
+/// The code blocks of `README.md`, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use acquire::{Acquire, Close, TryAcquire};
 pub use builder::{Builder, Connect, DEFAULT_IO_TIMEOUT, DEFAULT_LEASE, MIN_LEASE};
