@@ -241,6 +241,7 @@ impl Agent {
             }
             Command::Event(Event::Closed) => self.on_closed(),
             Command::Resync => self.next_sync = Instant::now(),
+            #[cfg(feature = "tokio")]
             Command::Grants(grants, time) => {
                 for grant in grants {
                     self.deliver(grant, Some(time));

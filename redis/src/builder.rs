@@ -197,7 +197,7 @@ impl Builder {
         commands: mpsc::Sender<Command>,
     ) -> Shared {
         #[cfg(not(feature = "tokio"))]
-        let _ = (topology, client);
+        let _ = (topology, client, context);
         Shared {
             commands,
             name: self.name.clone(),
@@ -205,13 +205,12 @@ impl Builder {
             lease: self.lease,
             io_timeout: self.io_timeout,
             next_id: AtomicU64::new(0),
-            context,
             #[cfg(feature = "tokio")]
             fast: match topology {
-                Topology::Single(_) => Some(crate::fast_link::FastLink::new(
-                    client.clone(),
-                    self.io_timeout,
-                )),
+                Topology::Single(_) => Some(crate::shared::FastPath {
+                    link: crate::fast_link::FastLink::new(client.clone(), self.io_timeout),
+                    context,
+                }),
                 Topology::Cluster { .. } => None,
             },
             contended: Arc::new(AtomicBool::new(false)),

@@ -4,8 +4,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::lease_state::{LeaseState, ServerTime};
-use crate::scripts::{Event, Grant};
+use crate::lease_state::LeaseState;
+#[cfg(feature = "tokio")]
+use crate::lease_state::ServerTime;
+use crate::scripts::Event;
+#[cfg(feature = "tokio")]
+use crate::scripts::Grant;
 use crate::slot::Slot;
 
 /// What an acquire request ends with.
@@ -73,10 +77,7 @@ pub(crate) enum Command {
     Resync,
     /// Grants to this process that a caller's own call made (the fast path), with the
     /// reading of the server's clock from that call's reply.
-    #[cfg_attr(
-        not(feature = "tokio"),
-        expect(dead_code, reason = "only the tokio fast path sends it")
-    )]
+    #[cfg(feature = "tokio")]
     Grants(Vec<Grant>, ServerTime),
     /// The last handle is gone.
     Shutdown,

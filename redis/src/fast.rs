@@ -15,19 +15,18 @@ use std::time::Instant;
 
 use crate::command::{Command, Granted, Lease, Outcome};
 use crate::error::Error;
-use crate::fast_link::FastLink;
 use crate::lease_state::{valid_for, LeaseState};
 use crate::names::encode_priority;
 use crate::scripts::scripts;
-use crate::shared::Shared;
+use crate::shared::{FastPath, Shared};
 
 /// Whether the caller runs on a tokio runtime (which drives the connection).
 pub(crate) fn on_tokio() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// The handle's fast link, when the fast path can be used here and now.
-pub(crate) fn available(shared: &Shared) -> Option<&FastLink> {
+/// The handle's fast path, when it can be used here and now.
+pub(crate) fn available(shared: &Shared) -> Option<&FastPath> {
     shared.fast.as_ref().filter(|_| on_tokio())
 }
 
@@ -60,14 +59,14 @@ async fn attempt(
     mode: &str,
     deadline: Instant,
 ) -> Option<Outcome> {
-    let link = shared.fast.as_ref()?;
-    let mut call = shared.context.invocation(&scripts().acquire);
+    let fast = shared.fast.as_ref()?;
+    let mut call = fast.context.invocation(&scripts().acquire);
     call.arg(encode_priority(priority))
         .arg(permits)
         .arg(mode)
         .arg("0");
     let sent = Instant::now();
-    let reply = match link.call(&call, deadline).await {
+    let reply = match fast.link.call(&call, deadline).await {
         Ok(reply) => reply,
         Err(error) => return Some(Outcome::Failed(error)),
     };
@@ -145,16 +144,16 @@ impl Fallback {
     }
 
     async fn run(mut self) -> Result<(), Error> {
-        let Some(link) = self.shared.fast.as_ref() else {
-            return Err(Error::Stopped); // never: the fast path is only taken with a link
+        let Some(fast) = self.shared.fast.as_ref() else {
+            return Err(Error::Stopped); // never: the fast path is only taken when it exists
         };
-        let mut call = self.shared.context.invocation(&scripts().release);
+        let mut call = fast.context.invocation(&scripts().release);
         self.lease
             .as_ref()
             .expect("set until completed")
             .push_args(&mut call);
         let sent = Instant::now();
-        let reply = link.call(&call, self.shared.deadline()).await?;
+        let reply = fast.link.call(&call, self.shared.deadline()).await?;
         self.lease = None;
         if !reply.grants.is_empty() {
             if let Some(time) = reply.server_time(sent) {

@@ -9,7 +9,14 @@ use std::time::{Duration, Instant};
 
 use crate::command::Command;
 use crate::leases::Leases;
-use crate::scripts::Context;
+
+/// The fast path's own connection, and the scripts' keys and common arguments.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub(crate) struct FastPath {
+    pub(crate) link: crate::fast_link::FastLink,
+    pub(crate) context: crate::scripts::Context,
+}
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -19,16 +26,10 @@ pub(crate) struct Shared {
     pub(crate) lease: Duration,
     pub(crate) io_timeout: Duration,
     pub(crate) next_id: AtomicU64,
-    /// The scripts' keys and common arguments (for calls made by the fast path).
-    #[cfg_attr(
-        not(feature = "tokio"),
-        expect(dead_code, reason = "only the tokio fast path calls scripts itself")
-    )]
-    pub(crate) context: Context,
-    /// The fast path's connection; `None` in a cluster, where every call goes through the
-    /// semaphore's thread.
+    /// What the fast path needs to call scripts itself; `None` in a cluster, where every
+    /// call goes through the semaphore's thread.
     #[cfg(feature = "tokio")]
-    pub(crate) fast: Option<crate::fast_link::FastLink>,
+    pub(crate) fast: Option<FastPath>,
     /// Set when a fast attempt found the line busy: later acquires go straight to the
     /// line (no doomed extra call) until one is granted on arrival again.
     pub(crate) contended: Arc<AtomicBool>,

@@ -105,6 +105,7 @@ impl Timer {
         key
     }
 
+    #[cfg(any(feature = "tokio", test))]
     fn remove(&self, key: &Key) {
         self.lock().entries.remove(key);
     }
