@@ -75,7 +75,7 @@ async function main() {
         results[key] = results[key] || { throughputs: [], latencies: [] };
         const r = await measure(kind, processes, round);
         results[key].throughputs.push(r.throughput);
-        results[key].latencies.push(...r.latencies);
+        for (const latency of r.latencies) results[key].latencies.push(latency); // too many for a spread
       }
     }
   }
