@@ -181,6 +181,7 @@ mod into_priority;
 pub mod limited;
 mod lock;
 mod loom;
+mod max_permits;
 #[cfg(feature = "mutex-traits")]
 mod mutex_traits_lock;
 mod permit;
@@ -215,6 +216,7 @@ pub use embassy_lock::EmbassyRawMutexLock;
 pub use error::{AcquireError, TryAcquireError};
 pub use into_priority::IntoPriority;
 pub use lock::{RawLock, SpinLock};
+pub use max_permits::MAX_PERMITS;
 #[cfg(feature = "mutex-traits")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mutex-traits")))]
 pub use mutex_traits_lock::ScopedRawMutexLock;
@@ -232,22 +234,11 @@ pub use semaphore::Semaphore;
 pub use snapshot::Snapshot;
 pub use snapshot::{ClassInfo, PartialGrant, Summary};
 
-/// The largest number of permits a semaphore can hold, and the largest request.
-///
-/// `2³¹ − 1` on 64-bit targets and `2²⁹ − 1` on 32-bit ones: large enough for any
-/// concurrency limit, and small enough that a request for `u32::MAX` permits is always a
-/// clear error rather than a wait that can never end.
-///
-/// ```
-/// assert_eq!(prio_semaphore::MAX_PERMITS, prio_semaphore::Semaphore::MAX_PERMITS);
-/// ```
-pub const MAX_PERMITS: usize = raw::MAX_PERMITS;
-
 // `Semaphore::new` is a `const fn`, so a `static` semaphore works in every configuration,
 // `no_std` included: this item makes CI's thumbv7em-none-eabihf build prove it.
 #[cfg(not(loom))]
 const _: () = {
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "never read: it only has to compile")]
     static STATIC_SEMAPHORE_COMPILES: Semaphore = Semaphore::new(4);
 };
 

@@ -29,22 +29,9 @@
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{const_unless_loom, AtomicUsize, Ordering};
+use crate::max_permits::MAX_PERMITS;
 use crate::waitlist::{OvertakeLimit, Progress, WaitList};
 use crate::wake_batch::WakeBatch;
-
-/// The largest number of permits a semaphore can hold, and the largest request.
-///
-/// `u32::MAX >> 1` on 64-bit targets (so that the largest `u32` request is always a
-/// detectable error rather than a silent hang), `usize::MAX >> 3` on 32-bit ones.
-pub(crate) const MAX_PERMITS: usize = {
-    let by_word = usize::MAX >> 3;
-    let by_request = (u32::MAX >> 1) as usize;
-    if by_word < by_request {
-        by_word
-    } else {
-        by_request
-    }
-};
 
 const CLOSED: usize = 1;
 const WAITING: usize = 2;
@@ -310,26 +297,6 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
     }
 }
 
-#[allow(dead_code)]
+// The flags fit below the count, and the largest count leaves a bit of room above it.
 const _: () = assert!(FLAGS < 1 << SHIFT);
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    /// The documented maximum: `2³¹ − 1` where `usize` is 64 bits (a `u32` request can
-    /// exceed it, which is what makes `acquire_many(u32::MAX)` a clear error), `2²⁹ − 1`
-    /// where it is 32 bits (the permit word keeps two flag bits and room to add).
-    #[test]
-    fn max_permits_is_the_documented_value() {
-        let expected = if usize::BITS >= 64 {
-            (1 << 31) - 1
-        } else {
-            (1 << (usize::BITS - 3)) - 1
-        };
-        assert_eq!(MAX_PERMITS, expected);
-        // Checked at compile time: a `u32` request can exceed it, and the word has room.
-        const { assert!(MAX_PERMITS < u32::MAX as usize) };
-        const { assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1) };
-    }
-}
+const _: () = assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1);

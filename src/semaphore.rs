@@ -17,8 +17,10 @@ use crate::lock::{RawLock, SpinLock};
 use crate::loom::const_unless_loom;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
-use crate::permit::{Held, Permit};
-use crate::raw::{RawSemaphore, MAX_PERMITS};
+use crate::handle::{Handle, Held, Sealed};
+use crate::permit::Permit;
+use crate::max_permits::MAX_PERMITS;
+use crate::raw::RawSemaphore;
 #[cfg(feature = "alloc")]
 use crate::snapshot::Snapshot;
 use crate::snapshot::{ClassInfo, Summary};
@@ -847,6 +849,47 @@ impl<P, L: RawLock> Semaphore<P, L> {
 // catching a panic is fine.
 impl<P, L> core::panic::RefUnwindSafe for Semaphore<P, L> {}
 impl<P, L> core::panic::UnwindSafe for Semaphore<P, L> {}
+
+impl<P, L: RawLock> Sealed for &Semaphore<P, L> {}
+
+// SAFETY: a shared borrow keeps the semaphore alive and unmoved (it cannot be moved or
+// dropped while borrowed) for its whole lifetime, and copies of it point to the same place.
+unsafe impl<P, L: RawLock> Handle for &Semaphore<P, L> {
+    type Priority = P;
+    type Lock = L;
+
+    #[inline(always)]
+    fn raw(&self) -> &RawSemaphore<P, L> {
+        &self.raw
+    }
+
+    #[inline(always)]
+    fn duplicate(&self) -> Self {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> Sealed for Arc<Semaphore<P, L>> {}
+
+// SAFETY: the semaphore lives in the `Arc`'s heap allocation, which never moves, and every
+// clone of the `Arc` keeps that allocation alive; there is no `&mut` access to it while it
+// is shared (`Arc::get_mut` needs the only handle, and a request or permit holds one).
+#[cfg(feature = "alloc")]
+unsafe impl<P, L: RawLock> Handle for Arc<Semaphore<P, L>> {
+    type Priority = P;
+    type Lock = L;
+
+    #[inline(always)]
+    fn raw(&self) -> &RawSemaphore<P, L> {
+        &self.raw
+    }
+
+    #[inline(always)]
+    fn duplicate(&self) -> Self {
+        Arc::clone(self)
+    }
+}
 
 impl<P, L> core::fmt::Debug for Semaphore<P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

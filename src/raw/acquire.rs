@@ -7,9 +7,10 @@ use core::task::{Context, Poll, Waker};
 use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::RawLock;
 use crate::loom::Ordering;
+use crate::max_permits::MAX_PERMITS;
 use crate::waitlist::{WaitList, Waiter, WaiterState};
 
-use super::{RawSemaphore, CLOSED, MAX_PERMITS, SHIFT, WAITING};
+use super::{RawSemaphore, CLOSED, SHIFT, WAITING};
 
 /// What [`RawSemaphore::enqueue`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
