@@ -169,12 +169,11 @@ mod ambient;
 mod blocking;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
+mod diag;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
 mod handle;
-#[cfg(all(feature = "std", feature = "tracing"))]
-mod hazard;
 mod into_priority;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
@@ -195,8 +194,6 @@ mod snapshot;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
-#[cfg(feature = "tracing")]
-mod trace;
 mod waitlist;
 mod wake_batch;
 

@@ -26,6 +26,7 @@
 //! `add_permits` checks it *before* changing anything, so no count can overflow and a
 //! failed `add_permits` leaves every count as it was.
 
+use crate::diag::{self, Watch};
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{const_unless_loom, AtomicUsize, Ordering};
@@ -38,10 +39,8 @@ const WAITING: usize = 2;
 const SHIFT: usize = 2;
 const FLAGS: usize = CLOSED | WAITING;
 
-mod acquire;
+pub(crate) mod acquire;
 mod settle;
-
-pub(crate) use acquire::RawAcquire;
 
 pub(crate) struct RawSemaphore<P, L> {
     state: AtomicUsize,
@@ -50,9 +49,9 @@ pub(crate) struct RawSemaphore<P, L> {
     /// default: strict priority). Zero-sized without feature `overtake-limit`.
     overtake_limit: OvertakeLimit,
     waiters: Mutex<L, WaitList<P>>,
-    /// The futurelock watch (`crate::hazard`).
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    watch: crate::hazard::Watch,
+    /// The futurelock watch (`crate::diag`); zero-sized without features `std` and
+    /// `tracing`.
+    watch: Watch,
 }
 
 impl<P, L: RawLock> RawSemaphore<P, L> {
@@ -67,8 +66,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
                 total: AtomicUsize::new(permits),
                 overtake_limit: OvertakeLimit::NONE,
                 waiters: Mutex::new(WaitList::new()),
-                #[cfg(all(feature = "std", feature = "tracing"))]
-                watch: crate::hazard::Watch::new(),
+                watch: Watch::new(),
             }
         }
     }
@@ -172,6 +170,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         loop {
             if cur & WAITING != 0 && cur & CLOSED == 0 {
                 self.locked_then_settle(|list| list.add_surplus(n));
+                // The permits are handed on: a panicking warning loses nothing.
+                self.watch.check(self.addr());
                 return;
             }
             match self.state.compare_exchange_weak(
@@ -241,13 +241,21 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 
     pub(crate) fn close(&self) {
-        #[cfg(feature = "tracing")]
-        let queued = crate::trace::closing(self);
+        // Asked before anything changes, so a subscriber that panics here leaves the
+        // semaphore open, and after everything, so one that panics there loses nothing.
+        let report = diag::reports_close();
+        let waiters = if report { self.waiter_count() } else { 0 };
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         // Nothing to wake yet: the first step fails the first batch of waiters.
         self.wake_and_finish(&mut WakeBatch::new(), Progress::BatchFull, Self::close_step);
-        #[cfg(feature = "tracing")]
-        crate::trace::closed(self, queued);
+        if report {
+            diag::closed(self.addr(), waiters);
+        }
+    }
+
+    /// The semaphore's address, as events show it.
+    pub(crate) fn addr(&self) -> *const () {
+        core::ptr::from_ref(self).cast()
     }
 
     /// Under the lock: fails the next batch of waiters, returning their partial grants.
@@ -257,9 +265,9 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         progress
     }
 
-    /// The futurelock watch (`crate::hazard`).
+    /// The futurelock watch (`crate::diag`), for `Semaphore::warn_unclaimed_after`.
     #[cfg(all(feature = "std", feature = "tracing"))]
-    pub(crate) fn watch(&self) -> &crate::hazard::Watch {
+    pub(crate) fn watch(&self) -> &Watch {
         &self.watch
     }
 

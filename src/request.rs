@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use crate::error::AcquireError;
 use crate::handle::{Handle, Held};
-use crate::raw::RawAcquire;
+use crate::raw::acquire::RawAcquire;
 
 pin_project_lite::pin_project! {
     /// A request for permits through the handle `H`.

@@ -13,13 +13,13 @@ use crate::acquire::AcquireOwned;
 #[cfg(feature = "std")]
 use crate::error::AcquireError;
 use crate::error::TryAcquireError;
+use crate::handle::{Handle, Held, Sealed};
 use crate::lock::{RawLock, SpinLock};
 use crate::loom::const_unless_loom;
+use crate::max_permits::MAX_PERMITS;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
-use crate::handle::{Handle, Held, Sealed};
 use crate::permit::Permit;
-use crate::max_permits::MAX_PERMITS;
 use crate::raw::RawSemaphore;
 #[cfg(feature = "alloc")]
 use crate::snapshot::Snapshot;

@@ -6,8 +6,8 @@ use core::fmt::Debug;
 use core::ptr::NonNull;
 use std::vec::Vec;
 
-use super::treap::{Link, NOT_A_HEAD};
-use super::waiter::{needed, node, state, LINKED};
+use super::treap::NOT_A_HEAD;
+use super::waiter::{needed, node, state, Link, LINKED};
 use super::{WaitList, Waiter};
 use crate::loom::Ordering;
 
@@ -35,12 +35,13 @@ impl<P> WaitList<P> {
         // are alive (invariant 2), and only shared reads are made.
         unsafe {
             let mut count = 0;
-            if let Some(root) = self.root {
+            let (root, first) = (self.runs.root, self.runs.first);
+            if let Some(root) = root {
                 assert_eq!((*node(root)).parent, None, "root has no parent");
             }
             // In-order walk of the treap.
             let mut stack: Vec<NonNull<Waiter<P>>> = Vec::new();
-            let mut cur = self.root;
+            let mut cur = root;
             let mut prev_head: Link<P> = None;
             while cur.is_some() || !stack.is_empty() {
                 while let Some(c) = cur {
@@ -58,7 +59,7 @@ impl<P> WaitList<P> {
                     );
                 }
                 if prev_head.is_none() {
-                    assert_eq!(self.first, Some(h), "first is the leftmost head");
+                    assert_eq!(first, Some(h), "first is the leftmost head");
                 }
                 prev_head = Some(h);
                 // Walk the run.
@@ -91,39 +92,29 @@ impl<P> WaitList<P> {
             assert_eq!(count, self.len, "len counts linked waiters");
             // The arrival list holds the same waiters, oldest first: ages (grants since
             // arrival, which never wrap) non-increasing.
-            #[cfg(feature = "overtake-limit")]
-            {
-                let mut arrivals = 0;
-                let mut cur = self.arrivals.oldest;
-                let mut prev: Link<P> = None;
-                while let Some(w) = cur {
-                    assert_eq!((*node(w)).older, prev, "arrival links");
-                    if let Some(p) = prev {
-                        let age =
-                            |w: NonNull<Waiter<P>>| self.grants.wrapping_sub((*node(w)).ticket);
-                        assert!(age(p) >= age(w), "tickets in arrival order");
-                    }
-                    arrivals += 1;
-                    prev = Some(w);
-                    cur = (*node(w)).newer;
-                }
-                assert_eq!(self.arrivals.newest, prev);
-                assert!(
-                    arrivals == self.len || arrivals == 0,
-                    "the arrival list holds every waiter or none"
-                );
+            let arrivals = self.arrivals.walk();
+            for pair in arrivals.windows(2) {
+                let age = |w: NonNull<Waiter<P>>| (*node(w)).ticket.age(self.grants.clock.now());
+                assert!(age(pair[0]) >= age(pair[1]), "tickets in arrival order");
             }
-            assert_eq!(self.first.is_none(), self.root.is_none());
-            match self.partial {
+            assert!(
+                arrivals.len() == self.len || arrivals.is_empty(),
+                "the arrival list holds every waiter or none"
+            );
+            assert_eq!(first.is_none(), root.is_none());
+            match self.grants.partial {
                 Some(partial) => {
                     assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
-                    assert!(self.assigned > 0, "`partial` holds a grant");
+                    assert!(self.grants.assigned > 0, "`partial` holds a grant");
                     assert!(
-                        self.assigned < needed(partial),
+                        self.grants.assigned < needed(partial),
                         "a partial grant is partial"
                     );
                 }
-                None => assert_eq!(self.assigned, 0, "only `partial` holds a partial grant"),
+                None => assert_eq!(
+                    self.grants.assigned, 0,
+                    "only `partial` holds a partial grant"
+                ),
             }
         }
         Walk(order)

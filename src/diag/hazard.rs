@@ -13,63 +13,122 @@
 //! [`TRACKED`] unclaimed grants are watched at once (more are not reported), and grants made
 //! before the warning was turned on are not watched.
 //!
-//! Costs: nothing unless [`Semaphore::warn_unclaimed_after`] turned it on (one relaxed load
-//! per locked operation, with the features). When on: under the lock, a few words copied per
-//! grant; after it, a clock read and a scan of [`TRACKED`] slots behind a `std` mutex per
-//! locked operation, and the claiming poll takes that mutex once.
+//! Costs: see [`Semaphore::warn_unclaimed_after`].
+//!
+//! The core keeps a [`WaiterNote`] in every waiter (the priority as a warning shows it, the
+//! number of its grant), [`GrantNotes`] in the wait list (the grants made under the lock,
+//! recorded by [`GrantNotes::on_grant`]), and a [`Watch`] in the semaphore, which takes the
+//! notes after the lock is released ([`Watch::absorb`]), hears of each grant taken or handed
+//! back ([`Watch::claimed`]), and warns at the end of a locked operation ([`Watch::check`]).
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::lock::RawLock;
-use crate::raw::RawSemaphore;
 #[cfg(doc)]
 use crate::semaphore::Semaphore;
-use crate::trace::{Shown, TARGET};
-use crate::waitlist::NO_GRANT_SEQ;
+
+use super::shown::{Shown, TARGET};
 
 /// How many unclaimed grants are watched at once.
 pub(crate) const TRACKED: usize = 16;
 
+/// The `grant_seq` of a waiter whose grant was not recorded.
+const NO_GRANT_SEQ: usize = usize::MAX;
+
+/// What a waiter keeps for the watch: its priority as a warning shows it, set by its owner
+/// before it queues, and the number of its grant, set by the lock holder at the grant.
+#[derive(Clone, Copy)]
+pub(crate) struct WaiterNote {
+    shown: Shown,
+    grant_seq: usize,
+}
+
+impl WaiterNote {
+    pub(crate) const fn new() -> Self {
+        Self {
+            shown: Shown::UNKNOWN,
+            grant_seq: NO_GRANT_SEQ,
+        }
+    }
+
+    /// Sets the priority as a warning shows it (by the owner, before the waiter queues).
+    pub(crate) fn set_shown(&mut self, shown: Shown) {
+        self.shown = shown;
+    }
+}
+
 /// A grant made under the lock, copied out for the watch (no pointer to the waiter).
 #[derive(Clone, Copy)]
-pub(crate) struct GrantNote {
-    pub(crate) seq: usize,
-    pub(crate) permits: u32,
-    pub(crate) priority: Shown,
+struct GrantNote {
+    seq: usize,
+    permits: u32,
+    priority: Shown,
 }
 
 /// The grants made during one locked operation, kept in the wait list until the lock
-/// holder takes them (`WaitList::take_grant_notes`).
+/// holder takes them ([`GrantNotes::take`]), and whether to record them.
 #[derive(Clone, Copy)]
 pub(crate) struct GrantNotes {
+    /// Whether grants are recorded: the watch's switch as the last lock holder read it.
+    on: bool,
     notes: [Option<GrantNote>; TRACKED],
-    len: usize,
+    /// At most [`TRACKED`]; 32 bits, so that it and `on` share a word.
+    len: u32,
 }
 
 impl GrantNotes {
     pub(crate) const fn new() -> Self {
         Self {
+            on: false,
             notes: [None; TRACKED],
             len: 0,
         }
     }
 
-    /// Records a grant; beyond [`TRACKED`] in one operation, it is not watched.
-    pub(crate) fn push(&mut self, note: GrantNote) {
-        if let Some(slot) = self.notes.get_mut(self.len) {
-            *slot = Some(note);
+    /// Under the lock, at a grant numbered `seq` of `permits` permits: records it in the
+    /// waiter's note and here, if the watch is on; beyond [`TRACKED`] grants in one
+    /// operation, it is not watched.
+    #[inline]
+    pub(crate) fn on_grant(&mut self, note: &mut WaiterNote, seq: u32, permits: u32) {
+        if !self.on {
+            return;
+        }
+        note.grant_seq = seq as usize;
+        if let Some(slot) = self.notes.get_mut(self.len as usize) {
+            *slot = Some(GrantNote {
+                seq: seq as usize,
+                permits,
+                priority: note.shown,
+            });
             self.len += 1;
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+    /// Under the lock, at the end of an operation: records from now on whether the watch
+    /// is `on`, and takes the grants recorded, if any (only while it is on).
+    #[inline]
+    pub(crate) fn take(&mut self, on: bool) -> Option<Self> {
+        self.on = on;
+        if self.len == 0 {
+            return None;
+        }
+        Some(self.take_all())
+    }
+
+    #[cold]
+    fn take_all(&mut self) -> Self {
+        core::mem::replace(
+            self,
+            Self {
+                on: self.on,
+                ..Self::new()
+            },
+        )
     }
 
     fn iter(&self) -> impl Iterator<Item = GrantNote> + '_ {
-        self.notes[..self.len].iter().flatten().copied()
+        self.notes[..self.len as usize].iter().flatten().copied()
     }
 }
 
@@ -145,9 +204,16 @@ impl Watch {
     }
 
     /// After a locked operation, outside the lock and before its wake-ups: starts watching
-    /// the grants it made.
+    /// the grants it made (taken by [`GrantNotes::take`]).
+    #[inline]
+    pub(crate) fn absorb(&self, notes: Option<GrantNotes>) {
+        if let Some(notes) = &notes {
+            self.absorb_notes(notes);
+        }
+    }
+
     #[cold]
-    pub(crate) fn absorb(&self, notes: &GrantNotes) {
+    fn absorb_notes(&self, notes: &GrantNotes) {
         let now = Instant::now();
         let mut table = self.lock();
         for note in notes.iter() {
@@ -165,18 +231,19 @@ impl Watch {
         }
     }
 
-    /// After a locked operation, outside every lock: warns, once each, about grants
-    /// unclaimed for longer than the limit.
+    /// At the end of a locked operation, outside every lock, once the operation's permits
+    /// are accounted for: warns, once each, about grants unclaimed for longer than the
+    /// limit. `semaphore` is the semaphore's address.
     #[inline]
-    pub(crate) fn check<P, L: RawLock>(&self, sem: &RawSemaphore<P, L>) {
+    pub(crate) fn check(&self, semaphore: *const ()) {
         let limit = self.limit_ns.load(Ordering::Relaxed);
         if limit != 0 {
-            self.warn_overdue(sem, Duration::from_nanos(limit));
+            self.warn_overdue(semaphore, Duration::from_nanos(limit));
         }
     }
 
     #[cold]
-    fn warn_overdue<P, L: RawLock>(&self, sem: &RawSemaphore<P, L>, limit: Duration) {
+    fn warn_overdue(&self, semaphore: *const (), limit: Duration) {
         let now = Instant::now();
         let mut overdue = [None; TRACKED];
         {
@@ -195,7 +262,7 @@ impl Watch {
         for slot in overdue.iter().flatten() {
             tracing::warn!(
                 target: TARGET,
-                semaphore = ?(sem as *const RawSemaphore<P, L>),
+                semaphore = ?semaphore,
                 priority = ?slot.note.priority,
                 permits = slot.note.permits,
                 unclaimed_for = ?now.duration_since(slot.since),
@@ -205,12 +272,17 @@ impl Watch {
         }
     }
 
-    /// The owner took, or handed back, the permits of grant `seq`: stop watching it.
-    #[cold]
-    pub(crate) fn claimed(&self, seq: usize) {
-        if seq == NO_GRANT_SEQ {
-            return;
+    /// The owner took, or handed back, the permits of the grant its waiter's `note` names:
+    /// stop watching it.
+    #[inline]
+    pub(crate) fn claimed(&self, note: &WaiterNote) {
+        if self.is_on() && note.grant_seq != NO_GRANT_SEQ {
+            self.claimed_seq(note.grant_seq);
         }
+    }
+
+    #[cold]
+    fn claimed_seq(&self, seq: usize) {
         let mut table = self.lock();
         let found = table
             .outstanding
