@@ -1,6 +1,9 @@
 //! The `tracing` events (feature `tracing`): what each one says, with a hand-written
 //! subscriber that records them, and that they are emitted outside the semaphore's lock.
 
+#[path = "tracing_events/panics.rs"]
+mod panics;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
