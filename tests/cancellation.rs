@@ -418,7 +418,7 @@ fn async_std_timeout_elapses_then_counts_are_exact_and_the_next_waiter_is_served
             common::yield_until("big is queued", || sem.waiter_count() == 1).await;
             async_std::future::timeout(GENEROUS, sem.acquire()).await
         };
-        let (big, small) = futures::join!(big, small);
+        let (big, small) = futures::future::join(big, small).await;
         assert!(big.is_err());
         let small = small.expect("served once big timed out").unwrap();
         drop((small, held));
@@ -437,7 +437,7 @@ fn async_std_timeout_succeeds_when_the_permit_is_released_before_the_deadline() 
             common::yield_until("the acquire is queued", || sem.waiter_count() == 1).await;
             drop(held);
         };
-        let (result, ()) = futures::join!(acquire, release);
+        let (result, ()) = futures::future::join(acquire, release).await;
         drop(result.expect("released long before the deadline").unwrap());
     });
     assert_exact(&sem, 1);

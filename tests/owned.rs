@@ -88,7 +88,7 @@ fn owned_waiters_are_served_by_priority_then_arrival() {
             yield_now().await;
             drop(held);
         };
-        futures::join!(all, release);
+        futures::future::join(all, release).await;
     });
     assert_eq!(
         *order.lock().unwrap(),

@@ -1,8 +1,8 @@
-//! The seed's demo (`examples/priority_demo.rs`) prints exactly what the Python proposal
-//! showed.
+//! The demo (`examples/demo/examples/priority_demo.rs`) prints exactly what the
+//! `asyncio.PrioritySemaphore` proposal showed.
 
-#[allow(dead_code)] // the example's `main` is not used here
-#[path = "../examples/priority_demo.rs"]
+#[allow(dead_code, reason = "the example's `main` is not used here")]
+#[path = "../examples/demo/examples/priority_demo.rs"]
 mod demo;
 
 #[test]

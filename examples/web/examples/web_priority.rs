@@ -20,6 +20,7 @@
 //! (`Semaphore::snapshot`) and writes an SVG of the queue depth per priority class over time
 //! and of each class's latency (`docs/web_priority.svg` by default).
 
+#[path = "../../common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
