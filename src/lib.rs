@@ -87,9 +87,13 @@
 //! | `request cancelled` | `DEBUG` | `semaphore`, `priority`, `permits`, `granted` (its permits had been handed over, and were handed on) |
 //! | `request failed: semaphore closed` | `DEBUG` | `semaphore`, `priority`, `permits` |
 //! | `semaphore closed` | `DEBUG` | `semaphore`, `waiters` (queued requests it fails) |
+//! | `granted permits not claimed: …` | `WARN` | `semaphore`, `priority`, `permits`, `unclaimed_for` (`Duration`); only with `Semaphore::warn_unclaimed_after`, below |
 //!
 //! Events are emitted by the request's own poll or drop, after the lock is released. A
-//! request that gets its permits in its first poll never waited and emits nothing. The
+//! request that gets its permits in its first poll never waited and emits nothing. A
+//! subscriber may panic in any event: the panic reaches the caller of the poll, drop,
+//! release or `close` that sent it, and nothing is lost (permits a poll had taken go back
+//! as the panic unwinds; a request in line stays there until it is dropped). The
 //! `priority` field shows primitive integers, `f32`, `f64` and [`FloatPriority`] by value
 //! and other types by their type name: the crate cannot require `P: Debug`, so it
 //! recognises those types by `TypeId` and copies the number out before the request
@@ -131,7 +135,7 @@
 //! |---|---|---|
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
-//! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes (88 → 104), limit or not |
+//! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes ("Sizes" above), limit or not |
 //! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
 //! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |

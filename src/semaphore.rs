@@ -178,7 +178,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// is re-sorted, and the cost is O(1).
     ///
     /// Needs feature `overtake-limit`, off by default: the arrival order it reads costs
-    /// every acquire future 16 bytes (88 → 104 on 64-bit targets), limit or not.
+    /// every acquire future 16 bytes (crate docs, "Sizes"), limit or not.
     ///
     /// The guarantee, as a number: **a waiter is overtaken by at most `limit` requests
     /// that arrived after it.** So it is served within `limit` grants plus the grants owed

@@ -1,4 +1,4 @@
-//! DESIGN §4: every public entry point has a defined answer for bad input (a clear error
+//! Every public entry point has a defined answer for bad input (a clear error
 //! or a documented panic with a precise message), and the semaphore's counts stay exact
 //! afterwards.
 //!

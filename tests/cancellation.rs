@@ -1,5 +1,6 @@
 //! Dropping an `Acquire` future in every state it can be in loses nothing: permits handed
-//! to it move on to the next waiters, and so does the wake-up (DESIGN §2, "Cancellation").
+//! to it move on to the next waiters, and so does the wake-up (`Acquire`'s docs,
+//! "Cancellation").
 //! That is what makes every runtime's timeout a correct acquire-with-timeout, checked at
 //! the end with tokio's and async-std's.
 //!

@@ -20,7 +20,10 @@ struct CountingLock(SpinLock);
 
 // SAFETY: every call is forwarded to a `SpinLock`, which provides the mutual exclusion.
 unsafe impl RawLock for CountingLock {
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh lock per use, by design
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "a fresh lock per use, by design"
+    )]
     const INIT: Self = CountingLock(SpinLock::INIT);
 
     fn with_lock<R>(&self, f: impl FnOnce() -> R) -> R {

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 fn answer() -> impl Strategy<Value = Answer> {
     prop_oneof![
         // Mostly "before" and "after": contradictions between the check of the front and
-        // the walk down the tree are what used to corrupt the list.
+        // the walk down the tree are what a list that trusts them to agree corrupts on.
         4 => Just(Answer::Less),
         1 => Just(Answer::Equal),
         4 => Just(Answer::Greater),

@@ -92,10 +92,11 @@ fn serve_all<P: Ord>(requests: &mut Vec<Pending<'_, P>>) -> usize {
     }
 }
 
-/// The case that used to corrupt the list: compared with the front waiter the new one says
-/// "after", and on the walk down the tree "before". It was linked below the front while the
-/// front stayed cached as first, and the next more urgent request overwrote its slot: it
-/// stayed counted but was never served, even with every permit free.
+/// The case that corrupts a list that trusts two comparisons to agree: compared with the
+/// front waiter the new one says "after", and on the walk down the tree "before". Linked
+/// below the front while the front stays cached as first, it would have its slot
+/// overwritten by the next more urgent request: counted, but never served, even with every
+/// permit free.
 #[test]
 fn a_waiter_whose_ord_contradicts_itself_is_still_served() {
     let sem: Semaphore<Scripted> = Semaphore::new_generic(1);
@@ -419,8 +420,8 @@ impl Ord for Reentrant {
 
 static REENTERED: Semaphore<Reentrant> = Semaphore::new_generic(1);
 
-/// With the default spin lock and `std`, the re-entrant call panics (it used to spin
-/// forever); the request that compared fails and the semaphore is untouched.
+/// With the default spin lock and `std`, the re-entrant call panics rather than spinning
+/// forever; the request that compared fails and the semaphore is untouched.
 #[test]
 fn an_ord_that_uses_its_own_semaphore_gets_a_clear_panic_not_a_deadlock() {
     let (tx, rx) = mpsc::channel();

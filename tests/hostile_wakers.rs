@@ -34,8 +34,8 @@ fn without_deadlock(what: &str, f: impl FnOnce() + Send + 'static) {
     }
 }
 
-/// A waker whose `clone` reads the waiter count: the re-poll that stores it used to clone
-/// it under the lock, and spun forever.
+/// A waker whose `clone` reads the waiter count: the re-poll that stores it must clone it
+/// outside the lock, or it spins forever.
 #[test]
 fn a_waker_whose_clone_uses_the_semaphore_is_cloned_outside_the_lock() {
     without_deadlock("waker cloned under the lock", || {
@@ -83,8 +83,8 @@ impl Ord for Touchy {
     }
 }
 
-/// A request whose `Ord` panics while it queues: its waker clone used to be dropped during
-/// the unwinding, still under the lock, so a waker whose `drop` used the semaphore spun
+/// A request whose `Ord` panics while it queues: its waker clone must not be dropped
+/// during the unwinding under the lock, or a waker whose `drop` uses the semaphore spins
 /// forever.
 #[test]
 fn a_waker_whose_drop_uses_the_semaphore_is_dropped_outside_the_lock_when_ord_panics() {

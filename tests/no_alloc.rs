@@ -1,4 +1,4 @@
-//! "No allocation per waiter, ever" (DESIGN §3), checked with a counting global allocator:
+//! "No allocation per waiter" (the crate docs), checked with a counting global allocator:
 //! queueing, serving, cancelling and closing 10,000 waiters allocates nothing.
 //!
 //! The futures are created (and their storage allocated) before counting starts, pinned in

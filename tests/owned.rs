@@ -22,7 +22,7 @@ fn owned_types_are_static_and_thread_safe() {
     assert_send_static::<AcquireOwned<prio_semaphore::FloatPriority>>();
 }
 
-/// The seed's backpressure pattern: acquire *before* spawning, so at most `LIMIT` tasks
+/// The backpressure pattern for 10,000s of tasks: acquire *before* spawning, so at most `LIMIT` tasks
 /// exist at once however many items there are, and every permit comes back at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(miri, ignore)] // tokio's multi-thread runtime

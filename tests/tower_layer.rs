@@ -44,7 +44,10 @@ impl Service<String> for Recorder {
 }
 
 /// Priority from the request's first word: "realtime" 0, "normal" 5, else 10.
-#[allow(clippy::ptr_arg)] // the layer hands it `&Request`, which is `&String` here
+#[allow(
+    clippy::ptr_arg,
+    reason = "the layer hands it `&Request`, which is `&String` here"
+)]
 fn by_word(request: &String) -> i64 {
     match request.split(' ').next() {
         Some("realtime") => 0,

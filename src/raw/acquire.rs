@@ -465,8 +465,8 @@ mod tests {
     use core::pin::pin;
 
     /// The fast path failed, then permits were freed before the lock was taken: the slow
-    /// path must take them without linking the waiter (it used to report "queued", so the
-    /// future returned `Pending` forever while holding the permits).
+    /// path must take them without linking the waiter (were it reported "queued", the
+    /// future would stay `Pending` forever while holding the permits).
     #[test]
     fn slow_path_takes_permits_freed_since_the_fast_path() {
         let sem: RawSemaphore<i64, SpinLock> = RawSemaphore::new(1);

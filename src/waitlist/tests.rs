@@ -425,8 +425,9 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
     }
 }
 
-/// The exact case that used to corrupt the list: compared with the front, the new waiter
-/// says "after"; on the walk down it says "before", and lands in the front's left slot.
+/// The case that corrupts a list that trusts two comparisons to agree: compared with the
+/// front, the new waiter says "after"; on the walk down it says "before", and lands in the
+/// front's left slot.
 /// It must then become the front, not hide below it.
 #[test]
 fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {

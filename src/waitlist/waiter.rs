@@ -157,9 +157,9 @@ impl Ticket {
 /// read of the link follows a write of it: `enqueue` writes it for every waiter it queues,
 /// and nothing reads an unlinked waiter's links.
 ///
-/// A field of its own for the lookup would cost every acquire future 8 bytes (88 → 96 on
-/// 64-bit targets), and every other word that no list reads before the waiter is queued
-/// is a link too, so the lookup stays here.
+/// A field of its own for the lookup would cost every acquire future 8 bytes on 64-bit
+/// targets, and every other word that no list reads before the waiter is queued is a link
+/// too, so the lookup stays here.
 pub(super) union Prev<P> {
     pub(super) link: Link<P>,
     #[cfg(feature = "std")]
@@ -202,9 +202,8 @@ pub(crate) enum WaiterState {
 
 /// One queued permit request: the node embedded in an `Acquire` future.
 ///
-/// Kept small (80 bytes for `i64` priorities on 64-bit targets, 96 with feature
-/// `overtake-limit`) because every acquire future embeds one, and futures are moved into
-/// tasks by copy.
+/// Kept small (the crate docs' "Sizes" give the futures that embed it) because every
+/// acquire future embeds one, and futures are moved into tasks by copy.
 pub(crate) struct Waiter<P> {
     node: UnsafeCell<Node<P>>,
     /// Permits requested: fixed at creation, so it lives outside the node and its owner
