@@ -182,58 +182,7 @@ fn scenario(kind: &'static str, granted_before_cancel: bool, way: Way) {
             _ => assert!(matches!(queued, Ok(Poll::Pending)), "{name}: queued"),
         }
         assert!(matches!(poll(behind.as_mut(), &waker), Ok(Poll::Pending)));
-        match kind {
-            "request queued" => {
-                drop(holder);
-                drop(request);
-            }
-            "request granted" => {
-                drop(holder);
-                assert!(poll(request.as_mut(), noop).is_err(), "{name}: panicked");
-                drop(request);
-            }
-            "request failed: semaphore closed" => {
-                sem.close();
-                assert!(poll(request.as_mut(), noop).is_err(), "{name}: panicked");
-                drop(request);
-                drop(holder);
-            }
-            "request cancelled" => {
-                if granted_before_cancel {
-                    drop(holder);
-                    let dropped = catch_unwind(AssertUnwindSafe(|| drop(request)));
-                    assert!(dropped.is_err(), "{name}: panicked in drop");
-                } else {
-                    let dropped = catch_unwind(AssertUnwindSafe(|| drop(request)));
-                    assert!(dropped.is_err(), "{name}: panicked in drop");
-                    drop(holder);
-                }
-            }
-            "semaphore closed" => {
-                let closed = catch_unwind(AssertUnwindSafe(|| sem.close()));
-                assert!(closed.is_err(), "{name}: panicked in close");
-                assert!(sem.is_closed());
-                assert!(matches!(
-                    poll(request.as_mut(), noop),
-                    Ok(Poll::Ready(Err(_)))
-                ));
-                drop(request);
-                drop(holder);
-            }
-            "granted permits not claimed" => {
-                drop(holder); // granted to `request`, which is not polled
-                std::thread::sleep(Duration::from_millis(5));
-                // An operation that takes the lock warns: a request that queues.
-                let mut next = Box::pin(sem.acquire().priority(5));
-                assert!(
-                    poll(next.as_mut(), noop).is_err(),
-                    "{name}: panicked in the warning"
-                );
-                drop(next);
-                drop(request);
-            }
-            other => unreachable!("{other}"),
-        }
+        provoke(kind, granted_before_cancel, name, &sem, holder, request);
     });
     assert!(
         subscriber.panicked.load(SeqCst),
@@ -256,6 +205,71 @@ fn scenario(kind: &'static str, granted_before_cancel: bool, way: Way) {
         "{name}, {kind}: every permit is back"
     );
     assert_eq!(sem.waiter_count(), 0);
+}
+
+/// Makes the subscriber panic at `kind`, with `request` queued behind `holder` (and the
+/// scenario's `behind` queued after it), then drops everything but `behind`.
+fn provoke(
+    kind: &'static str,
+    granted_before_cancel: bool,
+    name: &str,
+    sem: &Arc<Semaphore>,
+    holder: prio_semaphore::Permit<'_>,
+    mut request: Request<'_>,
+) {
+    let noop = Waker::noop();
+    match kind {
+        "request queued" => {
+            drop(holder);
+            drop(request);
+        }
+        "request granted" => {
+            drop(holder);
+            assert!(poll(request.as_mut(), noop).is_err(), "{name}: panicked");
+            drop(request);
+        }
+        "request failed: semaphore closed" => {
+            sem.close();
+            assert!(poll(request.as_mut(), noop).is_err(), "{name}: panicked");
+            drop(request);
+            drop(holder);
+        }
+        "request cancelled" => {
+            if granted_before_cancel {
+                drop(holder);
+                let dropped = catch_unwind(AssertUnwindSafe(|| drop(request)));
+                assert!(dropped.is_err(), "{name}: panicked in drop");
+            } else {
+                let dropped = catch_unwind(AssertUnwindSafe(|| drop(request)));
+                assert!(dropped.is_err(), "{name}: panicked in drop");
+                drop(holder);
+            }
+        }
+        "semaphore closed" => {
+            let closed = catch_unwind(AssertUnwindSafe(|| sem.close()));
+            assert!(closed.is_err(), "{name}: panicked in close");
+            assert!(sem.is_closed());
+            assert!(matches!(
+                poll(request.as_mut(), noop),
+                Ok(Poll::Ready(Err(_)))
+            ));
+            drop(request);
+            drop(holder);
+        }
+        "granted permits not claimed" => {
+            drop(holder); // granted to `request`, which is not polled
+            std::thread::sleep(Duration::from_millis(5));
+            // An operation that takes the lock warns: a request that queues.
+            let mut next = Box::pin(sem.acquire().priority(5));
+            assert!(
+                poll(next.as_mut(), noop).is_err(),
+                "{name}: panicked in the warning"
+            );
+            drop(next);
+            drop(request);
+        }
+        other => unreachable!("{other}"),
+    }
 }
 
 #[test]
