@@ -352,6 +352,27 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked (caller), hence live.
         unsafe { (*node(w)).waker.replace(waker) }
     }
+
+    /// Removes a linked waiter from its run (and, if it headed its run, from the tree) and
+    /// from the arrival list.
+    ///
+    /// # Safety
+    ///
+    /// The lock is held and `w` is linked in this list (so it, and every waiter it links
+    /// to, is live: invariant 2).
+    unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
+        debug_assert_ne!(
+            self.grants.partial,
+            Some(w),
+            "unlinking a waiter with a partial grant"
+        );
+        // SAFETY: the caller's conditions.
+        unsafe {
+            self.runs.unlink(w);
+            self.arrivals.remove(w);
+        }
+        self.len -= 1;
+    }
 }
 
 impl<P: Ord> WaitList<P> {
@@ -399,29 +420,6 @@ impl<P: Ord> WaitList<P> {
             state(w).store(LINKED, Ordering::Relaxed);
         }
         self.len += 1;
-    }
-}
-
-impl<P> WaitList<P> {
-    /// Removes a linked waiter from its run (and, if it headed its run, from the tree) and
-    /// from the arrival list.
-    ///
-    /// # Safety
-    ///
-    /// The lock is held and `w` is linked in this list (so it, and every waiter it links
-    /// to, is live: invariant 2).
-    unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
-        debug_assert_ne!(
-            self.grants.partial,
-            Some(w),
-            "unlinking a waiter with a partial grant"
-        );
-        // SAFETY: the caller's conditions.
-        unsafe {
-            self.runs.unlink(w);
-            self.arrivals.remove(w);
-        }
-        self.len -= 1;
     }
 }
 

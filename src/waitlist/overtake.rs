@@ -103,13 +103,10 @@ impl<P> Arrivals<P> {
     }
 
     /// Whether the list is kept (it holds every queued waiter or none).
-    #[cfg(any(test, feature = "overtake-limit"))]
+    #[cfg(feature = "overtake-limit")]
     #[inline(always)]
     pub(super) fn is_kept(&self) -> bool {
-        #[cfg(feature = "overtake-limit")]
-        return self.oldest.is_some();
-        #[cfg(not(feature = "overtake-limit"))]
-        false
+        self.oldest.is_some()
     }
 
     /// Appends `w` if the list is kept under `limit` (a limit is set): pass the same limit
@@ -217,9 +214,9 @@ impl<P> Arrivals<P> {
     /// As for [`Arrivals::remove`]; the list is not changed while the walk runs.
     #[cfg(all(test, not(loom)))]
     pub(super) unsafe fn walk(&self) -> std::vec::Vec<NonNull<Waiter<P>>> {
-        let mut out = std::vec::Vec::new();
         #[cfg(feature = "overtake-limit")]
         {
+            let mut out = std::vec::Vec::new();
             let mut cur = self.oldest;
             let mut prev: Link<P> = None;
             while let Some(w) = cur {
@@ -232,7 +229,9 @@ impl<P> Arrivals<P> {
                 prev = Some(w);
             }
             assert_eq!(self.newest, prev, "the newest arrival");
+            out
         }
-        out
+        #[cfg(not(feature = "overtake-limit"))]
+        std::vec::Vec::new()
     }
 }

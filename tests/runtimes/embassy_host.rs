@@ -6,8 +6,6 @@
 //! Each test runs its own executor until its `DONE` flag is set. A ticker task keeps the
 //! executor polling, so a test that never finishes fails after [`LIMIT`] instead of hanging.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Mutex;
 use std::thread;
@@ -102,7 +100,7 @@ fn embassy_tasks_are_served_by_priority_then_arrival() {
         spawner.spawn(order_driver(spawner).expect("driver spawns once"));
     });
     assert_eq!(*ORDER.lock().unwrap(), ["a", "b", "c", "d", "e"]);
-    common::assert_exact(&ORDER_SEM, 1);
+    crate::common::assert_exact(&ORDER_SEM, 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,7 +151,7 @@ fn an_embassy_timeout_cancels_a_queued_acquire_and_loses_nothing() {
     run(&TIMEOUT_DONE, |spawner| {
         spawner.spawn(timeout_driver(spawner).expect("driver spawns once"));
     });
-    common::assert_exact(&TIMEOUT_SEM, 1);
+    crate::common::assert_exact(&TIMEOUT_SEM, 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -193,5 +191,5 @@ fn a_release_on_another_thread_wakes_the_embassy_task() {
         spawner.spawn(cross_waiter().expect("spawns once"));
     });
     releaser.join().unwrap();
-    common::assert_exact(&CROSS_SEM, 2);
+    crate::common::assert_exact(&CROSS_SEM, 2);
 }

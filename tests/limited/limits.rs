@@ -2,11 +2,9 @@
 //! not the `limit`, so `usize::MAX` used as "unbounded" costs nothing extra; a limit of one
 //! works; zero is refused.
 //!
-//! The tests' counting global allocator (`common::counting_alloc`) counts the live heap
+//! The tests' counting global allocator (`crate::common::counting_alloc`) counts the live heap
 //! bytes of each thread, so tests running in parallel (and the harness) do not disturb
 //! each other's figures.
-
-mod common;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -14,14 +12,11 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use common::counting_alloc::{measure, PerThreadCounter};
-use common::yield_now;
+use crate::common::counting_alloc::measure;
+use crate::common::yield_now;
 use futures::channel::oneshot;
 use futures::stream::{FusedStream, Stream};
 use prio_semaphore::{limited, Semaphore};
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 /// Drives `stream` to its end by hand, polling again whenever it is pending (its futures
 /// wake themselves), and returns how many outputs it yielded.

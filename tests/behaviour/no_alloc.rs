@@ -4,23 +4,18 @@
 //! The futures are created (and their storage allocated) before counting starts, pinned in
 //! place in one boxed slice. Counting is per thread, so the test harness and tests running
 //! in parallel do not disturb it. This file is its own test binary because it installs a
-//! `#[global_allocator]` (the tests' shared one, `common::counting_alloc`).
-
-mod common;
+//! `#[global_allocator]` (the tests' shared one, `crate::common::counting_alloc`).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Waker;
 
-use common::counting_alloc::{allocations_during, PerThreadCounter};
-use common::{assert_exact, expect_ready, poll_with, FlagWaker};
+use crate::common::counting_alloc::allocations_during;
+use crate::common::{assert_exact, expect_ready, poll_with, FlagWaker};
 use prio_semaphore::{Acquire, Semaphore};
 
 /// Waiters per test: enough that any per-waiter allocation shows, few enough for miri.
 const N: usize = if cfg!(miri) { 300 } else { 10_000 };
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 #[test]
 fn the_counting_allocator_counts() {

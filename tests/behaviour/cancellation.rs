@@ -7,13 +7,11 @@
 //! The state-by-state tests poll by hand with flag wakers and run under miri; the timeout
 //! tests need real timers and are skipped there.
 
-mod common;
-
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{assert_exact, expect_ready, poll_noop, poll_with, FlagWaker};
+use crate::common::{assert_exact, expect_ready, poll_noop, poll_with, FlagWaker};
 use prio_semaphore::{Acquire, Semaphore};
 
 /// Polls `fut` once with a fresh flag waker, asserts it is queued, and returns the flag.
@@ -347,7 +345,7 @@ fn tokio_timeout_succeeds_when_the_permit_is_released_before_the_deadline() {
     tokio_rt().block_on(async {
         let acquire = tokio::time::timeout(GENEROUS, sem.acquire());
         let release = async {
-            common::yield_until("the acquire is queued", || sem.waiter_count() == 1).await;
+            crate::common::yield_until("the acquire is queued", || sem.waiter_count() == 1).await;
             drop(held);
         };
         let (result, ()) = tokio::join!(acquire, release);
@@ -366,7 +364,7 @@ fn after_a_tokio_timeout_its_partial_grant_goes_to_the_next_waiter() {
     tokio_rt().block_on(async {
         let big = tokio::time::timeout(SHORT, sem.acquire_many(3));
         let small = async {
-            common::yield_until("big is queued", || sem.waiter_count() == 1).await;
+            crate::common::yield_until("big is queued", || sem.waiter_count() == 1).await;
             tokio::time::timeout(GENEROUS, sem.acquire_many(2)).await
         };
         let (big, small) = tokio::join!(big, small);
@@ -416,7 +414,7 @@ fn async_std_timeout_elapses_then_counts_are_exact_and_the_next_waiter_is_served
         // A timed-out front request hands its collected permits on.
         let big = async_std::future::timeout(SHORT, sem.acquire_many(2));
         let small = async {
-            common::yield_until("big is queued", || sem.waiter_count() == 1).await;
+            crate::common::yield_until("big is queued", || sem.waiter_count() == 1).await;
             async_std::future::timeout(GENEROUS, sem.acquire()).await
         };
         let (big, small) = futures::future::join(big, small).await;
@@ -435,7 +433,7 @@ fn async_std_timeout_succeeds_when_the_permit_is_released_before_the_deadline() 
         let held = sem.try_acquire().unwrap();
         let acquire = async_std::future::timeout(GENEROUS, sem.acquire_many(1));
         let release = async {
-            common::yield_until("the acquire is queued", || sem.waiter_count() == 1).await;
+            crate::common::yield_until("the acquire is queued", || sem.waiter_count() == 1).await;
             drop(held);
         };
         let (result, ()) = futures::future::join(acquire, release).await;

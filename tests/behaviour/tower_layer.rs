@@ -2,8 +2,6 @@
 //! contract, cancellation at every stage, a closed semaphore, a failing inner service and
 //! a panicking priority function. The HTTP side is in `tests/web_priority.rs`.
 
-mod common;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use common::{assert_exact, expect_panic, expect_ready, poll_noop};
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop};
 use prio_semaphore::tower::{PriorityLimit, PriorityLimitLayer};
 use prio_semaphore::{AcquireError, Semaphore};
 use tower::{BoxError, Layer, Service, ServiceExt};

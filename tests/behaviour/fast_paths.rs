@@ -2,12 +2,10 @@
 //! forgetting permits never take the wait list's lock (one atomic word does it all), and the
 //! lock is taken exactly when someone waits. Checked with a lock that counts its uses.
 
-mod common;
-
 use std::cell::Cell;
 use std::pin::pin;
 
-use common::{expect_ready, poll_noop};
+use crate::common::{expect_ready, poll_noop};
 use prio_semaphore::{RawLock, Semaphore, SpinLock};
 
 thread_local! {

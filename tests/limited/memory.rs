@@ -4,18 +4,13 @@
 //! In a test binary of its own, with a single test, and counting only the allocations of
 //! the thread that measures (the test harness's own threads allocate now and then).
 
-mod common;
-
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use common::counting_alloc::{live_bytes, measure, PerThreadCounter, Usage};
-use common::yield_now;
+use crate::common::counting_alloc::{live_bytes, measure, Usage};
+use crate::common::yield_now;
 use futures::Stream;
 use prio_semaphore::{limited, Semaphore};
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 const LIMIT: usize = 100;
 /// Each future carries this much state, so a materialised input would be plain to see.

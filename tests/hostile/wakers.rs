@@ -2,8 +2,6 @@
 //! or drop the request they belong to, or panic. None of that user code runs under the
 //! semaphore's lock, so none of it can deadlock, lose a permit or strand a waiter.
 
-mod common;
-
 use std::cmp::Ordering;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,8 +10,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::hook_waker::{hook_waker, Hooks};
-use common::{assert_exact, expect_panic, expect_ready, poll_noop, poll_with, FlagWaker};
+use crate::common::hook_waker::{hook_waker, Hooks};
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop, poll_with, FlagWaker};
 use prio_semaphore::{AcquireOwned, OwnedPermit, Semaphore};
 
 /// Runs `f` on a thread of its own and fails the test if it has not finished within a

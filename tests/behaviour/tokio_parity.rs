@@ -1,14 +1,12 @@
 //! tokio parity: the `blocking_acquire*` names, and `.priority(p)` taking every integer a
 //! caller is likely to have (saturating beyond the priority type's range).
 
-mod common;
-
 use std::cmp::Reverse;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common::{assert_exact, expect_ready, poll_with, FlagWaker};
+use crate::common::{assert_exact, expect_ready, poll_with, FlagWaker};
 use prio_semaphore::{priority_scope, FloatPriority, IntoPriority, Semaphore};
 
 /// Spins (yielding) until `sem` has `n` waiters.

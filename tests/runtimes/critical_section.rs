@@ -1,14 +1,12 @@
 //! `CriticalSectionLock`, tested on the host with `critical-section`'s `std` implementation.
 #![cfg(feature = "critical-section")]
 
-mod common;
-
 use std::cmp::Ordering;
 use std::pin::pin;
 use std::sync::Arc;
 use std::thread;
 
-use common::{assert_exact, expect_panic, expect_ready, poll_noop, Gauge};
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop, Gauge};
 use prio_semaphore::{CriticalSectionLock, Semaphore};
 
 type CsSemaphore<P = i64> = Semaphore<P, CriticalSectionLock>;

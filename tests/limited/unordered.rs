@@ -4,8 +4,6 @@
 //! Tests that drive the stream by hand (a no-op or counting waker and `poll_next`) need no
 //! runtime and also run under miri; those that need a runtime are ignored there.
 
-mod common;
-
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use common::yield_now;
+use crate::common::yield_now;
 use futures::channel::{mpsc, oneshot};
 use futures::stream::{FusedStream, Stream, StreamExt};
 use prio_semaphore::{limited, Semaphore};

@@ -6,18 +6,13 @@
 //! This binary installs a counting global allocator (per thread) to check that blocking
 //! allocates nothing once a thread has waited before.
 
-mod common;
-
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use common::counting_alloc::{allocations, PerThreadCounter};
-use common::{assert_exact, expect_ready, poll_with, FlagWaker};
+use crate::common::counting_alloc::allocations;
+use crate::common::{assert_exact, expect_ready, poll_with, FlagWaker};
 use prio_semaphore::{priority_scope, AcquireError, Semaphore};
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 /// Spins (yielding) until `sem` has `n` waiters.
 fn wait_for_waiters<P>(sem: &Semaphore<P>, n: usize) {

@@ -1,12 +1,10 @@
 //! Owned permits: `acquire_owned` and friends through an `Arc<Semaphore>`.
 
-mod common;
-
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{
+use crate::common::{
     assert_exact, expect_panic, expect_ready, poll_noop, poll_with, yield_now, FlagWaker, Gauge,
 };
 use prio_semaphore::{AcquireOwned, OwnedPermit, OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -33,7 +31,7 @@ async fn acquire_before_spawn_bounds_the_number_of_live_tasks() {
     /// A task's state: the gauge guard is a field declared before the permit, so the task
     /// stops counting as alive before it gives its permit back.
     struct Slot<'g> {
-        _alive: common::GaugeGuard<'g>,
+        _alive: crate::common::GaugeGuard<'g>,
         _permit: OwnedPermit,
     }
 

@@ -4,8 +4,6 @@
 //! panic happens, but no waiter, permit or wake-up is ever lost, and nothing is unsound
 //! (miri runs these tests).
 
-mod common;
-
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::pin::{pin, Pin};
@@ -14,7 +12,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{assert_exact, expect_panic, expect_ready, poll_noop};
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop};
 use prio_semaphore::{Acquire, Permit, Semaphore};
 
 /// A priority with a rank, and optionally a script of answers that its comparisons give

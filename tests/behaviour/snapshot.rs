@@ -1,15 +1,13 @@
 //! `Semaphore::summary`, `snapshot_into` and `snapshot`: exact figures in each state of
 //! the line, with an `Ord` that lies, and without allocating or comparing.
 
-mod common;
-
 use std::cmp::Ordering;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 
-use common::counting_alloc::{allocations, PerThreadCounter};
+use crate::common::counting_alloc::allocations;
 use prio_semaphore::{ClassInfo, PartialGrant, Semaphore, Summary};
 
 fn poll<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
@@ -262,9 +260,6 @@ fn a_lying_ord_neither_hides_waiters_nor_is_asked() {
     sem.close();
     check(&sem, 0, 0);
 }
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 #[test]
 fn snapshot_into_never_allocates() {

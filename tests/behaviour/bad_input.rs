@@ -4,14 +4,12 @@
 //!
 //! Everything here is polled by hand, so the whole file runs under miri.
 
-mod common;
-
 use std::cmp::Ordering;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
-use common::{
+use crate::common::{
     assert_exact, expect_panic, expect_ready, poll_noop, poll_with, FlagWaker, PanickingWaker,
     WAKER_PANIC,
 };

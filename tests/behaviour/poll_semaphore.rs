@@ -3,18 +3,13 @@
 //! Everything is polled by hand with recording wakers, so each step is deterministic. This
 //! binary installs a per-thread counting allocator to check the allocation bound.
 
-mod common;
-
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use common::counting_alloc::{allocations, PerThreadCounter};
-use common::{assert_exact, FlagWaker};
+use crate::common::counting_alloc::allocations;
+use crate::common::{assert_exact, FlagWaker};
 use futures::StreamExt;
 use prio_semaphore::{OwnedPermit, PollSemaphore, Semaphore};
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 fn ready<P, L: prio_semaphore::RawLock>(
     poll: Poll<Option<OwnedPermit<P, L>>>,

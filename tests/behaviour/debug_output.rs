@@ -1,11 +1,9 @@
 //! What `{:?}` shows of a semaphore and of a request: the figures an operator reads in a
 //! log line, so they must be the true ones.
 
-mod common;
-
 use std::pin::pin;
 
-use common::{expect_ready, poll_noop};
+use crate::common::{expect_ready, poll_noop};
 use prio_semaphore::Semaphore;
 
 #[test]

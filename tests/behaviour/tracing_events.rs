@@ -1,7 +1,6 @@
 //! The `tracing` events (feature `tracing`): what each one says, with a hand-written
 //! subscriber that records them, and that they are emitted outside the semaphore's lock.
 
-#[path = "tracing_events/panics.rs"]
 mod panics;
 
 use std::collections::BTreeMap;
@@ -211,7 +210,10 @@ fn priorities_shown_by_value_or_by_type_name() {
         .filter(|e| e.message() == "request queued")
         .map(|e| e.field("priority").to_owned())
         .collect();
-    assert_eq!(shown, ["0.25", "<tracing_events::Urgency>", "200", "-7"]);
+    assert_eq!(
+        shown,
+        ["0.25", "<behaviour::tracing_events::Urgency>", "200", "-7"]
+    );
 }
 
 #[test]

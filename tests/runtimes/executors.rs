@@ -9,15 +9,13 @@
 //! is known even on multi-threaded executors, and with a single permit the order in which
 //! they record themselves is the order in which they were served.
 
-mod common;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
-use common::{yield_now, yield_until, Gauge};
+use crate::common::{yield_now, yield_until, Gauge};
 use prio_semaphore::Semaphore;
 
 /// A spawned task, boxed so every runtime can take it.

@@ -2,15 +2,13 @@
 //! `ScopedRawMutexLock` (feature `mutex-traits`), on the host.
 #![cfg(all(feature = "embassy-sync", feature = "mutex-traits"))]
 
-mod common;
-
 use std::cell::UnsafeCell;
 use std::cmp::Ordering;
 use std::pin::pin;
 use std::sync::Arc;
 use std::thread;
 
-use common::{assert_exact, expect_panic, expect_ready, poll_noop, Gauge};
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop, Gauge};
 use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
 use maitake_sync::spin::Spinlock;
 use mutex_traits::{ConstInit, ScopedRawMutex};

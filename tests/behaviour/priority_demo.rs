@@ -2,7 +2,7 @@
 //! `asyncio.PrioritySemaphore` proposal showed.
 
 #[allow(dead_code, reason = "the example's `main` is not used here")]
-#[path = "../examples/demo/examples/priority_demo.rs"]
+#[path = "../../examples/demo/examples/priority_demo.rs"]
 mod demo;
 
 #[test]

@@ -7,10 +7,7 @@
 //! 256 cases by default (`PROPTEST_CASES` overrides); under miri, 8 cases of at most 24
 //! steps. The fuzz target `fuzz/fuzz_targets/hostile.rs` runs the same interpreter.
 
-#[path = "hostile/interp.rs"]
-mod interp;
-
-use interp::{Answer, Hostile, Op};
+use crate::interp::{Answer, Hostile, Op};
 use proptest::prelude::*;
 
 fn answer() -> impl Strategy<Value = Answer> {

@@ -4,21 +4,16 @@
 //! that scopes never allocate. It counts per thread, so other tests running in parallel do
 //! not disturb the count.
 
-mod common;
-
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use common::counting_alloc::{allocations, PerThreadCounter};
-use common::{assert_exact, expect_panic, expect_ready, poll_noop, yield_until};
+use crate::common::counting_alloc::allocations;
+use crate::common::{assert_exact, expect_panic, expect_ready, poll_noop, yield_until};
 use prio_semaphore::{
     current_priority, priority_scope, with_priority, AcquireError, FloatPriority, Semaphore,
 };
-
-#[global_allocator]
-static ALLOCATOR: PerThreadCounter = PerThreadCounter;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 enum Urgency {
@@ -112,7 +107,7 @@ fn a_future_scope_is_restored_when_a_poll_panics() {
 fn a_future_scope_applies_only_while_the_future_is_polled() {
     let mut fut = pin!(with_priority(5_i64, async {
         assert_eq!(current_priority::<i64>(), Some(5));
-        common::yield_now().await;
+        crate::common::yield_now().await;
         assert_eq!(current_priority::<i64>(), Some(5));
         "done"
     }));
@@ -369,7 +364,7 @@ fn a_future_scope_follows_the_future_to_another_thread() {
         let sem = sem.clone();
         async move {
             assert_eq!(current_priority::<i64>(), Some(4));
-            common::yield_now().await;
+            crate::common::yield_now().await;
             // Now on another thread: the scope is still there, and applies to requests.
             assert_eq!(current_priority::<i64>(), Some(4));
             sem.acquire_owned().await
