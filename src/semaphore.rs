@@ -815,19 +815,21 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// # Limits
     ///
     /// There is no background thread: the check runs at the end of the semaphore's
-    /// operations that take its lock (an acquire that has to queue, a release or
-    /// `add_permits` while requests wait, a cancellation), which a stuck line keeps making.
-    /// A grant is reported by the first such operation after `limit`, not at `limit`, and
-    /// not at all if the semaphore is not used again. At most 16 unclaimed grants are
+    /// operations that a stuck line keeps making (a poll of a request, a release or
+    /// `add_permits` while requests wait, a cancellation). A grant is reported by the
+    /// first such operation after `limit`, not at `limit`, and not at all if the semaphore
+    /// is not used again. At most 16 unclaimed grants are
     /// watched at once, and grants made before the watch was turned on are not watched.
     /// The priority is shown as in the other `tracing` events (by value for integers and
     /// floats, else by type name).
     ///
     /// # Cost
     ///
-    /// Off (the default): one relaxed load per locked operation. On: the grant's number,
-    /// permits and priority copied under the lock; after it, a clock read and a scan of 16
-    /// slots behind a `std` mutex; the poll that claims a grant takes that mutex once.
+    /// Off (the default): one relaxed load per locked operation. On: each poll takes the
+    /// observed path of the `tracing` events; a grant's number, permits and priority are
+    /// copied under the lock, and after it noted behind a `std` mutex; the poll that
+    /// claims a grant takes that mutex once; while a noted grant is not yet warned about,
+    /// each of the operations above reads the clock and scans 16 slots behind the mutex.
     ///
     /// # Examples
     ///

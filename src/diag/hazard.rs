@@ -6,8 +6,9 @@
 //! request's priority and permits.
 //!
 //! There is no background thread: the check runs at the end of the semaphore's operations
-//! that take its lock (an acquire that queues, a release or `add_permits` while requests
-//! wait, a cancellation), which are exactly the operations a stuck line keeps making. So an
+//! that a stuck line keeps making (a poll of a request while the watch is on, a release or
+//! `add_permits` while requests wait, a cancellation), and costs a load while no grant is
+//! waiting to be warned about. So an
 //! unclaimed grant is reported by the first such operation after the time limit, not at the
 //! limit itself, and not at all if the semaphore is never used again. At most
 //! [`TRACKED`] unclaimed grants are watched at once (more are not reported), and grants made
@@ -21,7 +22,7 @@
 //! notes after the lock is released ([`Watch::absorb`]), hears of each grant taken or handed
 //! back ([`Watch::claimed`]), and warns at the end of a locked operation ([`Watch::check`]).
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -145,6 +146,9 @@ pub(crate) struct Watch {
     limit_ns: AtomicU64,
     /// Whether the wait list records grants (the lock holder passes it on).
     on: AtomicBool,
+    /// Watched grants not warned about yet: the table's count, mirrored (under its mutex)
+    /// so that [`Watch::check`] looks at the table only when there is something to find.
+    unwarned: AtomicUsize,
     table: Mutex<Table>,
 }
 
@@ -169,6 +173,7 @@ impl Watch {
         Self {
             limit_ns: AtomicU64::new(0),
             on: AtomicBool::new(false),
+            unwarned: AtomicUsize::new(0),
             table: Mutex::new(Table {
                 outstanding: [None; TRACKED],
                 claimed_early: [NO_GRANT_SEQ; TRACKED],
@@ -195,6 +200,7 @@ impl Watch {
             let mut table = self.lock();
             table.outstanding = [None; TRACKED];
             table.claimed_early = [NO_GRANT_SEQ; TRACKED];
+            self.unwarned.store(0, Ordering::Relaxed);
         }
     }
 
@@ -227,17 +233,19 @@ impl Watch {
                     since: now,
                     warned: false,
                 });
+                self.unwarned.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// At the end of a locked operation, outside every lock, once the operation's permits
-    /// are accounted for: warns, once each, about grants unclaimed for longer than the
-    /// limit. `semaphore` is the semaphore's address.
+    /// At the end of an operation, outside every lock, once the operation's permits are
+    /// accounted for: warns, once each, about grants unclaimed for longer than the limit.
+    /// `semaphore` is the semaphore's address. Two loads while nothing is to be warned
+    /// about.
     #[inline]
     pub(crate) fn check(&self, semaphore: *const ()) {
         let limit = self.limit_ns.load(Ordering::Relaxed);
-        if limit != 0 {
+        if limit != 0 && self.unwarned.load(Ordering::Relaxed) != 0 {
             self.warn_overdue(semaphore, Duration::from_nanos(limit));
         }
     }
@@ -256,6 +264,7 @@ impl Watch {
             for (slot, out) in due.zip(overdue.iter_mut()) {
                 slot.warned = true;
                 *out = Some(*slot);
+                self.unwarned.fetch_sub(1, Ordering::Relaxed);
             }
         }
         // Outside every lock: a subscriber is user code.
@@ -289,7 +298,12 @@ impl Watch {
             .iter_mut()
             .find(|slot| slot.is_some_and(|s| s.note.seq == seq));
         match found {
-            Some(slot) => *slot = None,
+            Some(slot) => {
+                if slot.is_some_and(|s| !s.warned) {
+                    self.unwarned.fetch_sub(1, Ordering::Relaxed);
+                }
+                *slot = None;
+            }
             None => {
                 let at = table.next_early;
                 table.claimed_early[at] = seq;
