@@ -22,7 +22,7 @@
 //! notes after the lock is released ([`Watch::absorb`]), hears of each grant taken or handed
 //! back ([`Watch::claimed`]), and warns at the end of a locked operation ([`Watch::check`]).
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -147,8 +147,9 @@ pub(crate) struct Watch {
     /// Whether the wait list records grants (the lock holder passes it on).
     on: AtomicBool,
     /// Watched grants not warned about yet: the table's count, mirrored (under its mutex)
-    /// so that [`Watch::check`] looks at the table only when there is something to find.
-    unwarned: AtomicUsize,
+    /// so that [`Watch::check`] looks at the table only when there is something to find
+    /// (at most [`TRACKED`]: 32 bits, beside `on`, cost the semaphore no bytes).
+    unwarned: AtomicU32,
     table: Mutex<Table>,
 }
 
@@ -173,7 +174,7 @@ impl Watch {
         Self {
             limit_ns: AtomicU64::new(0),
             on: AtomicBool::new(false),
-            unwarned: AtomicUsize::new(0),
+            unwarned: AtomicU32::new(0),
             table: Mutex::new(Table {
                 outstanding: [None; TRACKED],
                 claimed_early: [NO_GRANT_SEQ; TRACKED],
