@@ -188,6 +188,9 @@ impl Drop for Unlink<'_> {
 /// }
 /// # spawn_with_callers_priority(async {});
 /// ```
+// `inline`: instantiated in each caller's codegen unit, so that the thread-local access
+// inlines into a request's first poll wherever the compiler puts the rest of it.
+#[inline]
 pub fn current_priority<P: Clone + 'static>() -> Option<P> {
     INNERMOST.with(|innermost| {
         let mut link = innermost.get();

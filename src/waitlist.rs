@@ -308,6 +308,7 @@ impl<P> WaitList<P> {
     /// # Safety
     ///
     /// `waiter` is either unlinked or linked in this list.
+    #[inline]
     pub(crate) unsafe fn cancel(&mut self, waiter: Pin<&Waiter<P>>) -> Option<Option<Waker>> {
         if waiter.state() != WaiterState::Linked {
             return None;

@@ -29,6 +29,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     /// # Safety
     ///
     /// As for [`WaitList::enqueue`] on this semaphore's list.
+    #[inline]
     unsafe fn enqueue(
         &self,
         list: &mut WaitList<P>,
@@ -141,11 +142,17 @@ impl<P> RawAcquire<P> {
         let lookup = self.as_mut().project().waiter.take_ambient_lookup();
         if let Some(priority) = lookup.and_then(|lookup| lookup()) {
             // Never polled, so never queued: nothing points to the request being replaced.
-            let renewed = Self {
-                waiter: Waiter::new(priority, self.needed()),
-                trace: self.trace.renewed(),
-            };
+            let renewed = self.renewed(priority);
             self.set(renewed);
+        }
+    }
+
+    /// A request like this one (never polled) at another priority.
+    #[cfg(feature = "std")]
+    fn renewed(&self, priority: P) -> Self {
+        Self {
+            waiter: Waiter::new(priority, self.needed()),
+            trace: self.trace.renewed(),
         }
     }
 

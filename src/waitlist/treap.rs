@@ -66,6 +66,7 @@ impl<P> Treap<P> {
     ///
     /// The tree's conditions (module docs); `w` is live and unlinked, and `place` is what
     /// `find_place` answered for it, with no change to the tree since.
+    #[inline]
     pub(super) unsafe fn link(&mut self, w: NonNull<Waiter<P>>, place: Place<P>) {
         // SAFETY: the caller's conditions.
         unsafe {
@@ -94,6 +95,7 @@ impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions (module docs); `w` is linked here.
+    #[inline]
     pub(super) unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
@@ -233,6 +235,7 @@ impl<P> Treap<P> {
     ///
     /// The tree's conditions (module docs); `w` is live and unlinked, and the slot of
     /// `parent` that `left` names is free (as found by `find_place`).
+    #[inline]
     unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
         // SAFETY: the caller's conditions.
         unsafe {
