@@ -9,6 +9,7 @@
 //! | `diag/shown.rs` | `Shown`, a priority as events show it, and the events' target |
 //! | `diag/trace.rs` | [`RequestTrace`], the events of one request, and those of `close` |
 //! | `diag/hazard.rs` | [`Watch`], [`GrantNotes`], [`WaiterNote`]: the futurelock watch |
+//! | `diag/after.rs` | [`After`], how an observed poll ended, as the core reports it |
 //! | `diag/off.rs` | the zero-sized stand-ins |
 //!
 //! # The hooks
@@ -33,6 +34,7 @@
 //! cancellation or a release the permits have been handed on and the wakers woken. The
 //! hooks under the lock (`on_grant`, `take`) and `absorb` and `claimed` send no event.
 
+mod after;
 #[cfg(all(feature = "std", feature = "tracing"))]
 mod hazard;
 mod off;
@@ -46,5 +48,6 @@ use off::hazard;
 #[cfg(not(feature = "tracing"))]
 use off::trace;
 
+pub(crate) use after::After;
 pub(crate) use hazard::{GrantNotes, WaiterNote, Watch};
-pub(crate) use trace::{closed, reports_close, After, Before, RequestTrace};
+pub(crate) use trace::{closed, reports_close, Before, RequestTrace};

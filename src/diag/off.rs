@@ -8,6 +8,7 @@ pub(super) mod trace {
     use core::marker::PhantomData;
 
     use super::hazard::WaiterNote;
+    use crate::diag::after::After;
 
     #[derive(Debug)]
     pub(crate) struct RequestTrace<P>(PhantomData<P>);
@@ -25,13 +26,6 @@ pub(super) mod trace {
         pub(crate) fn wants_depth(&self) -> bool {
             false
         }
-    }
-
-    #[derive(Clone, Copy)]
-    pub(crate) enum After {
-        Queued { depth: usize },
-        Granted { grants_waited: u32 },
-        Failed,
     }
 
     impl<P> Default for RequestTrace<P> {

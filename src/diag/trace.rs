@@ -10,6 +10,7 @@
 
 use core::fmt;
 
+use super::after::After;
 use super::hazard::WaiterNote;
 use super::shown::{show_type, show_value, Shown, TARGET};
 
@@ -56,17 +57,6 @@ impl Before {
             }
         )
     }
-}
-
-/// How an observed poll ended, as the core reports it.
-#[derive(Clone, Copy)]
-pub(crate) enum After {
-    /// In line; `depth` is the number of queued requests (0 unless `wants_depth`).
-    Queued { depth: usize },
-    /// Granted; `grants_waited` is how many requests were served while it waited.
-    Granted { grants_waited: u32 },
-    /// The semaphore was closed (or the request was too large).
-    Failed,
 }
 
 impl<P> Default for RequestTrace<P> {

@@ -11,15 +11,14 @@ use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures::StreamExt;
 use prio_semaphore::{limited, AcquireError, PollSemaphore, Semaphore};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+
+use super::Recorder;
 
 /// Every event the crate sends, by the start of its message.
 const KINDS: [&str; 6] = [
@@ -31,59 +30,45 @@ const KINDS: [&str; 6] = [
     "granted permits not claimed",
 ];
 
-/// Records the messages of the crate's events, and panics at the first one that starts
+/// The module's recorder, with a hook that panics at the first event whose message starts
 /// with `panic_at`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Panicking {
-    panic_at: Option<&'static str>,
+    recorder: Recorder,
     panicked: Arc<AtomicBool>,
-    seen: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Panicking {
     fn at(kind: &'static str) -> Self {
-        Self {
-            panic_at: Some(kind),
-            ..Self::default()
-        }
+        Self::new(Some(kind))
     }
 
-    /// Panics, once, if `message` is of the kind to panic at.
-    fn maybe_panic(&self, message: &str) {
-        if self.panic_at.is_some_and(|kind| message.starts_with(kind))
-            && !self.panicked.swap(true, SeqCst)
-        {
-            panic!("subscriber panics at {message:?}");
-        }
+    /// Never panics: only records.
+    fn recording() -> Self {
+        Self::new(None)
     }
-}
 
-struct Message(String);
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
+    fn new(panic_at: Option<&'static str>) -> Self {
+        let panicked = Arc::new(AtomicBool::new(false));
+        let recorder = Recorder::with_hook({
+            let panicked = panicked.clone();
+            move |event| {
+                let message = event.message();
+                if panic_at.is_some_and(|kind| message.starts_with(kind))
+                    && !panicked.swap(true, SeqCst)
+                {
+                    panic!("subscriber panics at {message:?}");
+                }
+            }
+        });
+        Self { recorder, panicked }
     }
-}
 
-impl Subscriber for Panicking {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "prio_semaphore"
+    /// The messages of the events recorded so far.
+    fn messages(&self) -> BTreeSet<String> {
+        let events = self.recorder.take();
+        events.iter().map(|e| e.message().to_owned()).collect()
     }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        self.seen.lock().unwrap().insert(message.0.clone());
-        self.maybe_panic(&message.0);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
 }
 
 /// A waker that counts its wake-ups.
@@ -170,7 +155,7 @@ fn scenario(kind: &'static str, granted_before_cancel: bool, way: Way) {
     let waker = Waker::from(flag.clone());
     let noop = Waker::noop();
     let mut behind = Box::pin(sem.acquire().priority(9));
-    tracing::subscriber::with_default(subscriber.clone(), || {
+    tracing::subscriber::with_default(subscriber.recorder.clone(), || {
         if kind.starts_with("granted permits") {
             sem.warn_unclaimed_after(Some(Duration::from_millis(1)));
         }
@@ -313,7 +298,7 @@ fn wait_loses_nothing_when_its_events_panic() {
             let sem = sem.clone();
             let subscriber = Panicking::at(kind);
             move || {
-                let result = tracing::subscriber::with_default(subscriber.clone(), || {
+                let result = tracing::subscriber::with_default(subscriber.recorder.clone(), || {
                     catch_unwind(AssertUnwindSafe(|| {
                         sem.acquire().priority(1).wait().map(drop)
                     }))
@@ -350,9 +335,9 @@ fn wait_loses_nothing_when_its_events_panic() {
 /// above cover every event there is.
 #[test]
 fn every_event_kind_is_listed() {
-    let subscriber = Panicking::default();
+    let subscriber = Panicking::recording();
     for way in ways() {
-        tracing::subscriber::with_default(subscriber.clone(), || {
+        tracing::subscriber::with_default(subscriber.recorder.clone(), || {
             let sem = Arc::new(Semaphore::new(1));
             sem.warn_unclaimed_after(Some(Duration::from_millis(1)));
             let noop = Waker::noop();
@@ -384,7 +369,7 @@ fn every_event_kind_is_listed() {
             ));
         });
     }
-    let seen = subscriber.seen.lock().unwrap().clone();
+    let seen = subscriber.messages();
     for message in &seen {
         assert!(
             KINDS.iter().any(|kind| message.starts_with(kind)),
