@@ -242,11 +242,12 @@ impl Watch {
     /// At the end of an operation, outside every lock, once the operation's permits are
     /// accounted for: warns, once each, about grants unclaimed for longer than the limit.
     /// `semaphore` is the semaphore's address. Two loads while nothing is to be warned
-    /// about.
+    /// about. Not while the thread unwinds (permits given back by a guard): a subscriber
+    /// that panicked once may panic again, which would abort; the next operation warns.
     #[inline]
     pub(crate) fn check(&self, semaphore: *const ()) {
         let limit = self.limit_ns.load(Ordering::Relaxed);
-        if limit != 0 && self.unwarned.load(Ordering::Relaxed) != 0 {
+        if limit != 0 && self.unwarned.load(Ordering::Relaxed) != 0 && !std::thread::panicking() {
             self.warn_overdue(semaphore, Duration::from_nanos(limit));
         }
     }
