@@ -26,11 +26,13 @@ fi
 rustup component add miri rust-src --toolchain nightly
 cargo +nightly miri setup
 
-# The library's unit tests and every integration test: all of them run under miri, each
+# The library's unit tests and every integration test of the crate (`-p`: not the other
+# packages of the workspace, whose features would also be unified into the crate's build):
+# all of them run under miri, each
 # file skipping (`#[cfg_attr(miri, ignore)]`) what needs real timers or a real runtime.
 # With `overtake-limit`, whose arrival list is the only pointer code the default build
 # leaves out (everything else is the same in both).
-miri_targets=(--lib --tests --features overtake-limit)
+miri_targets=(-p prio-semaphore --lib --tests --features overtake-limit)
 
 step "miri: Stacked Borrows, strict provenance"
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test "${miri_targets[@]}"

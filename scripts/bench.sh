@@ -13,5 +13,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo bench --bench semaphores -- "$@"
+cargo bench -p prio-semaphore-benches --bench semaphores -- "$@"
 python3 scripts/bench_report.py

@@ -439,7 +439,7 @@ def main() -> int:
         "# Benchmarks: prio-semaphore side by side",
         "",
         "Regenerate everything on this page with **`scripts/bench.sh`** (about 6 minutes: "
-        "`cargo bench --bench semaphores`, then `python3 scripts/bench_report.py`). "
+        "`cargo bench -p prio-semaphore-benches`, then `python3 scripts/bench_report.py`). "
         "Instruction counts come from **`scripts/profile.sh`** (callgrind, needs valgrind; "
         "run it before `scripts/bench.sh` to include them). The benchmarks are in "
         "`benches/semaphores.rs`, whose module docs explain each workload.",

@@ -3,8 +3,10 @@
 # where wall-clock timings on a shared machine are not.
 #
 #   scripts/profile.sh [scenario ...]
+#   PEERS=prio-semaphore scripts/profile.sh     # only these implementations
 #
-# Builds `benches/semaphores.rs` with line tables, runs each scenario once per
+# Builds `benches/semaphores.rs` (package `prio-semaphore-benches`, so the crate has its
+# default features only) with line tables, runs each scenario once per
 # implementation under `valgrind --tool=callgrind`, counting only the measured loop
 # (`profile_measure*`), and writes `target/bench-profile/instructions.json` (read by
 # `scripts/bench_report.py`) plus one `callgrind.<scenario>.<peer>.out` per run for
@@ -19,7 +21,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
   scenarios=(try acquire acquire_priority tasks_equal tasks_classes tasks_random churn
              existing_100 existing_100000 new_100 new_100000)
 fi
-peers=(prio-semaphore tokio async-lock maitake-sync priority-semaphore ranked-semaphore)
+peers=(${PEERS:-prio-semaphore tokio async-lock maitake-sync priority-semaphore ranked-semaphore})
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -27,7 +29,7 @@ out="$target_dir/bench-profile"
 mkdir -p "$out"
 
 bin=$(CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
-  cargo bench --bench semaphores --no-run --message-format=json 2>/dev/null |
+  cargo bench -p prio-semaphore-benches --bench semaphores --no-run --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for line in sys.stdin:

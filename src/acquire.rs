@@ -114,7 +114,7 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     /// # drop(permit);
     /// # });
     /// ```
-    #[inline(always)] // a builder: in place after inlining, not a 104-byte move in and out
+    #[inline(always)] // a builder: in place after inlining, not a move of the future in and out
     pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.request.set_priority(priority.into_priority());
         self
@@ -140,8 +140,8 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     /// thread, and never back to the thread that released it (it would overtake the line).
     /// Threads contending for few permits therefore pay for waking the next one in line:
     /// with more threads than cores, about one context switch per hand-off, as with tokio's
-    /// and maitake-sync's semaphores, where `async-lock`, which lets the releaser take its
-    /// permit straight back, was about 100× faster and gave up the order. Before it parks,
+    /// and maitake-sync's semaphores, against which `async-lock`, which lets the releaser
+    /// take its permit straight back, is about 100× faster and gives up the order. Before it parks,
     /// `wait()` watches for its wake-up for a moment (100 `spin_loop` hints), which skips
     /// the park and the wake-up whenever the next thread in line is still running: measured
     /// with 2 to 8 threads on 2 cores, that made hand-offs up to about 100 times cheaper
@@ -269,7 +269,7 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
     /// # drop(permit);
     /// # });
     /// ```
-    #[inline(always)] // a builder: in place after inlining, not a 104-byte move in and out
+    #[inline(always)] // a builder: in place after inlining, not a move of the future in and out
     pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.request.set_priority(priority.into_priority());
         self

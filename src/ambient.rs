@@ -26,7 +26,8 @@
 //!   of the same call ([`Unlink`]), so leaving the scope in any way (return or unwind)
 //!   restores the enclosing one.
 //! * **Lookup at first poll.** A request reads the chain when it is first polled (see
-//!   `AmbientLookup` in `request.rs`): that is when it joins the line, and futures are lazy,
+//!   `RawAcquire::with_ambient_lookup` in `raw/acquire.rs`): that is when it joins the
+//!   line, and futures are lazy,
 //!   so `with_priority(p, sem.acquire())` and library futures built eagerly before the scope
 //!   both take the scope's priority, as they would with a task-local.
 //! * **A scope belongs to a call, not to a task.** It covers everything polled on this
@@ -187,6 +188,9 @@ impl Drop for Unlink<'_> {
 /// }
 /// # spawn_with_callers_priority(async {});
 /// ```
+// `inline`: instantiated in each caller's codegen unit, so that the thread-local access
+// inlines into a request's first poll wherever the compiler puts the rest of it.
+#[inline]
 pub fn current_priority<P: Clone + 'static>() -> Option<P> {
     INNERMOST.with(|innermost| {
         let mut link = innermost.get();

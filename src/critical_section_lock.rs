@@ -72,7 +72,10 @@ impl CriticalSectionLock {
 // releases the critical section if the closure panics, and `Release` clears `held` on unwind.
 unsafe impl RawLock for CriticalSectionLock {
     #[cfg(not(loom))]
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh lock per use, by design
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "a fresh lock per use, by design"
+    )]
     const INIT: Self = Self::unlocked();
 
     #[cfg(loom)]

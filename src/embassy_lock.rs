@@ -106,7 +106,10 @@ unsafe impl<M: RawMutex + Sync> Sync for EmbassyRawMutexLock<M> {}
 // calls wait or panic, never overlap.
 unsafe impl<M: RawMutex> RawLock for EmbassyRawMutexLock<M> {
     #[cfg(not(loom))]
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh lock per use, by design
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "a fresh lock per use, by design"
+    )]
     const INIT: Self = Self::unlocked();
 
     #[cfg(loom)]

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::raw::MAX_PERMITS;
+use crate::max_permits::MAX_PERMITS;
 
 /// Why an [`Acquire`](crate::Acquire) future failed.
 ///

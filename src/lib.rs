@@ -87,9 +87,13 @@
 //! | `request cancelled` | `DEBUG` | `semaphore`, `priority`, `permits`, `granted` (its permits had been handed over, and were handed on) |
 //! | `request failed: semaphore closed` | `DEBUG` | `semaphore`, `priority`, `permits` |
 //! | `semaphore closed` | `DEBUG` | `semaphore`, `waiters` (queued requests it fails) |
+//! | `granted permits not claimed: …` | `WARN` | `semaphore`, `priority`, `permits`, `unclaimed_for` (`Duration`); only with `Semaphore::warn_unclaimed_after`, below |
 //!
 //! Events are emitted by the request's own poll or drop, after the lock is released. A
-//! request that gets its permits in its first poll never waited and emits nothing. The
+//! request that gets its permits in its first poll never waited and emits nothing. A
+//! subscriber may panic in any event: the panic reaches the caller of the poll, drop,
+//! release or `close` that sent it, and nothing is lost (permits a poll had taken go back
+//! as the panic unwinds; a request in line stays there until it is dropped). The
 //! `priority` field shows primitive integers, `f32`, `f64` and [`FloatPriority`] by value
 //! and other types by their type name: the crate cannot require `P: Debug`, so it
 //! recognises those types by `TypeId` and copies the number out before the request
@@ -131,7 +135,7 @@
 //! |---|---|---|
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
-//! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes (88 → 104), limit or not |
+//! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes ("Sizes" above), limit or not |
 //! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
 //! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |
@@ -169,18 +173,18 @@ mod ambient;
 mod blocking;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
+mod diag;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
 mod handle;
-#[cfg(all(feature = "std", feature = "tracing"))]
-mod hazard;
 mod into_priority;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod limited;
 mod lock;
 mod loom;
+mod max_permits;
 #[cfg(feature = "mutex-traits")]
 mod mutex_traits_lock;
 mod permit;
@@ -194,8 +198,6 @@ mod snapshot;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
-#[cfg(feature = "tracing")]
-mod trace;
 mod waitlist;
 mod wake_batch;
 
@@ -215,6 +217,7 @@ pub use embassy_lock::EmbassyRawMutexLock;
 pub use error::{AcquireError, TryAcquireError};
 pub use into_priority::IntoPriority;
 pub use lock::{RawLock, SpinLock};
+pub use max_permits::MAX_PERMITS;
 #[cfg(feature = "mutex-traits")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mutex-traits")))]
 pub use mutex_traits_lock::ScopedRawMutexLock;
@@ -232,22 +235,11 @@ pub use semaphore::Semaphore;
 pub use snapshot::Snapshot;
 pub use snapshot::{ClassInfo, PartialGrant, Summary};
 
-/// The largest number of permits a semaphore can hold, and the largest request.
-///
-/// `2³¹ − 1` on 64-bit targets and `2²⁹ − 1` on 32-bit ones: large enough for any
-/// concurrency limit, and small enough that a request for `u32::MAX` permits is always a
-/// clear error rather than a wait that can never end.
-///
-/// ```
-/// assert_eq!(prio_semaphore::MAX_PERMITS, prio_semaphore::Semaphore::MAX_PERMITS);
-/// ```
-pub const MAX_PERMITS: usize = raw::MAX_PERMITS;
-
 // `Semaphore::new` is a `const fn`, so a `static` semaphore works in every configuration,
 // `no_std` included: this item makes CI's thumbv7em-none-eabihf build prove it.
 #[cfg(not(loom))]
 const _: () = {
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "never read: it only has to compile")]
     static STATIC_SEMAPHORE_COMPILES: Semaphore = Semaphore::new(4);
 };
 

@@ -164,7 +164,10 @@ impl Backoff {
 // gives the same guarantees.)
 unsafe impl RawLock for SpinLock {
     #[cfg(not(loom))]
-    #[allow(clippy::declare_interior_mutable_const)] // it is a fresh lock per use, by design
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "it is a fresh lock per use, by design"
+    )]
     const INIT: Self = Self::unlocked();
 
     #[cfg(loom)]

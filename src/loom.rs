@@ -56,7 +56,10 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    #[allow(unused_imports)] // `AtomicBool` is only used with the `alloc` feature under loom
+    #[allow(
+        unused_imports,
+        reason = "`AtomicBool` is only used with the `alloc` feature under loom"
+    )]
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
     // No `spin_loop`: under loom `SpinLock` blocks on loom's mutex instead of spinning

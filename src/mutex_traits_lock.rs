@@ -124,7 +124,10 @@ unsafe impl<M: ScopedRawMutex + Sync> Sync for ScopedRawMutexLock<M> {}
 // drop guard). One that stayed locked would make later calls wait or panic, never overlap.
 unsafe impl<M: ScopedRawMutex + ConstInit> RawLock for ScopedRawMutexLock<M> {
     #[cfg(not(loom))]
-    #[allow(clippy::declare_interior_mutable_const)] // a fresh lock per use, by design
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "a fresh lock per use, by design"
+    )]
     const INIT: Self = Self::unlocked();
 
     #[cfg(loom)]

@@ -2,12 +2,12 @@
 //!
 //! Both wrap one private [`Held`], generic over how the permit reaches its semaphore (a
 //! borrow or an `Arc`, see [`crate::handle`]), so giving back, forgetting, merging and
-//! splitting are written once.
+//! splitting are written once, there.
 
 #[cfg(feature = "alloc")]
 use alloc::sync::Arc;
 
-use crate::handle::Handle;
+use crate::handle::Held;
 use crate::lock::{RawLock, SpinLock};
 use crate::semaphore::Semaphore;
 
@@ -63,7 +63,7 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
     pub fn num_permits(&self) -> usize {
-        self.held.permits
+        self.held.permits()
     }
 
     /// Moves `other`'s permits into this permit.
@@ -110,7 +110,7 @@ impl<'a, P, L: RawLock> Permit<'a, P, L> {
     /// assert!(std::ptr::eq(permit.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &'a Semaphore<P, L> {
-        self.held.sem
+        self.held.handle()
     }
 }
 
@@ -123,7 +123,7 @@ impl<P, L: RawLock> Drop for Permit<'_, P, L> {
 impl<P, L: RawLock> core::fmt::Debug for Permit<'_, P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Permit")
-            .field("permits", &self.held.permits)
+            .field("permits", &self.held.permits())
             .finish_non_exhaustive()
     }
 }
@@ -192,7 +192,7 @@ impl<P, L: RawLock> OwnedPermit<P, L> {
     /// assert_eq!(sem.try_acquire_many_owned(2).unwrap().num_permits(), 2);
     /// ```
     pub fn num_permits(&self) -> usize {
-        self.held.permits
+        self.held.permits()
     }
 
     /// Moves `other`'s permits into this permit.
@@ -246,7 +246,7 @@ impl<P, L: RawLock> OwnedPermit<P, L> {
     /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &Arc<Semaphore<P, L>> {
-        &self.held.sem
+        self.held.handle()
     }
 }
 
@@ -261,50 +261,7 @@ impl<P, L: RawLock> Drop for OwnedPermit<P, L> {
 impl<P, L: RawLock> core::fmt::Debug for OwnedPermit<P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("OwnedPermit")
-            .field("permits", &self.held.permits)
+            .field("permits", &self.held.permits())
             .finish_non_exhaustive()
-    }
-}
-
-/// Permits held through the handle `H`. It has no `Drop` of its own: every `Held` is
-/// wrapped at once in a [`Permit`] or an [`OwnedPermit`], whose `Drop` gives the permits
-/// back (see [`Held::release`]).
-pub(crate) struct Held<H: Handle> {
-    sem: H,
-    permits: usize,
-}
-
-impl<H: Handle> Held<H> {
-    #[inline]
-    pub(crate) fn new(sem: H, permits: usize) -> Self {
-        Self { sem, permits }
-    }
-
-    /// Keeps the permits for good; the wrapping permit then gives back none.
-    fn forget(&mut self) {
-        let permits = core::mem::take(&mut self.permits);
-        self.sem.semaphore().raw.forget_held(permits);
-    }
-
-    /// Takes `other`'s permits; `other`'s permit then gives back none. On a mismatch it
-    /// panics before taking anything, so `other` gives its permits back to its own semaphore.
-    fn merge(&mut self, other: &mut Self) {
-        assert!(
-            self.sem.same_semaphore(&other.sem),
-            "cannot merge permits from different semaphores"
-        );
-        self.permits += core::mem::take(&mut other.permits);
-    }
-
-    fn split(&mut self, n: usize) -> Option<Self> {
-        self.permits = self.permits.checked_sub(n)?;
-        Some(Self::new(self.sem.duplicate(), n))
-    }
-
-    /// Gives the permits back: what both permits' `Drop` does. (The `Drop` impls stay on
-    /// the public types, where they were before the two permits shared this code: the
-    /// uncontended acquire-and-release loop of `scripts/profile.sh` compiles as it did.)
-    fn release(&mut self) {
-        self.sem.semaphore().raw.release(self.permits);
     }
 }

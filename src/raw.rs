@@ -26,35 +26,21 @@
 //! `add_permits` checks it *before* changing anything, so no count can overflow and a
 //! failed `add_permits` leaves every count as it was.
 
+use crate::diag::{self, Watch};
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock};
 use crate::loom::{const_unless_loom, AtomicUsize, Ordering};
+use crate::max_permits::MAX_PERMITS;
 use crate::waitlist::{OvertakeLimit, Progress, WaitList};
 use crate::wake_batch::WakeBatch;
-
-/// The largest number of permits a semaphore can hold, and the largest request.
-///
-/// `u32::MAX >> 1` on 64-bit targets (so that the largest `u32` request is always a
-/// detectable error rather than a silent hang), `usize::MAX >> 3` on 32-bit ones.
-pub(crate) const MAX_PERMITS: usize = {
-    let by_word = usize::MAX >> 3;
-    let by_request = (u32::MAX >> 1) as usize;
-    if by_word < by_request {
-        by_word
-    } else {
-        by_request
-    }
-};
 
 const CLOSED: usize = 1;
 const WAITING: usize = 2;
 const SHIFT: usize = 2;
 const FLAGS: usize = CLOSED | WAITING;
 
-mod acquire;
+pub(crate) mod acquire;
 mod settle;
-
-pub(crate) use acquire::RawAcquire;
 
 pub(crate) struct RawSemaphore<P, L> {
     state: AtomicUsize,
@@ -63,9 +49,9 @@ pub(crate) struct RawSemaphore<P, L> {
     /// default: strict priority). Zero-sized without feature `overtake-limit`.
     overtake_limit: OvertakeLimit,
     waiters: Mutex<L, WaitList<P>>,
-    /// The futurelock watch (`crate::hazard`).
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    watch: crate::hazard::Watch,
+    /// The futurelock watch (`crate::diag`); zero-sized without features `std` and
+    /// `tracing`.
+    watch: Watch,
 }
 
 impl<P, L: RawLock> RawSemaphore<P, L> {
@@ -80,8 +66,7 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
                 total: AtomicUsize::new(permits),
                 overtake_limit: OvertakeLimit::NONE,
                 waiters: Mutex::new(WaitList::new()),
-                #[cfg(all(feature = "std", feature = "tracing"))]
-                watch: crate::hazard::Watch::new(),
+                watch: Watch::new(),
             }
         }
     }
@@ -185,6 +170,8 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         loop {
             if cur & WAITING != 0 && cur & CLOSED == 0 {
                 self.locked_then_settle(|list| list.add_surplus(n));
+                // The permits are handed on: a panicking warning loses nothing.
+                self.watch.check(self.addr());
                 return;
             }
             match self.state.compare_exchange_weak(
@@ -254,13 +241,21 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     }
 
     pub(crate) fn close(&self) {
-        #[cfg(feature = "tracing")]
-        let queued = crate::trace::closing(self);
+        // Asked before anything changes, so a subscriber that panics here leaves the
+        // semaphore open, and after everything, so one that panics there loses nothing.
+        let report = diag::reports_close();
+        let waiters = if report { self.waiter_count() } else { 0 };
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         // Nothing to wake yet: the first step fails the first batch of waiters.
         self.wake_and_finish(&mut WakeBatch::new(), Progress::BatchFull, Self::close_step);
-        #[cfg(feature = "tracing")]
-        crate::trace::closed(self, queued);
+        if report {
+            diag::closed(self.addr(), waiters);
+        }
+    }
+
+    /// The semaphore's address, as events show it.
+    pub(crate) fn addr(&self) -> *const () {
+        core::ptr::from_ref(self).cast()
     }
 
     /// Under the lock: fails the next batch of waiters, returning their partial grants.
@@ -270,9 +265,9 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         progress
     }
 
-    /// The futurelock watch (`crate::hazard`).
+    /// The futurelock watch (`crate::diag`), for `Semaphore::warn_unclaimed_after`.
     #[cfg(all(feature = "std", feature = "tracing"))]
-    pub(crate) fn watch(&self) -> &crate::hazard::Watch {
+    pub(crate) fn watch(&self) -> &Watch {
         &self.watch
     }
 
@@ -310,26 +305,6 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
     }
 }
 
-#[allow(dead_code)]
+// The flags fit below the count, and the largest count leaves a bit of room above it.
 const _: () = assert!(FLAGS < 1 << SHIFT);
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    /// The documented maximum: `2³¹ − 1` where `usize` is 64 bits (a `u32` request can
-    /// exceed it, which is what makes `acquire_many(u32::MAX)` a clear error), `2²⁹ − 1`
-    /// where it is 32 bits (the permit word keeps two flag bits and room to add).
-    #[test]
-    fn max_permits_is_the_documented_value() {
-        let expected = if usize::BITS >= 64 {
-            (1 << 31) - 1
-        } else {
-            (1 << (usize::BITS - 3)) - 1
-        };
-        assert_eq!(MAX_PERMITS, expected);
-        // Checked at compile time: a `u32` request can exceed it, and the word has room.
-        const { assert!(MAX_PERMITS < u32::MAX as usize) };
-        const { assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1) };
-    }
-}
+const _: () = assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1);

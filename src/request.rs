@@ -10,9 +10,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::error::AcquireError;
-use crate::handle::Handle;
-use crate::permit::Held;
-use crate::raw::RawAcquire;
+use crate::handle::{Handle, Held};
+use crate::raw::acquire::RawAcquire;
 
 pin_project_lite::pin_project! {
     /// A request for permits through the handle `H`.
@@ -31,7 +30,7 @@ pin_project_lite::pin_project! {
             // SAFETY: `raw` is only ever polled with the semaphore behind `sem` (see
             // `poll`), which the `Handle` contract keeps alive and in place while `sem`
             // lives; fields are dropped after this, so `sem` is still alive here.
-            unsafe { this.raw.cancel(&this.sem.semaphore().raw) };
+            unsafe { this.raw.cancel(this.sem.raw()) };
         }
     }
 }
@@ -80,11 +79,11 @@ impl<H: Handle<Priority = P>, P: Ord> Request<H, P> {
         // Read before the poll (which may call the ambient lookup), so the address stays in
         // a register.
         let sem: &H = this.sem;
-        let semaphore = sem.semaphore();
+        let raw = sem.raw();
         // SAFETY: always the semaphore behind `sem`, a handle this request owns and never
         // replaces, so by the `Handle` contract it stays alive and in place as long as the
         // request exists; `PinnedDrop` calls `cancel` with it before the handle goes away.
-        let ready = unsafe { this.raw.as_mut().poll_acquire(&semaphore.raw, cx) };
+        let ready = unsafe { this.raw.as_mut().poll_acquire(raw, cx) };
         ready.map(|result| {
             result.map(|()| wrap(Held::new(sem.duplicate(), this.raw.needed() as usize)))
         })

@@ -13,12 +13,14 @@ use crate::acquire::AcquireOwned;
 #[cfg(feature = "std")]
 use crate::error::AcquireError;
 use crate::error::TryAcquireError;
+use crate::handle::{Handle, Held, Sealed};
 use crate::lock::{RawLock, SpinLock};
 use crate::loom::const_unless_loom;
+use crate::max_permits::MAX_PERMITS;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
-use crate::permit::{Held, Permit};
-use crate::raw::{RawSemaphore, MAX_PERMITS};
+use crate::permit::Permit;
+use crate::raw::RawSemaphore;
 #[cfg(feature = "alloc")]
 use crate::snapshot::Snapshot;
 use crate::snapshot::{ClassInfo, Summary};
@@ -176,7 +178,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// is re-sorted, and the cost is O(1).
     ///
     /// Needs feature `overtake-limit`, off by default: the arrival order it reads costs
-    /// every acquire future 16 bytes (88 → 104 on 64-bit targets), limit or not.
+    /// every acquire future 16 bytes (crate docs, "Sizes"), limit or not.
     ///
     /// The guarantee, as a number: **a waiter is overtaken by at most `limit` requests
     /// that arrived after it.** So it is served within `limit` grants plus the grants owed
@@ -813,19 +815,21 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// # Limits
     ///
     /// There is no background thread: the check runs at the end of the semaphore's
-    /// operations that take its lock (an acquire that has to queue, a release or
-    /// `add_permits` while requests wait, a cancellation), which a stuck line keeps making.
-    /// A grant is reported by the first such operation after `limit`, not at `limit`, and
-    /// not at all if the semaphore is not used again. At most 16 unclaimed grants are
+    /// operations that a stuck line keeps making (a poll of a request, a release or
+    /// `add_permits` while requests wait, a cancellation). A grant is reported by the
+    /// first such operation after `limit`, not at `limit`, and not at all if the semaphore
+    /// is not used again. At most 16 unclaimed grants are
     /// watched at once, and grants made before the watch was turned on are not watched.
     /// The priority is shown as in the other `tracing` events (by value for integers and
     /// floats, else by type name).
     ///
     /// # Cost
     ///
-    /// Off (the default): one relaxed load per locked operation. On: the grant's number,
-    /// permits and priority copied under the lock; after it, a clock read and a scan of 16
-    /// slots behind a `std` mutex; the poll that claims a grant takes that mutex once.
+    /// Off (the default): one relaxed load per locked operation. On: each poll takes the
+    /// observed path of the `tracing` events; a grant's number, permits and priority are
+    /// copied under the lock, and after it noted behind a `std` mutex; the poll that
+    /// claims a grant takes that mutex once; while a noted grant is not yet warned about,
+    /// each of the operations above reads the clock and scans 16 slots behind the mutex.
     ///
     /// # Examples
     ///
@@ -847,6 +851,47 @@ impl<P, L: RawLock> Semaphore<P, L> {
 // catching a panic is fine.
 impl<P, L> core::panic::RefUnwindSafe for Semaphore<P, L> {}
 impl<P, L> core::panic::UnwindSafe for Semaphore<P, L> {}
+
+impl<P, L: RawLock> Sealed for &Semaphore<P, L> {}
+
+// SAFETY: a shared borrow keeps the semaphore alive and unmoved (it cannot be moved or
+// dropped while borrowed) for its whole lifetime, and copies of it point to the same place.
+unsafe impl<P, L: RawLock> Handle for &Semaphore<P, L> {
+    type Priority = P;
+    type Lock = L;
+
+    #[inline(always)]
+    fn raw(&self) -> &RawSemaphore<P, L> {
+        &self.raw
+    }
+
+    #[inline(always)]
+    fn duplicate(&self) -> Self {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P, L: RawLock> Sealed for Arc<Semaphore<P, L>> {}
+
+// SAFETY: the semaphore lives in the `Arc`'s heap allocation, which never moves, and every
+// clone of the `Arc` keeps that allocation alive; there is no `&mut` access to it while it
+// is shared (`Arc::get_mut` needs the only handle, and a request or permit holds one).
+#[cfg(feature = "alloc")]
+unsafe impl<P, L: RawLock> Handle for Arc<Semaphore<P, L>> {
+    type Priority = P;
+    type Lock = L;
+
+    #[inline(always)]
+    fn raw(&self) -> &RawSemaphore<P, L> {
+        &self.raw
+    }
+
+    #[inline(always)]
+    fn duplicate(&self) -> Self {
+        Arc::clone(self)
+    }
+}
 
 impl<P, L> core::fmt::Debug for Semaphore<P, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

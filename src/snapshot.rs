@@ -23,7 +23,7 @@ use crate::lock::RawLock;
 use crate::raw::RawSemaphore;
 #[cfg(doc)]
 use crate::semaphore::Semaphore;
-use crate::waitlist::ListFacts;
+use crate::waitlist::inspect::ListFacts;
 
 /// One priority class of the line: the waiters that share one priority value.
 ///

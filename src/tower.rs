@@ -86,6 +86,8 @@
 
 mod future;
 mod layer;
+mod on_closed;
 
 pub use future::ResponseFuture;
-pub use layer::{ErrorOnClosed, OnClosed, PriorityLimit, PriorityLimitLayer};
+pub use layer::{PriorityLimit, PriorityLimitLayer};
+pub use on_closed::{ErrorOnClosed, OnClosed};

@@ -7,9 +7,10 @@
 //! | file | its one job |
 //! |---|---|
 //! | `waitlist.rs` | these docs, [`WaitList`] and its operations |
-//! | `waitlist/waiter.rs` | [`Waiter`] and its state machine, as its owner sees it |
-//! | `waitlist/treap.rs` | the node the lock holder links, and the treap of runs |
-//! | `waitlist/overtake.rs` | the overtake limit, and the arrival list it reads |
+//! | `waitlist/waiter.rs` | [`Waiter`] and its state machine, as its owner sees it; the node the lock holder links |
+//! | `waitlist/treap.rs` | `Treap`, the runs of equal priorities and the treap of their heads |
+//! | `waitlist/overtake.rs` | the overtake limit, and `Arrivals`, the arrival list it reads |
+//! | `waitlist/grants.rs` | `Grants`: the surplus, the partial grant, the grant clock |
 //! | `waitlist/inspect.rs` | read-only walks for `crate::snapshot` |
 //! | `waitlist/check.rs` | the tests' invariant checker, `assert_valid` |
 //!
@@ -26,8 +27,8 @@
 //!   distinct queued priorities, whatever order they arrive in). `first` caches the leftmost
 //!   head: the waiter to serve next by priority.
 //! * With an overtake limit `k` (opt-in anti-starvation, feature `overtake-limit`), every
-//!   waiter is also on an **arrival list** (`older`/`newer`, oldest first) and records
-//!   `ticket`, the list's grant count when it arrived. A waiter that has seen `k` grants
+//!   waiter is also on an **arrival list** (`older`/`newer`, oldest first); its `ticket`
+//!   records the list's grant count when it arrived. A waiter that has seen `k` grants
 //!   since it arrived becomes the front, ahead of the priority order; such waiters are
 //!   served oldest first. So no waiter is ever overtaken by more than `k` later arrivals,
 //!   keys are never re-sorted, and it is O(1). Without a limit the arrival list is not
@@ -46,8 +47,9 @@
 //!
 //! The list also holds permits: its **surplus**, permits released while someone waits that
 //! no waiter has been handed yet (`Summary::in_transit`), and the **partial grant** of the
-//! front waiter (`partial`). [`WaitList::distribute`] hands the surplus to waiters in
-//! order; `crate::raw` moves what is left back to the permit word once nobody waits.
+//! front waiter (`partial`), both kept by `Grants`. [`WaitList::distribute`] hands the
+//! surplus to waiters in order; `crate::raw` moves what is left back to the permit word
+//! once nobody waits.
 //!
 //! Costs, with n queued waiters and d distinct priorities among them:
 //!
@@ -84,8 +86,8 @@
 //!    (tokio#3399); its owner then only reads the state. Its owner reaches the node only
 //!    while no list can reach it: `Waiter::set_priority` and
 //!    `Waiter::with_ambient_lookup` (through `&mut` or by value, so never queued),
-//!    `Waiter::take_ambient_lookup` (never queued yet), and the `tracing` accessors
-//!    (idle, or done after its grant).
+//!    `Waiter::take_ambient_lookup` (never queued yet), and the diagnostics' accessors
+//!    `Waiter::unqueued` (idle or done) and `Waiter::granted_note` (done).
 //! 4. Only `partial` may hold a partial grant (the list's `assigned > 0`), and only
 //!    while it is the front: when another waiter becomes the front (a more urgent arrival,
 //!    or an aged one) the grant goes back into the surplus first, so permits parked for a
@@ -102,7 +104,7 @@
 //!   ([`WaitList::enqueue`], [`WaitList::cancel`], [`WaitList::waker_will_wake`],
 //!   [`WaitList::replace_waker`]) with its pinned waiter, and the `unsafe fn`s of
 //!   `RawAcquire` (one semaphore per request, cancelled before it is dropped) pass their
-//!   contract on through `crate::trace` to `crate::request`, the one request both public
+//!   contract on to `crate::request`, the one request both public
 //!   futures wrap, which keeps it through the sealed `crate::handle::Handle` trait (an
 //!   `unsafe trait`: a borrow or an `Arc` keeps the semaphore alive and in place);
 //! * other structures' own pointers and pins, each argued where it is: `crate::ambient`
@@ -119,50 +121,29 @@ use core::task::Waker;
 use crate::loom::Ordering;
 use crate::wake_batch::WakeBatch;
 
-mod inspect;
+mod grants;
+pub(crate) mod inspect;
 mod overtake;
 mod treap;
 mod waiter;
 
-pub(crate) use inspect::ListFacts;
 pub(crate) use overtake::OvertakeLimit;
-#[cfg(all(feature = "std", feature = "tracing"))]
-pub(crate) use waiter::NO_GRANT_SEQ;
 pub(crate) use waiter::{Waiter, WaiterState};
 
-use treap::{Link, Place, NOT_A_HEAD};
-use waiter::{needed, node, state, CLOSED, GRANTED, IDLE, LINKED};
+use grants::Grants;
+use overtake::Arrivals;
+use treap::Treap;
+use waiter::{needed, node, state, Link, CLOSED, GRANTED, IDLE, LINKED};
 
 /// The queued waiters of one semaphore, and the permits it holds for them (its surplus and
-/// a partial grant).
+/// a partial grant): the treap of runs (the priority order), the arrival list (the
+/// overtake limit's), and the grant bookkeeping, each a type of its own.
 pub(crate) struct WaitList<P> {
-    root: Link<P>,
-    /// The leftmost run head: the waiter that is served next by priority.
-    first: Link<P>,
-    /// The arrival list (feature `overtake-limit`), kept while a limit is set.
-    #[cfg(feature = "overtake-limit")]
-    arrivals: overtake::Arrivals<P>,
-    /// The waiter holding a partial grant, if any (invariant 4), and that grant: kept here
-    /// rather than in every waiter, since only one waiter at a time can hold one.
-    partial: Link<P>,
-    assigned: u32,
-    /// Waiters granted so far (wrapping): the clock of the overtake limit, and the grants
-    /// a waiter watched go to others for its `tracing` event. 32 bits are enough: no
-    /// queued waiter is ever more than `MAX_OVERTAKE_LIMIT` grants old when an overtake
-    /// limit reads it (see `overtake::Arrivals::oldest_age`).
-    #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
-    grants: u32,
+    runs: Treap<P>,
+    /// Kept while an overtake limit is set (feature `overtake-limit`).
+    arrivals: Arrivals<P>,
+    grants: Grants<P>,
     len: usize,
-    /// The surplus: permits released into the list that no waiter has been handed yet.
-    surplus: usize,
-    /// xorshift32 state for treap keys.
-    rng: u32,
-    /// The futurelock watch (`crate::hazard`): whether to record grants, and the grants
-    /// recorded since the lock holder last took them.
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    note_grants: bool,
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    grant_notes: crate::hazard::GrantNotes,
 }
 
 // SAFETY: the list only holds pointers to waiters, which are `Send` when `P: Send`; it is
@@ -173,7 +154,7 @@ impl<P> core::fmt::Debug for WaitList<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitList")
             .field("len", &self.len)
-            .field("surplus", &self.surplus)
+            .field("surplus", &self.grants.surplus)
             .finish_non_exhaustive()
     }
 }
@@ -191,39 +172,18 @@ pub(crate) enum Progress {
 impl<P> WaitList<P> {
     pub(crate) const fn new() -> Self {
         Self {
-            root: None,
-            first: None,
-            #[cfg(feature = "overtake-limit")]
-            arrivals: overtake::Arrivals::new(),
-            partial: None,
-            assigned: 0,
-            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
-            grants: 0,
+            runs: Treap::new(),
+            arrivals: Arrivals::new(),
+            grants: Grants::new(),
             len: 0,
-            surplus: 0,
-            rng: 0x9E37_79B9,
-            #[cfg(all(feature = "std", feature = "tracing"))]
-            note_grants: false,
-            #[cfg(all(feature = "std", feature = "tracing"))]
-            grant_notes: crate::hazard::GrantNotes::new(),
         }
     }
 
-    /// For the futurelock watch (`crate::hazard`): sets whether grants are recorded, and
-    /// returns whether any were (never while the watch is off), so that the notes are only
-    /// copied out when there are some.
-    #[cfg(all(feature = "std", feature = "tracing"))]
+    /// For the futurelock watch (`crate::diag`), at the end of a locked operation: records
+    /// from now on whether the watch is `on`, and takes the grants recorded, if any.
     #[inline]
-    pub(crate) fn grant_notes_taken(&mut self, note_grants: bool) -> bool {
-        self.note_grants = note_grants;
-        !self.grant_notes.is_empty()
-    }
-
-    /// The grants recorded since the last call.
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    #[cold]
-    pub(crate) fn take_grant_notes(&mut self) -> crate::hazard::GrantNotes {
-        core::mem::replace(&mut self.grant_notes, crate::hazard::GrantNotes::new())
+    pub(crate) fn take_grant_notes(&mut self, on: bool) -> Option<crate::diag::GrantNotes> {
+        self.grants.notes.take(on)
     }
 
     /// The number of queued waiters.
@@ -232,52 +192,35 @@ impl<P> WaitList<P> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none()
+        self.runs.first.is_none()
     }
 
     /// Adds `n` released permits to the surplus. The caller bounds the total
-    /// (permits in existence never exceed `MAX_PERMITS`), so this cannot overflow.
+    /// (permits in existence never exceed `MAX_PERMITS`, below `u32::MAX`), so this cannot
+    /// overflow.
     pub(crate) fn add_surplus(&mut self, n: usize) {
-        self.surplus += n;
+        self.grants.surplus += n as u32;
     }
 
     /// Whether [`WaitList::distribute`] could change anything: permits to hand out, or a
     /// partial grant that may have to move to a new front waiter.
     #[inline]
     pub(crate) fn may_distribute(&self) -> bool {
-        self.surplus != 0 || self.partial.is_some()
-    }
-
-    /// Takes the partial grant back from the waiter holding it (invariant 4).
-    fn take_partial_grant(&mut self) -> u32 {
-        self.partial = None;
-        core::mem::take(&mut self.assigned)
-    }
-
-    /// Before `w` leaves the list without being granted (cancel, close): its partial
-    /// grant, if it holds one, goes back into the surplus.
-    fn return_partial_grant(&mut self, w: NonNull<Waiter<P>>) {
-        if self.partial == Some(w) {
-            self.surplus += self.take_partial_grant() as usize;
-        }
+        self.grants.surplus != 0 || self.grants.partial.is_some()
     }
 
     /// Takes the whole surplus (for the permit word).
     pub(crate) fn take_surplus(&mut self) -> usize {
-        core::mem::take(&mut self.surplus)
+        core::mem::take(&mut self.grants.surplus) as usize
     }
 
     /// The waiter to serve next: the oldest one if it has seen `overtake_limit` grants
     /// since it arrived, else the first by priority.
     #[inline]
     fn front(&self, overtake_limit: OvertakeLimit) -> Link<P> {
-        #[cfg(feature = "overtake-limit")]
-        if let Some(aged) = self.arrivals.aged(self.grants, overtake_limit) {
-            return Some(aged);
-        }
-        #[cfg(not(feature = "overtake-limit"))]
-        let _ = overtake_limit;
-        self.first
+        self.arrivals
+            .aged(self.grants.clock, overtake_limit)
+            .or(self.runs.first)
     }
 
     /// Hands the surplus to waiters in order: each waiter it completes is unlinked, marked
@@ -289,61 +232,49 @@ impl<P> WaitList<P> {
         wakers: &mut WakeBatch,
     ) -> Progress {
         while let Some(front) = self.front(overtake_limit) {
-            // SAFETY: lock held; `front` and `partial` are linked, hence live (invariant 2).
+            let grants = &mut self.grants;
+            if grants.partial.is_some_and(|holder| holder != front) {
+                // Someone else is due first: take the parked permits back.
+                grants.surplus += grants.take_partial();
+            }
+            if grants.surplus == 0 {
+                break;
+            }
+            // `partial` is now `front` or nobody (then `assigned` is 0).
+            // SAFETY: lock held; `front` is linked, hence live (invariant 2).
+            let missing = unsafe { needed(front) } - grants.assigned;
+            if grants.surplus < missing {
+                grants.assigned += core::mem::take(&mut grants.surplus);
+                grants.partial = Some(front);
+                break;
+            }
+            if wakers.is_full() {
+                return Progress::BatchFull;
+            }
+            grants.surplus -= missing;
+            grants.assigned = 0;
+            grants.partial = None;
+            // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
-                if self.partial.is_some_and(|holder| holder != front) {
-                    // Someone else is due first: take the parked permits back.
-                    self.surplus += self.take_partial_grant() as usize;
-                }
-                if self.surplus == 0 {
-                    break;
-                }
-                let n = node(front);
-                // `partial` is now `front` or nobody (then `assigned` is 0).
-                let missing = (needed(front) - self.assigned) as usize;
-                if self.surplus < missing {
-                    // Fewer than `missing`, so it fits in the `u32` count.
-                    self.assigned += core::mem::take(&mut self.surplus) as u32;
-                    self.partial = Some(front);
-                    break;
-                }
-                if wakers.is_full() {
-                    return Progress::BatchFull;
-                }
-                self.surplus -= missing;
-                self.assigned = 0;
-                self.partial = None;
                 self.unlink(front);
-                // For its `granted` event: the grants it watched go to others.
-                #[cfg(feature = "tracing")]
-                {
-                    (*n).ticket = self.grants.wrapping_sub((*n).ticket);
-                }
-                // For the futurelock watch: a copy of what a warning names.
-                #[cfg(all(feature = "std", feature = "tracing"))]
-                if self.note_grants {
-                    (*n).grant_seq = self.grants as usize;
-                    self.grant_notes.push(crate::hazard::GrantNote {
-                        seq: self.grants as usize,
-                        permits: needed(front),
-                        priority: (*n).shown,
-                    });
-                }
-                #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
-                {
-                    self.grants = self.grants.wrapping_add(1);
-                }
+                let n = node(front);
+                let grants = &mut self.grants;
+                (*n).ticket.close(grants.clock.now());
+                grants
+                    .notes
+                    .on_grant(&mut (*n).note, grants.clock.now(), needed(front));
+                grants.clock.tick();
                 if let Some(waker) = (*n).waker.take() {
                     wakers.push(waker);
                 }
                 // Last touch (invariant 5): the owner may free the waiter from here on.
                 state(front).store(GRANTED, Ordering::Release);
-                if self.surplus == 0 {
-                    // The usual hand-off of one release to one waiter ends here: the next
-                    // front holds no partial grant (only the old front could), so there is
-                    // nothing left to move.
-                    break;
-                }
+            }
+            if self.grants.surplus == 0 {
+                // The usual hand-off of one release to one waiter ends here: the next
+                // front holds no partial grant (only the old front could), so there is
+                // nothing left to move.
+                break;
             }
         }
         Progress::Complete
@@ -352,16 +283,15 @@ impl<P> WaitList<P> {
     /// Unlinks up to a batch of waiters from the front, marking them closed. Their partial
     /// grants return to the surplus. Returns [`Progress::BatchFull`] if waiters remain.
     pub(crate) fn close_batch(&mut self, wakers: &mut WakeBatch) -> Progress {
-        while let Some(front) = self.first {
+        while let Some(front) = self.runs.first {
             if wakers.is_full() {
                 return Progress::BatchFull;
             }
+            self.grants.return_partial(front);
             // SAFETY: lock held; `front` is linked, hence live (invariant 2).
             unsafe {
-                let n = node(front);
-                self.return_partial_grant(front);
                 self.unlink(front);
-                if let Some(waker) = (*n).waker.take() {
+                if let Some(waker) = (*node(front)).waker.take() {
                     wakers.push(waker);
                 }
                 // Last touch (invariant 5).
@@ -378,21 +308,20 @@ impl<P> WaitList<P> {
     /// # Safety
     ///
     /// `waiter` is either unlinked or linked in this list.
+    #[inline]
     pub(crate) unsafe fn cancel(&mut self, waiter: Pin<&Waiter<P>>) -> Option<Option<Waker>> {
         if waiter.state() != WaiterState::Linked {
             return None;
         }
         let w = NonNull::from(waiter.get_ref());
+        self.grants.return_partial(w);
         // SAFETY: lock held; `w` is linked in this list (caller), hence live.
         unsafe {
-            let n = node(w);
-            self.return_partial_grant(w);
             self.unlink(w);
             state(w).store(IDLE, Ordering::Relaxed);
-            Some((*n).waker.take())
+            Some((*node(w)).waker.take())
         }
     }
-
     /// Whether the linked waiter's stored waker wakes the same task as `waker`. Runs no
     /// user code (`will_wake` only compares pointers), so it may be called under the lock.
     ///
@@ -424,6 +353,27 @@ impl<P> WaitList<P> {
         // SAFETY: lock held; `w` is linked (caller), hence live.
         unsafe { (*node(w)).waker.replace(waker) }
     }
+
+    /// Removes a linked waiter from its run (and, if it headed its run, from the tree) and
+    /// from the arrival list.
+    ///
+    /// # Safety
+    ///
+    /// The lock is held and `w` is linked in this list (so it, and every waiter it links
+    /// to, is live: invariant 2).
+    unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
+        debug_assert_ne!(
+            self.grants.partial,
+            Some(w),
+            "unlinking a waiter with a partial grant"
+        );
+        // SAFETY: the caller's conditions.
+        unsafe {
+            self.runs.unlink(w);
+            self.arrivals.remove(w);
+        }
+        self.len -= 1;
+    }
 }
 
 impl<P: Ord> WaitList<P> {
@@ -453,90 +403,24 @@ impl<P: Ord> WaitList<P> {
     ) {
         let w = NonNull::from(waiter.get_ref());
         debug_assert_eq!(waiter.state(), WaiterState::Idle, "waiter linked twice");
-        // Its `prev` is about to be a link (see `treap::Prev`).
+        // Its `prev` is about to be a link (see `waiter::Prev`).
         #[cfg(feature = "std")]
         debug_assert!(!waiter.lookup_pending(), "queued before its ambient lookup");
         // SAFETY: the caller holds the lock (`&mut self`); `w` is live and unlinked, and
         // every linked waiter is live (invariant 2).
         unsafe {
-            let place = self.find_place(w);
+            let place = self.runs.find_place(w);
             let n = node(w);
             // Taken only now: if `Ord` panicked above, the waker is still the caller's, to
             // drop after releasing the lock (a waker's drop is user code). The node holds
             // no waker here (every unlink takes it out), so this assignment drops nothing.
             (*n).waker = waker.take();
-            match place {
-                Place::Run(head) => self.append_to_run(head, w),
-                Place::NewRun {
-                    parent,
-                    left,
-                    becomes_first,
-                } => {
-                    self.insert_run_head(w, parent, left);
-                    if becomes_first {
-                        self.first = Some(w);
-                    }
-                }
-            }
-            // Every waiter's arrival is stamped for its `granted` event.
-            #[cfg(feature = "tracing")]
-            {
-                (*n).ticket = self.grants;
-            }
-            #[cfg(feature = "overtake-limit")]
-            if overtake_limit.is_set() {
-                self.arrivals.push(w, self.grants);
-            }
-            #[cfg(not(feature = "overtake-limit"))]
-            let _ = overtake_limit;
+            self.runs.link(w, place);
+            (*n).ticket.stamp(self.grants.clock.now());
+            self.arrivals.push(w, overtake_limit);
             state(w).store(LINKED, Ordering::Relaxed);
         }
         self.len += 1;
-    }
-}
-
-impl<P> WaitList<P> {
-    /// Removes a linked waiter from its run, the arrival list and, if it headed its run,
-    /// from the tree.
-    ///
-    /// # Safety
-    ///
-    /// The lock is held and `w` is linked in this list (so it, and every waiter it links
-    /// to, is live: invariant 2).
-    unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
-        // SAFETY: the caller's conditions.
-        unsafe {
-            let n = node(w);
-            let next = (*n).next.expect("linked waiter has a run");
-            // A queued waiter's `prev` is a link (see `treap::Prev`).
-            let prev = (*n).prev.link.expect("linked waiter has a run");
-            if (*n).treap_key == NOT_A_HEAD {
-                (*node(prev)).next = Some(next);
-                (*node(next)).prev.link = Some(prev);
-            } else if next != w {
-                // The next waiter of the run takes this one's place in the tree.
-                (*node(prev)).next = Some(next);
-                (*node(next)).prev.link = Some(prev);
-                self.replace_in_tree(w, next);
-            } else {
-                self.remove_from_tree(w);
-            }
-            // The arrival list holds every linked waiter or none (see `enqueue`), so an
-            // empty one means it is not kept.
-            #[cfg(feature = "overtake-limit")]
-            if self.arrivals.is_kept() {
-                self.arrivals.remove(w);
-            }
-            debug_assert_ne!(
-                self.partial,
-                Some(w),
-                "unlinking a waiter with a partial grant"
-            );
-            // The links are left stale: nothing reads an unlinked node's links, and linking
-            // writes again every link that is read while it is linked (a non-head's tree
-            // links and, without an arrival list, `older`/`newer` are never read).
-        }
-        self.len -= 1;
     }
 }
 

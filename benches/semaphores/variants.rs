@@ -26,7 +26,10 @@ pub struct PlainSpin(AtomicBool);
 // the guard stores `false` (Release) when it returns or unwinds: closures never overlap
 // and each happens-after the previous; a nested call spins forever (a deadlock).
 unsafe impl RawLock for PlainSpin {
-    #[allow(clippy::declare_interior_mutable_const)]
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "`RawLock::INIT` is a fresh lock per use, by design"
+    )]
     const INIT: Self = Self(AtomicBool::new(false));
 
     #[inline]
@@ -65,7 +68,10 @@ pub struct StdMutex(std::sync::Mutex<()>);
 // SAFETY: std's mutex gives mutual exclusion with release/acquire ordering and releases
 // on unwind (its guard); a nested lock on the same thread deadlocks or panics.
 unsafe impl RawLock for StdMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "`RawLock::INIT` is a fresh lock per use, by design"
+    )]
     const INIT: Self = Self(std::sync::Mutex::new(()));
 
     #[inline]

@@ -1,6 +1,6 @@
 //! Helpers shared by the examples: a tiny HTTP/1.1 server and client over tokio, latency
 //! statistics, and the process's peak memory. Each example uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each example uses only part of it")]
 
 pub mod plot;
 

@@ -109,6 +109,27 @@ pub fn write_svg(
     let width = LEFT + 2.0 * PANEL_W + GAP + 30.0;
     let height = TOP + ROW_H * runs.len() as f64 + 10.0;
     let mut svg = String::new();
+    header(&mut svg, width, height, title, classes);
+    let scales = Scales::of(runs);
+    for (row, run) in runs.iter().enumerate() {
+        let y0 = TOP + ROW_H * row as f64 + 20.0;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{LEFT}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+            y0 - 6.0,
+            escape(&run.title)
+        );
+        let depth = Panel::new(LEFT, y0 + 10.0, scales.t_max, scales.depth_max);
+        depth_panel(&mut svg, &depth, run);
+        let waits = Panel::new(LEFT + PANEL_W + GAP, y0 + 10.0, scales.wait_max, 1.0);
+        waits_panel(&mut svg, &waits, waited, classes, run);
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
+
+/// The document's opening, its title and the legend of the classes.
+fn header(svg: &mut String, width: f64, height: f64, title: &str, classes: &[Class]) {
     let _ = writeln!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
@@ -130,101 +151,108 @@ pub fn write_svg(
             class.name
         );
     }
-    let t_max = runs
-        .iter()
-        .flat_map(|r| r.depth.last().map(|d| d.0))
-        .fold(0.1, f64::max);
-    let t_max = nice(t_max);
-    let depth_max = runs
-        .iter()
-        .flat_map(|r| r.depth.iter().flat_map(|(_, d)| d.iter().copied()))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let depth_max = nice(depth_max);
-    let wait_max = runs
-        .iter()
-        .flat_map(|r| r.waits.iter().flatten().copied())
-        .fold(1.0, f64::max);
-    let wait_max = nice(wait_max);
-    for (row, run) in runs.iter().enumerate() {
-        let y0 = TOP + ROW_H * row as f64 + 20.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{LEFT}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
-            y0 - 6.0,
-            escape(&run.title)
-        );
-        // Left: queue depth per class over time (a step line per class).
-        let depth = Panel::new(LEFT, y0 + 10.0, t_max, depth_max);
-        depth.axes(&mut svg, "time (s)", "waiters queued");
-        for (c, class) in run.depth_classes.iter().enumerate() {
-            let mut points = String::new();
-            let mut last: Option<f64> = None;
-            for (t, d) in &run.depth {
-                let y = d[c] as f64;
-                if let Some(prev) = last {
-                    let _ = write!(points, "{:.1},{:.1} ", depth.x(*t), depth.y(prev));
-                }
-                let _ = write!(points, "{:.1},{:.1} ", depth.x(*t), depth.y(y));
-                last = Some(y);
-            }
-            let _ = writeln!(
-                svg,
-                r#"<polyline points="{points}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
-                class.colour
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" fill="{}" {HALO}>{} (priority {})</text>"#,
-                depth.x0 + PANEL_W - 150.0,
-                depth.y0 + 16.0 + 16.0 * c as f64,
-                class.colour,
-                class.name,
-                class.priority
-            );
-        }
-        // Right: cumulative distribution of each class's waits.
-        let waits = Panel::new(LEFT + PANEL_W + GAP, y0 + 10.0, wait_max, 1.0);
-        waits.axes(&mut svg, waited, "share of requests (cumulative)");
-        for (c, class) in classes.iter().enumerate() {
-            let mut sorted = run.waits[c].clone();
-            sorted.sort_by(f64::total_cmp);
-            if sorted.is_empty() {
-                continue;
-            }
-            let n = sorted.len() as f64;
-            let mut points = format!("{:.1},{:.1} ", waits.x(0.0), waits.y(0.0));
-            for (i, w) in sorted.iter().enumerate() {
-                let _ = write!(
-                    points,
-                    "{:.1},{:.1} {:.1},{:.1} ",
-                    waits.x(*w),
-                    waits.y(i as f64 / n),
-                    waits.x(*w),
-                    waits.y((i + 1) as f64 / n)
-                );
-            }
-            let median = sorted[sorted.len() / 2];
-            let _ = writeln!(
-                svg,
-                r#"<polyline points="{points}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
-                class.colour
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" fill="{}" {HALO}>{}: median {:.0} ms, n = {}</text>"#,
-                waits.x0 + 0.3 * PANEL_W,
-                waits.y0 + 16.0 + 16.0 * c as f64,
-                class.colour,
-                class.name,
-                median,
-                sorted.len()
-            );
+}
+
+/// The axes' ranges, shared by every run so that the rows compare.
+struct Scales {
+    t_max: f64,
+    depth_max: f64,
+    wait_max: f64,
+}
+
+impl Scales {
+    fn of(runs: &[Run]) -> Self {
+        let t_max = runs
+            .iter()
+            .flat_map(|r| r.depth.last().map(|d| d.0))
+            .fold(0.1, f64::max);
+        let depth_max = runs
+            .iter()
+            .flat_map(|r| r.depth.iter().flat_map(|(_, d)| d.iter().copied()))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        let wait_max = runs
+            .iter()
+            .flat_map(|r| r.waits.iter().flatten().copied())
+            .fold(1.0, f64::max);
+        Self {
+            t_max: nice(t_max),
+            depth_max: nice(depth_max),
+            wait_max: nice(wait_max),
         }
     }
-    svg.push_str("</svg>\n");
-    std::fs::write(path, svg)
+}
+
+/// Left: queue depth per class over time (a step line per class).
+fn depth_panel(svg: &mut String, depth: &Panel, run: &Run) {
+    depth.axes(svg, "time (s)", "waiters queued");
+    for (c, class) in run.depth_classes.iter().enumerate() {
+        let mut points = String::new();
+        let mut last: Option<f64> = None;
+        for (t, d) in &run.depth {
+            let y = d[c] as f64;
+            if let Some(prev) = last {
+                let _ = write!(points, "{:.1},{:.1} ", depth.x(*t), depth.y(prev));
+            }
+            let _ = write!(points, "{:.1},{:.1} ", depth.x(*t), depth.y(y));
+            last = Some(y);
+        }
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{points}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+            class.colour
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" fill="{}" {HALO}>{} (priority {})</text>"#,
+            depth.x0 + PANEL_W - 150.0,
+            depth.y0 + 16.0 + 16.0 * c as f64,
+            class.colour,
+            class.name,
+            class.priority
+        );
+    }
+}
+
+/// Right: cumulative distribution of each class's waits.
+fn waits_panel(svg: &mut String, waits: &Panel, waited: &str, classes: &[Class], run: &Run) {
+    waits.axes(svg, waited, "share of requests (cumulative)");
+    for (c, class) in classes.iter().enumerate() {
+        let mut sorted = run.waits[c].clone();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            continue;
+        }
+        let n = sorted.len() as f64;
+        let mut points = format!("{:.1},{:.1} ", waits.x(0.0), waits.y(0.0));
+        for (i, w) in sorted.iter().enumerate() {
+            let _ = write!(
+                points,
+                "{:.1},{:.1} {:.1},{:.1} ",
+                waits.x(*w),
+                waits.y(i as f64 / n),
+                waits.x(*w),
+                waits.y((i + 1) as f64 / n)
+            );
+        }
+        let median = sorted[sorted.len() / 2];
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{points}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+            class.colour
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" fill="{}" {HALO}>{}: median {:.0} ms, n = {}</text>"#,
+            waits.x0 + 0.3 * PANEL_W,
+            waits.y0 + 16.0 + 16.0 * c as f64,
+            class.colour,
+            class.name,
+            median,
+            sorted.len()
+        );
+    }
 }
 
 /// A plot area mapping data to pixels.

@@ -1,5 +1,5 @@
 //! Coverage-guided fuzzing of the contract that holds for any priority and any waker: the
-//! same hostile interpreter as `tests/hostile_model.rs` (priorities whose `Ord` follows a
+//! same hostile interpreter as `tests/hostile/model.rs` (priorities whose `Ord` follows a
 //! script of lies and panics, wakers that use the semaphore from `clone`, `wake` and
 //! `drop`), with the script and the operations decoded from the fuzzer's bytes.
 //!

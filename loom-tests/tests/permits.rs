@@ -19,7 +19,10 @@ fn one_permit_is_never_held_twice() {
         let sem = Arc::new(Semaphore::new(1));
         // Shared unsynchronised on purpose: the permit is the only thing ordering the
         // accesses, and loom checks that it does.
-        #[allow(clippy::arc_with_non_send_sync)]
+        #[allow(
+            clippy::arc_with_non_send_sync,
+            reason = "shared unsynchronised on purpose (above)"
+        )]
         let resource = Arc::new(UnsafeCell::new(0_usize));
         let use_resource = |sem: Arc<Semaphore>, resource: Arc<UnsafeCell<usize>>| {
             block_on(async {

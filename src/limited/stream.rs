@@ -20,7 +20,10 @@ where
 {
     /// The stream's engine, shared by every gate: the next output, or the error that closed
     /// the input.
-    #[allow(clippy::type_complexity)]
+    #[allow(
+        clippy::type_complexity,
+        reason = "the `Stream` item, spelled out once"
+    )]
     fn poll_event(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -4,12 +4,14 @@
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
+use crate::diag::{After, Before, RequestTrace};
 use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::RawLock;
 use crate::loom::Ordering;
+use crate::max_permits::MAX_PERMITS;
 use crate::waitlist::{WaitList, Waiter, WaiterState};
 
-use super::{RawSemaphore, CLOSED, MAX_PERMITS, SHIFT, WAITING};
+use super::{RawSemaphore, CLOSED, SHIFT, WAITING};
 
 /// What [`RawSemaphore::enqueue`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,7 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     /// # Safety
     ///
     /// As for [`WaitList::enqueue`] on this semaphore's list.
+    #[inline]
     unsafe fn enqueue(
         &self,
         list: &mut WaitList<P>,
@@ -86,34 +89,26 @@ pin_project_lite::pin_project! {
     pub(crate) struct RawAcquire<P> {
         #[pin]
         waiter: Waiter<P>,
-        // What its `tracing` events need (`crate::trace`); nothing without the feature.
-        trace: TraceRecord<P>,
+        // What its `tracing` events need (`crate::diag`); nothing without the feature.
+        trace: RequestTrace<P>,
     }
 }
-
-#[cfg(feature = "tracing")]
-type TraceRecord<P> = crate::trace::Record<P>;
-#[cfg(not(feature = "tracing"))]
-type TraceRecord<P> = core::marker::PhantomData<P>;
 
 impl<P> RawAcquire<P> {
     pub(crate) fn new(priority: P, needed: u32) -> Self {
         Self {
             waiter: Waiter::new(priority, needed),
-            trace: TraceRecord::default(),
+            trace: RequestTrace::new(),
         }
     }
 
     /// Lets its `tracing` events show the priority by value where its type allows
-    /// (`crate::trace`): called where the request is created, where `P: 'static` is known.
-    /// Nothing without the feature.
+    /// (`crate::diag`): called where the request is created, where `P: 'static` is known.
     #[inline]
-    #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
     pub(crate) fn showing_values(mut self) -> Self
     where
         P: 'static,
     {
-        #[cfg(feature = "tracing")]
         self.trace.show_values();
         self
     }
@@ -154,24 +149,17 @@ impl<P> RawAcquire<P> {
 
     /// A request like this one (never polled) at another priority.
     #[cfg(feature = "std")]
-    pub(crate) fn renewed(&self, priority: P) -> Self {
+    fn renewed(&self, priority: P) -> Self {
         Self {
             waiter: Waiter::new(priority, self.needed()),
-            #[cfg(feature = "tracing")]
             trace: self.trace.renewed(),
-            #[cfg(not(feature = "tracing"))]
-            trace: core::marker::PhantomData,
         }
     }
 
-    /// The request's `tracing` record and its waiter, for `crate::trace`.
-    #[cfg(feature = "tracing")]
-    pub(crate) fn traced(
-        self: Pin<&mut Self>,
-    ) -> (&mut crate::trace::Record<P>, Pin<&mut Waiter<P>>) {
-        let this = self.project();
-        (this.trace, this.waiter)
-    }
+    /// Without `std` there are no ambient scopes.
+    #[cfg(not(feature = "std"))]
+    #[inline(always)]
+    fn resolve_ambient(self: Pin<&mut Self>) {}
 
     /// Replaces the priority, and drops an ambient lookup; only possible before the first
     /// poll (`&mut self`).
@@ -193,55 +181,48 @@ impl<P> RawAcquire<P> {
     /// `sem` is the semaphore every earlier `poll_acquire` call on `self` was given.
     #[inline]
     pub(crate) unsafe fn cancel<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
-        // SAFETY: forwarded.
-        #[cfg(feature = "tracing")]
-        return unsafe { crate::trace::cancel(self, sem) };
-        // SAFETY: forwarded.
-        #[cfg(not(feature = "tracing"))]
-        unsafe {
-            self.cancel_untraced(sem)
-        }
-    }
-
-    /// [`RawAcquire::cancel`] without its `tracing` event.
-    ///
-    /// # Safety
-    ///
-    /// As for [`RawAcquire::cancel`].
-    #[inline]
-    pub(crate) unsafe fn cancel_untraced<L: RawLock>(
-        self: Pin<&mut Self>,
-        sem: &RawSemaphore<P, L>,
-    ) {
         if self.waiter.has_entered_list() {
             // SAFETY: forwarded.
             unsafe { self.cancel_queued(sem) }
         }
     }
 
-    /// The out-of-line part of [`RawAcquire::cancel_untraced`], for a request that has
-    /// entered the list.
+    /// The out-of-line part of [`RawAcquire::cancel`], for a request that has entered the
+    /// list. Its diagnostics run last, once the permits are handed on and the wakers woken,
+    /// so a subscriber that panics there loses nothing.
     ///
     /// # Safety
     ///
     /// As for [`RawAcquire::cancel`].
     #[inline(never)]
     unsafe fn cancel_queued<L: RawLock>(self: Pin<&mut Self>, sem: &RawSemaphore<P, L>) {
-        let waiter = self.project().waiter.into_ref();
-        if waiter.state() == WaiterState::Linked {
-            // SAFETY: a queued waiter is linked in `sem`'s list or nowhere (caller).
-            let unlinked = sem.locked_then_settle(|list| unsafe { list.cancel(waiter) });
-            if unlinked.is_some() {
-                // Its partial grant went back into the surplus and was settled above; its
-                // waker is dropped here, outside the lock.
-                return;
+        let mut this = self.project();
+        let needed = this.waiter.needed();
+        let granted = 'left: {
+            let waiter = this.waiter.as_ref();
+            if waiter.state() == WaiterState::Linked {
+                // SAFETY: a queued waiter is linked in `sem`'s list or nowhere (caller).
+                let unlinked = sem.locked_then_settle(|list| unsafe { list.cancel(waiter) });
+                if let Some(waker) = unlinked {
+                    // Its partial grant went back into the surplus and was settled above;
+                    // its waker is dropped here, outside the lock.
+                    drop(waker);
+                    break 'left Some(false);
+                }
             }
-        }
-        // Granted meanwhile (or closed): give granted permits back in full.
-        if waiter.state() == WaiterState::Granted {
+            // Granted meanwhile (or closed): give granted permits back in full.
+            if waiter.state() != WaiterState::Granted {
+                break 'left None;
+            }
             waiter.set_done();
-            sem.release(waiter.needed() as usize);
+            sem.watch.claimed(&this.waiter.as_mut().granted_note().0);
+            sem.release(needed as usize);
+            Some(true)
+        };
+        if let Some(granted) = granted {
+            this.trace.cancelled(granted, sem.addr(), needed);
         }
+        sem.watch.check(sem.addr());
     }
 }
 
@@ -251,7 +232,8 @@ impl<P: Ord> RawAcquire<P> {
     ///
     /// # Panics
     ///
-    /// If polled again after it returned `Ready`.
+    /// If polled again after it returned `Ready`. A `tracing` subscriber that panics in
+    /// this poll's event loses nothing: permits taken are given back first.
     ///
     /// # Safety
     ///
@@ -259,32 +241,75 @@ impl<P: Ord> RawAcquire<P> {
     /// [`RawAcquire::cancel`] has been called with it, and `cancel` is called before `self`
     /// is dropped.
     #[inline]
-    #[cfg_attr(not(feature = "std"), allow(unused_mut))]
     pub(crate) unsafe fn poll_acquire<L: RawLock>(
         mut self: Pin<&mut Self>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        #[cfg(feature = "std")]
         self.as_mut().resolve_ambient();
+        let mut this = self.project();
+        let waiter = this.waiter.as_mut();
+        let before = this
+            .trace
+            .before_poll(sem.watch.is_on(), move || waiter.unqueued());
         // SAFETY: forwarded.
-        #[cfg(feature = "tracing")]
-        return unsafe { crate::trace::poll_acquire(self, sem, cx) };
-        // SAFETY: forwarded.
-        #[cfg(not(feature = "tracing"))]
-        unsafe {
-            self.poll_acquire_untraced(sem, cx)
+        let poll = unsafe { Self::poll_waiter(this.waiter.as_ref(), sem, cx) };
+        if before.is_quiet() {
+            return poll;
         }
+        Self::after_observed_poll(this.waiter, this.trace, before, poll, sem)
     }
 
-    /// [`RawAcquire::poll_acquire`] without its `tracing` events.
+    /// After a poll that diagnostics observe: tells them how it ended, once its permits
+    /// are accounted for. If a hook panics (a subscriber is user code), permits the poll
+    /// took are given back as the panic unwinds, and a queued request stays queued for its
+    /// drop to cancel.
+    #[inline(never)]
+    fn after_observed_poll<L: RawLock>(
+        mut waiter: Pin<&mut Waiter<P>>,
+        trace: &mut RequestTrace<P>,
+        before: Before,
+        poll: Poll<Result<(), AcquireError>>,
+        sem: &RawSemaphore<P, L>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let needed = waiter.needed();
+        let (after, taken) = match &poll {
+            Poll::Pending => {
+                let depth = if before.wants_depth() {
+                    sem.waiter_count()
+                } else {
+                    0
+                };
+                (After::Queued { depth }, None)
+            }
+            Poll::Ready(Ok(())) => {
+                let (note, grants_waited) = waiter.as_mut().granted_note();
+                sem.watch.claimed(&note);
+                let taken = ReleaseOnUnwind {
+                    sem,
+                    permits: needed,
+                };
+                (After::Granted { grants_waited }, Some(taken))
+            }
+            Poll::Ready(Err(_)) => (After::Failed, None),
+        };
+        trace.after_poll(before, after, sem.addr(), needed);
+        sem.watch.check(sem.addr());
+        if let Some(taken) = taken {
+            taken.disarm();
+        }
+        poll
+    }
+
+    /// The acquire protocol itself: the lock-free fast path, the poll after a grant, and
+    /// (out of line) queueing.
     ///
     /// # Safety
     ///
-    /// As for [`RawAcquire::poll_acquire`].
+    /// As for [`RawAcquire::poll_acquire`], for the request that embeds `waiter`.
     #[inline]
-    pub(crate) unsafe fn poll_acquire_untraced<L: RawLock>(
-        self: Pin<&mut Self>,
+    unsafe fn poll_waiter<L: RawLock>(
+        waiter: Pin<&Waiter<P>>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
@@ -292,40 +317,39 @@ impl<P: Ord> RawAcquire<P> {
         // everything else is out of line, including a request above `MAX_PERMITS`
         // (possible on every target: a `u32` goes up to twice the 64-bit maximum), which
         // the slow path fails with its error.
-        let n = self.waiter.needed() as usize;
-        if self.waiter.is_idle() && n <= MAX_PERMITS {
+        let n = waiter.needed() as usize;
+        if waiter.is_idle() && n <= MAX_PERMITS {
             let fast = match sem.try_acquire(n) {
                 Ok(()) => Ok(()),
                 Err(TryAcquireError::Closed) => Err(AcquireError::closed()),
                 Err(TryAcquireError::NoPermits) => {
                     // SAFETY: forwarded.
-                    return unsafe { self.poll_acquire_slow(sem, cx) };
+                    return unsafe { Self::poll_slow(waiter, sem, cx) };
                 }
             };
-            self.waiter.set_done();
+            waiter.set_done();
             return Poll::Ready(fast);
         }
         // The usual poll after a wake-up: the permits were handed over.
-        if self.waiter.take_grant() {
+        if waiter.take_grant() {
             return Poll::Ready(Ok(()));
         }
         // SAFETY: forwarded.
-        unsafe { self.poll_acquire_slow(sem, cx) }
+        unsafe { Self::poll_slow(waiter, sem, cx) }
     }
 
-    /// The out-of-line part of [`RawAcquire::poll_acquire_untraced`]: queueing, a re-poll
-    /// while queued, and the errors.
+    /// The out-of-line part of [`RawAcquire::poll_waiter`]: queueing, a re-poll while
+    /// queued, and the errors.
     ///
     /// # Safety
     ///
-    /// As for [`RawAcquire::poll_acquire`].
+    /// As for [`RawAcquire::poll_waiter`].
     #[inline(never)]
-    unsafe fn poll_acquire_slow<L: RawLock>(
-        self: Pin<&mut Self>,
+    unsafe fn poll_slow<L: RawLock>(
+        waiter: Pin<&Waiter<P>>,
         sem: &RawSemaphore<P, L>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
-        let waiter = self.project().waiter.into_ref();
         let n = waiter.needed() as usize;
         match waiter.state() {
             WaiterState::Idle => {
@@ -333,7 +357,7 @@ impl<P: Ord> RawAcquire<P> {
                     waiter.set_done();
                     return Poll::Ready(Err(AcquireError::too_many_permits(waiter.needed())));
                 }
-                // `poll_acquire` has just tried the lock-free path and found no permits;
+                // `poll_waiter` has just tried the lock-free path and found no permits;
                 // `enqueue` looks at the permit word again under the lock.
                 // Cloned before locking, and dropped after it if not linked (permits taken
                 // at once, closed, or a panicking `Ord`): no user code runs under the lock
@@ -411,6 +435,26 @@ impl<P: Ord> RawAcquire<P> {
     }
 }
 
+/// Permits a poll took, given back if the diagnostics that observe the poll panic before
+/// it returns them to its caller.
+struct ReleaseOnUnwind<'a, P, L: RawLock> {
+    sem: &'a RawSemaphore<P, L>,
+    permits: u32,
+}
+
+impl<P, L: RawLock> ReleaseOnUnwind<'_, P, L> {
+    /// The poll returns the permits: they are its caller's now.
+    fn disarm(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl<P, L: RawLock> Drop for ReleaseOnUnwind<'_, P, L> {
+    fn drop(&mut self) {
+        self.sem.release(self.permits as usize);
+    }
+}
+
 impl<P> RawAcquire<P> {
     /// `Debug` for the public future named `name` that wraps this request.
     pub(crate) fn fmt_as(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -428,8 +472,8 @@ mod tests {
     use core::pin::pin;
 
     /// The fast path failed, then permits were freed before the lock was taken: the slow
-    /// path must take them without linking the waiter (it used to report "queued", so the
-    /// future returned `Pending` forever while holding the permits).
+    /// path must take them without linking the waiter (were it reported "queued", the
+    /// future would stay `Pending` forever while holding the permits).
     #[test]
     fn slow_path_takes_permits_freed_since_the_fast_path() {
         let sem: RawSemaphore<i64, SpinLock> = RawSemaphore::new(1);

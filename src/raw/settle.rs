@@ -17,25 +17,15 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
     #[inline]
     pub(super) fn locked_then_settle<R>(&self, f: impl FnOnce(&mut WaitList<P>) -> R) -> R {
         let mut wakers = WakeBatch::new();
-        // Grants recorded for the futurelock watch (`crate::hazard`), copied out only if any.
-        #[cfg(all(feature = "std", feature = "tracing"))]
-        let mut notes = None;
-        let (result, progress) = self.waiters.with(|list| {
+        let (result, progress, notes) = self.waiters.with(|list| {
             let result = f(list);
             let progress = self.settle(list, &mut wakers);
-            #[cfg(all(feature = "std", feature = "tracing"))]
-            if list.grant_notes_taken(self.watch.is_on()) {
-                notes = Some(list.take_grant_notes());
-            }
-            (result, progress)
+            // Grants noted for the futurelock watch (`crate::diag`), copied out only if any.
+            let notes = list.take_grant_notes(self.watch.is_on());
+            (result, progress, notes)
         });
-        #[cfg(all(feature = "std", feature = "tracing"))]
-        if let Some(notes) = &notes {
-            self.watch.absorb(notes);
-        }
+        self.watch.absorb(notes);
         self.wake_and_finish(&mut wakers, progress, Self::settle);
-        #[cfg(all(feature = "std", feature = "tracing"))]
-        self.watch.check(self);
         result
     }
 

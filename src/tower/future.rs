@@ -6,7 +6,7 @@ use core::task::{ready, Context, Poll};
 
 use tower_service::Service;
 
-use super::layer::OnClosed;
+use super::on_closed::OnClosed;
 use crate::lock::RawLock;
 use crate::{AcquireOwned, OwnedPermit};
 

@@ -6,8 +6,8 @@ use core::fmt::Debug;
 use core::ptr::NonNull;
 use std::vec::Vec;
 
-use super::treap::{Link, NOT_A_HEAD};
-use super::waiter::{needed, node, state, LINKED};
+use super::treap::NOT_A_HEAD;
+use super::waiter::{needed, node, state, Link, LINKED};
 use super::{WaitList, Waiter};
 use crate::loom::Ordering;
 
@@ -30,17 +30,26 @@ impl<P> WaitList<P> {
     /// tickets; and only `partial` holds a partial grant, of at most what it needs.
     /// Returns the waiters in the order walked, for [`Walk::assert_sorted`].
     pub(super) fn assert_valid(&self) -> Walk<'_, P> {
+        let walk = self.assert_runs();
+        assert_eq!(walk.len(), self.len, "len counts linked waiters");
+        self.assert_arrivals();
+        self.assert_grants();
+        walk
+    }
+
+    /// The treap and its runs: walks the tree in order, and each run from its head.
+    fn assert_runs(&self) -> Walk<'_, P> {
         let mut order: Vec<Seen<'_, P>> = Vec::new();
+        let (root, first) = (self.runs.root, self.runs.first);
+        assert_eq!(first.is_none(), root.is_none());
         // SAFETY: tests call this with the list exclusively borrowed; all linked waiters
         // are alive (invariant 2), and only shared reads are made.
         unsafe {
-            let mut count = 0;
-            if let Some(root) = self.root {
+            if let Some(root) = root {
                 assert_eq!((*node(root)).parent, None, "root has no parent");
             }
-            // In-order walk of the treap.
             let mut stack: Vec<NonNull<Waiter<P>>> = Vec::new();
-            let mut cur = self.root;
+            let mut cur = root;
             let mut prev_head: Link<P> = None;
             while cur.is_some() || !stack.is_empty() {
                 while let Some(c) = cur {
@@ -58,75 +67,88 @@ impl<P> WaitList<P> {
                     );
                 }
                 if prev_head.is_none() {
-                    assert_eq!(self.first, Some(h), "first is the leftmost head");
+                    assert_eq!(first, Some(h), "first is the leftmost head");
                 }
                 prev_head = Some(h);
-                // Walk the run.
-                let mut w = h;
-                loop {
-                    let wn = node(w);
-                    assert_eq!(
-                        state(w).load(Ordering::Relaxed),
-                        LINKED,
-                        "waiters in the list are linked"
-                    );
-                    assert_eq!(
-                        (*wn).treap_key != NOT_A_HEAD,
-                        w == h,
-                        "only run heads have keys"
-                    );
-                    assert_eq!((*node((*wn).next.unwrap())).prev.link, Some(w), "run links");
-                    order.push(Seen {
-                        priority: &(*wn).priority,
-                        heads_run: w == h,
-                    });
-                    count += 1;
-                    w = (*wn).next.unwrap();
-                    if w == h {
-                        break;
-                    }
-                }
+                Self::assert_run(h, &mut order);
                 cur = (*hn).right;
-            }
-            assert_eq!(count, self.len, "len counts linked waiters");
-            // The arrival list holds the same waiters, oldest first: ages (grants since
-            // arrival, which never wrap) non-increasing.
-            #[cfg(feature = "overtake-limit")]
-            {
-                let mut arrivals = 0;
-                let mut cur = self.arrivals.oldest;
-                let mut prev: Link<P> = None;
-                while let Some(w) = cur {
-                    assert_eq!((*node(w)).older, prev, "arrival links");
-                    if let Some(p) = prev {
-                        let age =
-                            |w: NonNull<Waiter<P>>| self.grants.wrapping_sub((*node(w)).ticket);
-                        assert!(age(p) >= age(w), "tickets in arrival order");
-                    }
-                    arrivals += 1;
-                    prev = Some(w);
-                    cur = (*node(w)).newer;
-                }
-                assert_eq!(self.arrivals.newest, prev);
-                assert!(
-                    arrivals == self.len || arrivals == 0,
-                    "the arrival list holds every waiter or none"
-                );
-            }
-            assert_eq!(self.first.is_none(), self.root.is_none());
-            match self.partial {
-                Some(partial) => {
-                    assert_eq!(state(partial).load(Ordering::Relaxed), LINKED);
-                    assert!(self.assigned > 0, "`partial` holds a grant");
-                    assert!(
-                        self.assigned < needed(partial),
-                        "a partial grant is partial"
-                    );
-                }
-                None => assert_eq!(self.assigned, 0, "only `partial` holds a partial grant"),
             }
         }
         Walk(order)
+    }
+
+    /// One run, from its head `h`: every waiter linked, circular links, only the head
+    /// keyed.
+    ///
+    /// # Safety
+    ///
+    /// As in [`WaitList::assert_runs`]; `h` heads a run of the list.
+    unsafe fn assert_run<'a>(h: NonNull<Waiter<P>>, order: &mut Vec<Seen<'a, P>>) {
+        let mut w = h;
+        loop {
+            // SAFETY: the caller's conditions; the run is circular through linked waiters.
+            unsafe {
+                let wn = node(w);
+                assert_eq!(
+                    state(w).load(Ordering::Relaxed),
+                    LINKED,
+                    "waiters in the list are linked"
+                );
+                assert_eq!(
+                    (*wn).treap_key != NOT_A_HEAD,
+                    w == h,
+                    "only run heads have keys"
+                );
+                assert_eq!((*node((*wn).next.unwrap())).prev.link, Some(w), "run links");
+                order.push(Seen {
+                    priority: &(*wn).priority,
+                    heads_run: w == h,
+                });
+                w = (*wn).next.unwrap();
+            }
+            if w == h {
+                return;
+            }
+        }
+    }
+
+    /// The arrival list holds every waiter or none, oldest first: ages (grants since
+    /// arrival, which never wrap) non-increasing.
+    fn assert_arrivals(&self) {
+        // SAFETY: as in `assert_runs`.
+        let arrivals = unsafe { self.arrivals.walk() };
+        let now = self.grants.clock.now();
+        // SAFETY: as in `assert_runs`; every waiter on the arrival list is linked.
+        let age = |w: NonNull<Waiter<P>>| unsafe { (*node(w)).ticket }.age(now);
+        for pair in arrivals.windows(2) {
+            assert!(age(pair[0]) >= age(pair[1]), "tickets in arrival order");
+        }
+        assert!(
+            arrivals.len() == self.len || arrivals.is_empty(),
+            "the arrival list holds every waiter or none"
+        );
+    }
+
+    /// Only `partial` holds a partial grant, of less than it asked for.
+    fn assert_grants(&self) {
+        match self.grants.partial {
+            Some(partial) => {
+                // SAFETY: as in `assert_runs`; `partial` is linked.
+                let (linked, needed) = unsafe {
+                    (
+                        state(partial).load(Ordering::Relaxed) == LINKED,
+                        needed(partial),
+                    )
+                };
+                assert!(linked, "`partial` is linked");
+                assert!(self.grants.assigned > 0, "`partial` holds a grant");
+                assert!(self.grants.assigned < needed, "a partial grant is partial");
+            }
+            None => assert_eq!(
+                self.grants.assigned, 0,
+                "only `partial` holds a partial grant"
+            ),
+        }
     }
 }
 

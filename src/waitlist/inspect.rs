@@ -9,6 +9,7 @@
 
 use core::ptr::NonNull;
 
+use super::treap::Treap;
 use super::waiter::{needed, node, Waiter};
 use super::WaitList;
 
@@ -33,16 +34,14 @@ impl<P> WaitList<P> {
     pub(crate) fn facts(&self) -> ListFacts {
         ListFacts {
             waiters: self.len,
-            surplus: self.surplus,
+            surplus: self.grants.surplus as usize,
             // SAFETY: `&self` of the list is only reached under the lock; `partial` is
             // linked, hence live (invariant 2); only its immutable count is read.
             partial: self
+                .grants
                 .partial
-                .map(|w| (self.assigned as usize, unsafe { needed(w) } as usize)),
-            #[cfg(feature = "overtake-limit")]
-            oldest_overtaken: self.arrivals.oldest_age(self.grants),
-            #[cfg(not(feature = "overtake-limit"))]
-            oldest_overtaken: None,
+                .map(|w| (self.grants.assigned as usize, unsafe { needed(w) } as usize)),
+            oldest_overtaken: self.arrivals.oldest_age(self.grants.clock),
         }
     }
 
@@ -58,7 +57,7 @@ impl<P> WaitList<P> {
         max: usize,
         mut visit: impl FnMut(&P, usize, usize),
     ) -> bool {
-        let mut head = self.first;
+        let mut head = self.runs.first;
         for _ in 0..max {
             let Some(h) = head else { return false };
             // SAFETY: `&self` is only reached under the lock; `h` is a linked run head,
@@ -67,7 +66,7 @@ impl<P> WaitList<P> {
             unsafe {
                 let (waiters, permits) = Self::run_totals(h);
                 visit(&(*node(h)).priority, waiters, permits);
-                head = Self::successor(h);
+                head = Treap::successor(h);
             }
         }
         head.is_some()
@@ -91,29 +90,6 @@ impl<P> WaitList<P> {
             if w == h {
                 return (waiters, permits);
             }
-        }
-    }
-
-    /// The next run head in the tree's in-order sequence: the leftmost of the right
-    /// subtree, or else the first ancestor reached from its left side.
-    ///
-    /// # Safety
-    ///
-    /// Lock held; `h` is a run head of this list.
-    unsafe fn successor(h: NonNull<Waiter<P>>) -> Option<NonNull<Waiter<P>>> {
-        // SAFETY: the caller's conditions; tree links of run heads point to run heads.
-        unsafe {
-            if let Some(r) = (*node(h)).right {
-                return Some(Self::leftmost(r));
-            }
-            let mut child = h;
-            while let Some(parent) = (*node(child)).parent {
-                if (*node(parent)).left == Some(child) {
-                    return Some(parent);
-                }
-                child = parent;
-            }
-            None
         }
     }
 }

@@ -52,7 +52,7 @@ fn push(list: &mut WaitList<i64>, w: &Pin<Box<Waiter<i64>>>) {
 /// Serves waiters one permit at a time, returning their priorities in service order.
 fn drain(list: &mut WaitList<i64>) -> Vec<i64> {
     let mut served = Vec::new();
-    while let Some(front) = list.first {
+    while let Some(front) = list.runs.first {
         // SAFETY: the front waiter is linked, hence alive.
         served.push(unsafe { (*node(front)).priority });
         let mut wakers = WakeBatch::new();
@@ -160,7 +160,7 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     list.add_surplus(4);
     let mut wakers = WakeBatch::new();
     assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
-    assert_eq!(list.surplus, 0);
+    assert_eq!(list.grants.surplus, 0);
     list.assert_valid().assert_sorted();
     // A more urgent waiter arrives: the 4 parked permits come back and serve it first.
     let urgent = waiter(1, 3);
@@ -170,8 +170,8 @@ fn a_new_front_takes_back_the_old_fronts_partial_grant() {
     assert_eq!(urgent.state(), WaiterState::Granted);
     assert_eq!(big.state(), WaiterState::Linked);
     list.assert_valid().assert_sorted();
-    assert_eq!(list.partial, Some(NonNull::from(&*big)));
-    assert_eq!(list.assigned, 1);
+    assert_eq!(list.grants.partial, Some(NonNull::from(&*big)));
+    assert_eq!(list.grants.assigned, 1);
     // SAFETY: linked in this list.
     unsafe { list.cancel(big.as_ref()) };
     assert_eq!(
@@ -193,7 +193,7 @@ fn distribute_stops_at_a_full_wake_batch() {
     assert_eq!(list.distribute(NONE, &mut wakers), Progress::BatchFull);
     assert!(wakers.is_full());
     assert_eq!(list.len(), 3);
-    assert_eq!(list.surplus, 3);
+    assert_eq!(list.grants.surplus, 3);
     let mut wakers = WakeBatch::new();
     assert_eq!(list.distribute(NONE, &mut wakers), Progress::Complete);
     assert!(list.is_empty());
@@ -268,7 +268,7 @@ fn urgent_grants_before_low(limit: usize) -> usize {
 /// As [`urgent_grants_before_low`], with the list's grant clock starting at `clock`.
 fn urgent_grants_before_low_from(limit: usize, clock: u32) -> usize {
     let mut list = WaitList::new();
-    list.grants = clock;
+    list.grants.clock = grants::GrantClock::at(clock);
     let low = waiter(10, 1);
     let urgent: Vec<_> = (0..limit + 5).map(|_| waiter(0, 1)).collect();
     push(&mut list, &low);
@@ -329,7 +329,7 @@ fn an_aged_waiter_takes_back_a_partial_grant_from_the_priority_front() {
     list.assert_valid().assert_sorted();
     let filler = waiter(0, 1);
     push(&mut list, &filler);
-    list.grants = list.grants.wrapping_add(1); // as if another waiter had been granted
+    list.grants.clock.tick(); // as if another waiter had been granted
     list.distribute(OvertakeLimit::new(1), &mut WakeBatch::new());
     // `old` is now the front: `big`'s 2 parked permits move to it.
     assert_eq!(old.state(), WaiterState::Granted);
@@ -425,8 +425,9 @@ fn random_comparisons_keep_the_structure_and_reach_every_waiter() {
     }
 }
 
-/// The exact case that used to corrupt the list: compared with the front, the new waiter
-/// says "after"; on the walk down it says "before", and lands in the front's left slot.
+/// The case that corrupts a list that trusts two comparisons to agree: compared with the
+/// front, the new waiter says "after"; on the walk down it says "before", and lands in the
+/// front's left slot.
 /// It must then become the front, not hide below it.
 #[test]
 fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
@@ -465,7 +466,7 @@ fn a_contradicting_answer_on_the_walk_down_makes_the_new_waiter_the_front() {
         list.assert_valid();
     }
     assert_eq!(list.assert_valid().len(), 3);
-    assert_eq!(list.first, Some(NonNull::from(&*urgent)));
+    assert_eq!(list.runs.first, Some(NonNull::from(&*urgent)));
     list.add_surplus(3);
     assert_eq!(
         list.distribute(NONE, &mut WakeBatch::new()),
@@ -496,7 +497,7 @@ fn ascending_priorities_keep_the_tree_logarithmically_deep() {
         push(&mut list, w);
     }
     let log2 = n.ilog2() as usize;
-    let depth = depth(list.root);
+    let depth = depth(list.runs.root);
     assert!(depth <= 4 * log2, "depth {depth} for {n} runs");
     list.add_surplus(n as usize);
     list.distribute(NONE, &mut WakeBatch::new());

@@ -1,21 +1,25 @@
-//! The treap of priority runs: the node the lock holder links, where a new waiter goes,
-//! and the tree surgery (insertion, removal, rotations, treap keys).
+//! The treap of priority runs ([`Treap`]): where a new waiter goes, linking it into its
+//! run or as a new run's head, unlinking it, and the tree surgery (rotations, treap keys).
 //!
-//! Nothing here touches the arrival list, the partial grant or a waiter's state: those are
-//! the list operations' (`super`), which call these functions under the lock.
+//! Nothing here touches the arrival list, the grants or a waiter's state: those are the
+//! list operations' (`super`), which call these functions under the lock.
 //!
 //! Every `unsafe fn` here requires, beyond its own conditions, what its `# Safety` calls
 //! **the tree's conditions**: the caller holds the lock, and every pointer passed or reached
 //! is to a linked, hence live, waiter (module invariant 2), except where a function says
 //! that one argument is live and unlinked.
+//!
+//! # Invariants
+//!
+//! * A **run** is the FIFO of all linked waiters with one priority value, circular through
+//!   `next`/`prev`; its first waiter is its **head**, and the head's `prev` is the tail.
+//! * Run heads, and only they, are in the tree and have a `treap_key` (never
+//!   [`NOT_A_HEAD`]): a binary search tree by priority, and a min-heap on `treap_key`.
+//! * `first` is the leftmost head; `root` is none iff `first` is.
 
 use core::ptr::NonNull;
-use core::task::Waker;
 
-use super::waiter::{node, Waiter};
-use super::WaitList;
-
-pub(super) type Link<P> = Option<NonNull<Waiter<P>>>;
+use super::waiter::{node, Link, Waiter};
 
 /// The start of every message of a structural check that fails. Such checks guard each
 /// write into a tree slot; no input, `Ord` or waker can make them fail, so one failing means
@@ -25,90 +29,15 @@ const CORRUPT: &str = "prio-semaphore: wait list corrupted (a bug, please report
 /// The `treap_key` of a waiter that does not head a run (no treap key is ever 0).
 pub(super) const NOT_A_HEAD: u32 = 0;
 
-/// The part of a waiter that only the lock holder touches while it is linked: its links,
-/// its grant so far and its waker. Embedded in [`Waiter`] behind an `UnsafeCell`, and
-/// reached only through [`node`].
-///
-/// `repr(C)`: the fields a tree search reads (`priority`, `left`, `right`) come first, so
-/// they share a cache line.
-#[repr(C)]
-pub(super) struct Node<P> {
-    pub(super) priority: P,
-    /// Treap links, meaningful only for a run head.
-    pub(super) left: Link<P>,
-    pub(super) right: Link<P>,
-    pub(super) parent: Link<P>,
-    /// The treap's heap-order key if this waiter heads its run, else [`NOT_A_HEAD`]
-    /// (xorshift never yields 0, so no separate flag is needed).
-    pub(super) treap_key: u32,
-    /// The list's grant count when this waiter arrived (wrapping, like the count): its age
-    /// for the overtake limit, and with `tracing` the grants it watched go to others.
-    #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
-    pub(super) ticket: u32,
-    pub(super) waker: Option<Waker>,
-    /// Next in the run (circular).
-    pub(super) next: Link<P>,
-    /// Previous in the run (circular): for the run head, the run's tail. Doubles as the
-    /// ambient lookup before the first poll, see [`Prev`].
-    pub(super) prev: Prev<P>,
-    /// Arrival list neighbours (feature `overtake-limit`).
-    #[cfg(feature = "overtake-limit")]
-    pub(super) older: Link<P>,
-    #[cfg(feature = "overtake-limit")]
-    pub(super) newer: Link<P>,
-    /// The futurelock watch (`crate::hazard`): the priority as warnings show it, set by the
-    /// owner before the waiter is queued, and the grant's number, set at the grant.
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    pub(super) shown: crate::trace::Shown,
-    #[cfg(all(feature = "std", feature = "tracing"))]
-    pub(super) grant_seq: usize,
+/// The linked waiters in service order by priority: runs of equal priorities, their heads
+/// in a treap.
+pub(super) struct Treap<P> {
+    pub(super) root: Link<P>,
+    /// The leftmost run head: the waiter that is served next by priority.
+    pub(super) first: Link<P>,
+    /// xorshift32 state for treap keys.
+    rng: u32,
 }
-
-impl<P> Node<P> {
-    /// The node of a new, unlinked waiter.
-    pub(super) fn new(priority: P) -> Self {
-        Self {
-            priority,
-            waker: None,
-            next: None,
-            prev: Prev { link: None },
-            #[cfg(feature = "overtake-limit")]
-            older: None,
-            #[cfg(feature = "overtake-limit")]
-            newer: None,
-            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
-            ticket: 0,
-            #[cfg(all(feature = "std", feature = "tracing"))]
-            shown: crate::trace::Shown::Type("?"),
-            #[cfg(all(feature = "std", feature = "tracing"))]
-            grant_seq: super::NO_GRANT_SEQ,
-            left: None,
-            right: None,
-            parent: None,
-            treap_key: NOT_A_HEAD,
-        }
-    }
-}
-
-/// A waiter's previous neighbour in its run while it is queued; before its owner first
-/// polls it, where it looks its ambient priority up (`crate::ambient`). One word for both,
-/// since the lookup is taken before the waiter can be queued: the waiter's
-/// `lookup_pending` flag says the lookup is there. Otherwise it is the link, and every
-/// read of the link follows a write of it: `enqueue` writes it for every waiter it queues
-/// (`append_to_run`, `insert_run_head`), and nothing reads an unlinked waiter's links.
-pub(super) union Prev<P> {
-    pub(super) link: Link<P>,
-    #[cfg(feature = "std")]
-    pub(super) lookup: fn() -> Option<P>,
-}
-
-impl<P> Clone for Prev<P> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<P> Copy for Prev<P> {}
 
 /// Where a new waiter goes.
 pub(super) enum Place<P> {
@@ -122,7 +51,97 @@ pub(super) enum Place<P> {
     },
 }
 
-impl<P: Ord> WaitList<P> {
+impl<P> Treap<P> {
+    pub(super) const fn new() -> Self {
+        Self {
+            root: None,
+            first: None,
+            rng: 0x9E37_79B9,
+        }
+    }
+
+    /// Links `w` where [`Treap::find_place`] found it goes.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `w` is live and unlinked, and `place` is what
+    /// `find_place` answered for it, with no change to the tree since.
+    #[inline]
+    pub(super) unsafe fn link(&mut self, w: NonNull<Waiter<P>>, place: Place<P>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            match place {
+                Place::Run(head) => self.append_to_run(head, w),
+                Place::NewRun {
+                    parent,
+                    left,
+                    becomes_first,
+                } => {
+                    self.insert_run_head(w, parent, left);
+                    if becomes_first {
+                        self.first = Some(w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes a linked waiter from its run and, if it heads its run, from the tree.
+    ///
+    /// The links are left stale: nothing reads an unlinked node's links, and linking writes
+    /// again every link that is read while it is linked (a non-head's tree links are never
+    /// read).
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `w` is linked here.
+    #[inline]
+    pub(super) unsafe fn unlink(&mut self, w: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let n = node(w);
+            let next = (*n).next.expect("linked waiter has a run");
+            // A queued waiter's `prev` is a link (see `waiter::Prev`).
+            let prev = (*n).prev.link.expect("linked waiter has a run");
+            if (*n).treap_key == NOT_A_HEAD {
+                (*node(prev)).next = Some(next);
+                (*node(next)).prev.link = Some(prev);
+            } else if next != w {
+                // The next waiter of the run takes this one's place in the tree.
+                (*node(prev)).next = Some(next);
+                (*node(next)).prev.link = Some(prev);
+                self.replace_in_tree(w, next);
+            } else {
+                self.remove_from_tree(w);
+            }
+        }
+    }
+
+    /// The next run head in the tree's in-order sequence: the leftmost of the right
+    /// subtree, or else the first ancestor reached from its left side.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `h` is a run head.
+    pub(super) unsafe fn successor(h: NonNull<Waiter<P>>) -> Link<P> {
+        // SAFETY: the caller's conditions; tree links of run heads point to run heads.
+        unsafe {
+            if let Some(r) = (*node(h)).right {
+                return Some(Self::leftmost(r));
+            }
+            let mut child = h;
+            while let Some(parent) = (*node(child)).parent {
+                if (*node(parent)).left == Some(child) {
+                    return Some(parent);
+                }
+                child = parent;
+            }
+            None
+        }
+    }
+}
+
+impl<P: Ord> Treap<P> {
     /// Finds where `w` goes, only reading (so a panicking `Ord` changes nothing).
     ///
     /// Every decision rests on one comparison and on the tree's shape, never on two
@@ -188,11 +207,11 @@ impl<P: Ord> WaitList<P> {
 }
 
 // Tree and run surgery.
-impl<P> WaitList<P> {
+impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions (module docs); `head` heads a run, `w` is live and unlinked.
-    pub(super) unsafe fn append_to_run(&mut self, head: NonNull<Waiter<P>>, w: NonNull<Waiter<P>>) {
+    unsafe fn append_to_run(&mut self, head: NonNull<Waiter<P>>, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
             let h = node(head);
@@ -201,7 +220,7 @@ impl<P> WaitList<P> {
                 NOT_A_HEAD,
                 "{CORRUPT}: appending to a non-head"
             );
-            // A queued waiter's `prev` is a link (see `Prev`).
+            // A queued waiter's `prev` is a link (see `waiter::Prev`).
             let tail = (*h).prev.link.expect("run is circular");
             let n = node(w);
             (*n).treap_key = NOT_A_HEAD;
@@ -216,12 +235,8 @@ impl<P> WaitList<P> {
     ///
     /// The tree's conditions (module docs); `w` is live and unlinked, and the slot of
     /// `parent` that `left` names is free (as found by `find_place`).
-    pub(super) unsafe fn insert_run_head(
-        &mut self,
-        w: NonNull<Waiter<P>>,
-        parent: Link<P>,
-        left: bool,
-    ) {
+    #[inline]
+    unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
         // SAFETY: the caller's conditions.
         unsafe {
             // A real check, not only a debug one: linking over an occupied slot would
@@ -262,11 +277,7 @@ impl<P> WaitList<P> {
     /// # Safety
     ///
     /// The tree's conditions (module docs).
-    pub(super) unsafe fn replace_in_tree(
-        &mut self,
-        old: NonNull<Waiter<P>>,
-        new: NonNull<Waiter<P>>,
-    ) {
+    unsafe fn replace_in_tree(&mut self, old: NonNull<Waiter<P>>, new: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
             let (o, n) = (node(old), node(new));
@@ -292,7 +303,7 @@ impl<P> WaitList<P> {
     /// # Safety
     ///
     /// The tree's conditions (module docs).
-    pub(super) unsafe fn remove_from_tree(&mut self, w: NonNull<Waiter<P>>) {
+    unsafe fn remove_from_tree(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
             let n = node(w);
@@ -325,7 +336,7 @@ impl<P> WaitList<P> {
     /// # Safety
     ///
     /// The tree's conditions (module docs).
-    pub(super) unsafe fn leftmost(mut w: NonNull<Waiter<P>>) -> NonNull<Waiter<P>> {
+    unsafe fn leftmost(mut w: NonNull<Waiter<P>>) -> NonNull<Waiter<P>> {
         // SAFETY: the caller's conditions.
         unsafe {
             while let Some(l) = (*node(w)).left {

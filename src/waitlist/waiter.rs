@@ -9,14 +9,170 @@
 #[cfg(feature = "std")]
 use core::cell::Cell;
 use core::marker::PhantomPinned;
-#[cfg(any(feature = "std", feature = "tracing"))]
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
+use core::task::Waker;
 
-use super::treap::Node;
-#[cfg(feature = "std")]
-use super::treap::Prev;
+#[cfg(not(feature = "overtake-limit"))]
+use core::marker::PhantomData;
+
+use crate::diag::WaiterNote;
 use crate::loom::{AtomicU8, Ordering, UnsafeCell};
+
+/// A pointer to a linked waiter, or none.
+pub(super) type Link<P> = Option<NonNull<Waiter<P>>>;
+
+/// The part of a waiter that only the lock holder touches while it is linked: its links,
+/// its ticket, its waker and its diagnostic note. Embedded in [`Waiter`] behind an
+/// `UnsafeCell`, and reached only through [`node`]. Each group of fields belongs to one
+/// part of the list, which alone reads and writes it.
+///
+/// `repr(C)`: the fields a tree search reads (`priority`, `left`, `right`) come first, so
+/// they share a cache line.
+#[repr(C)]
+pub(super) struct Node<P> {
+    pub(super) priority: P,
+    /// The treap's (`treap.rs`), meaningful only for a run head: its links, and its
+    /// heap-order key, or `treap::NOT_A_HEAD`.
+    pub(super) left: Link<P>,
+    pub(super) right: Link<P>,
+    pub(super) parent: Link<P>,
+    pub(super) treap_key: u32,
+    /// The grant clock's reading (`grants.rs`, [`Ticket`]).
+    pub(super) ticket: Ticket,
+    pub(super) waker: Option<Waker>,
+    /// The run's (`treap.rs`): next in the run (circular), and the previous one (for the
+    /// run head, the run's tail), which doubles as the ambient lookup before the first
+    /// poll (see [`Prev`]).
+    pub(super) next: Link<P>,
+    pub(super) prev: Prev<P>,
+    /// The arrival list's (`overtake.rs`, [`ArrivalLinks`]).
+    pub(super) arrival: ArrivalLinks<P>,
+    /// What the futurelock watch needs (`crate::diag`).
+    pub(super) note: WaiterNote,
+}
+
+impl<P> Node<P> {
+    /// The node of a new, unlinked waiter.
+    fn new(priority: P) -> Self {
+        Self {
+            priority,
+            left: None,
+            right: None,
+            parent: None,
+            // Written when the waiter is linked (`treap.rs`), the only time it is read.
+            treap_key: 0,
+            ticket: Ticket::new(),
+            waker: None,
+            next: None,
+            prev: Prev { link: None },
+            arrival: ArrivalLinks::new(),
+            note: WaiterNote::new(),
+        }
+    }
+}
+
+/// A waiter's neighbours on the arrival list (older, newer), kept in its node.
+#[cfg(feature = "overtake-limit")]
+pub(super) struct ArrivalLinks<P> {
+    pub(super) older: Link<P>,
+    pub(super) newer: Link<P>,
+}
+
+/// Without feature `overtake-limit`: no links.
+#[cfg(not(feature = "overtake-limit"))]
+pub(super) struct ArrivalLinks<P>(PhantomData<Link<P>>);
+
+impl<P> ArrivalLinks<P> {
+    pub(super) const fn new() -> Self {
+        #[cfg(feature = "overtake-limit")]
+        return Self {
+            older: None,
+            newer: None,
+        };
+        #[cfg(not(feature = "overtake-limit"))]
+        Self(PhantomData)
+    }
+}
+
+/// A waiter's reading of the grant clock (`grants::GrantClock`): while it waits, the clock
+/// when it arrived (its age is the difference); once granted, the grants it watched go to
+/// others. Zero-sized where the clock is (neither feature `overtake-limit` nor `tracing`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ticket {
+    #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
+    at: u32,
+}
+
+impl Ticket {
+    pub(super) const fn new() -> Self {
+        Self {
+            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
+            at: 0,
+        }
+    }
+
+    /// At arrival, with the clock at `now`.
+    #[inline(always)]
+    pub(super) fn stamp(&mut self, now: u32) {
+        *self = Self::read(now);
+    }
+
+    /// While waiting, with the clock at `now`: the grants since arrival (they never wrap,
+    /// see `grants::GrantClock`).
+    #[inline(always)]
+    pub(super) fn age(self, now: u32) -> u32 {
+        now.wrapping_sub(self.get())
+    }
+
+    /// At the grant, with the clock at `now`: the ticket becomes the grants the waiter
+    /// watched go to others.
+    #[inline(always)]
+    pub(super) fn close(&mut self, now: u32) {
+        *self = Self::read(self.age(now));
+    }
+
+    #[inline(always)]
+    pub(super) fn get(self) -> u32 {
+        #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
+        return self.at;
+        #[cfg(not(any(feature = "overtake-limit", feature = "tracing")))]
+        0
+    }
+
+    #[inline(always)]
+    fn read(at: u32) -> Self {
+        let _ = at;
+        Self {
+            #[cfg(any(feature = "overtake-limit", feature = "tracing"))]
+            at,
+        }
+    }
+}
+
+/// A waiter's previous neighbour in its run while it is queued; before its owner first
+/// polls it, where it looks its ambient priority up (`crate::ambient`). One word for both,
+/// since the lookup is taken before the waiter can be queued: the waiter's
+/// `lookup_pending` flag says the lookup is there. Otherwise it is the link, and every
+/// read of the link follows a write of it: `enqueue` writes it for every waiter it queues,
+/// and nothing reads an unlinked waiter's links.
+///
+/// A field of its own for the lookup would cost every acquire future 8 bytes on 64-bit
+/// targets, and every other word that no list reads before the waiter is queued is a link
+/// too, so the lookup stays here.
+pub(super) union Prev<P> {
+    pub(super) link: Link<P>,
+    #[cfg(feature = "std")]
+    lookup: fn() -> Option<P>,
+}
+
+impl<P> Clone for Prev<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Prev<P> {}
 
 // The waiter's state. `DONE` is only stored by the owner; `LINKED`, `GRANTED` and `CLOSED`
 // (`>= LINKED`: the waiter has entered the list, see `Waiter::has_entered_list`) only by
@@ -46,9 +202,8 @@ pub(crate) enum WaiterState {
 
 /// One queued permit request: the node embedded in an `Acquire` future.
 ///
-/// Kept small (80 bytes for `i64` priorities on 64-bit targets, 96 with feature
-/// `overtake-limit`) because every acquire future embeds one, and futures are moved into
-/// tasks by copy.
+/// Kept small (the crate docs' "Sizes" give the futures that embed it) because every
+/// acquire future embeds one, and futures are moved into tasks by copy.
 pub(crate) struct Waiter<P> {
     node: UnsafeCell<Node<P>>,
     /// Permits requested: fixed at creation, so it lives outside the node and its owner
@@ -63,10 +218,6 @@ pub(crate) struct Waiter<P> {
     /// Linked waiters are pointed to by their neighbours, so they must not move.
     _pin: PhantomPinned,
 }
-
-/// The `grant_seq` of a waiter whose grant was not recorded.
-#[cfg(all(feature = "std", feature = "tracing"))]
-pub(crate) const NO_GRANT_SEQ: usize = usize::MAX;
 
 // SAFETY: a `Waiter` is shared between its owner and whichever thread holds the list's
 // lock. Its node is only accessed by the lock holder while it is linked, and by its owner
@@ -200,56 +351,37 @@ impl<P> Waiter<P> {
     }
 }
 
-/// What the owner reads of its own waiter for `tracing` events (`crate::trace`).
-#[cfg(feature = "tracing")]
+/// What the owner reads and writes of its own waiter's node for diagnostics
+/// (`crate::diag`), while no list can reach it.
 impl<P> Waiter<P> {
-    /// Runs `f` on the priority if no list can reach the waiter (idle or done), else
-    /// returns `None`. Called before the first poll queues it.
-    pub(crate) fn with_unqueued_priority<R>(
-        self: Pin<&mut Self>,
-        f: impl FnOnce(&P) -> R,
-    ) -> Option<R> {
-        if matches!(self.state(), WaiterState::Idle | WaiterState::Done) {
-            let w = NonNull::from(self.as_ref().get_ref());
-            // SAFETY: an idle or done waiter is in no list (invariants 1 and 5), and
-            // `Pin<&mut Self>` means its owner is not queueing it meanwhile, so nobody else
-            // reads or writes the node while `f` runs.
-            Some(f(unsafe { &(*node(w)).priority }))
-        } else {
-            None
+    /// The priority and the diagnostic note, if no list can reach the waiter (idle or
+    /// done), else `None`. Called before the first poll queues it.
+    #[inline]
+    pub(crate) fn unqueued(self: Pin<&mut Self>) -> Option<(&P, &mut WaiterNote)> {
+        if !matches!(self.state(), WaiterState::Idle | WaiterState::Done) {
+            return None;
         }
-    }
-
-    /// Stores the priority as the futurelock warning shows it, if the waiter is idle.
-    #[cfg(feature = "std")]
-    pub(crate) fn set_shown(self: Pin<&mut Self>, shown: crate::trace::Shown) {
-        if self.state() == WaiterState::Idle {
-            let w = NonNull::from(self.as_ref().get_ref());
-            // SAFETY: as in `with_unqueued_priority`: an idle waiter is in no list, and
-            // `Pin<&mut Self>` is its owner's exclusive access.
-            unsafe { (*node(w)).shown = shown };
-        }
-    }
-
-    /// The number of its grant as the futurelock watch recorded it, or [`NO_GRANT_SEQ`].
-    /// Only called once the owner has taken the grant (the waiter is done).
-    #[cfg(feature = "std")]
-    pub(crate) fn grant_seq(self: Pin<&mut Self>) -> usize {
         let w = NonNull::from(self.as_ref().get_ref());
-        // SAFETY: as in `grants_waited`: the caller calls this only once the waiter is
-        // done, so no lock holder touches the node again.
-        unsafe { (*node(w)).grant_seq }
+        // SAFETY: an idle or done waiter is in no list (invariants 1 and 5), and
+        // `Pin<&mut Self>` is its owner's exclusive access for the lifetime returned: it
+        // cannot be queued (which needs that access) while the references live, so nobody
+        // else reads or writes the node meanwhile. The two fields do not overlap.
+        unsafe {
+            let n = node(w);
+            Some((&(*n).priority, &mut (*n).note))
+        }
     }
 
-    /// How many other requests were granted while this one waited (modulo 2³², the width
-    /// of the list's grant count), recorded by `distribute` at its grant. Only called once
-    /// the owner has taken the grant.
-    pub(crate) fn grants_waited(self: Pin<&mut Self>) -> usize {
+    /// The diagnostic note and how many other requests were granted while this one waited
+    /// (modulo 2³², the width of the grant clock), both recorded by the lock holder at its
+    /// grant. Only called once the owner is done with the waiter.
+    pub(crate) fn granted_note(self: Pin<&mut Self>) -> (WaiterNote, u32) {
         debug_assert_eq!(self.state(), WaiterState::Done);
         let w = NonNull::from(self.as_ref().get_ref());
-        // SAFETY: the owner took its grant (Acquire load of `GRANTED`, invariant 5), so no
-        // lock holder touches the node again; `Pin<&mut Self>` is the owner's access.
-        unsafe { (*node(w)).ticket as usize }
+        // SAFETY: the owner is done (it took its grant with an Acquire load of `GRANTED`,
+        // invariant 5, or it never queued), so no lock holder touches the node again;
+        // `Pin<&mut Self>` is the owner's access.
+        unsafe { ((*node(w)).note, (*node(w)).ticket.get()) }
     }
 }
 

@@ -3,7 +3,7 @@
 //! checks on a semaphore.
 //!
 //! Every test binary includes this module but uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part")]
 
 use std::future::Future;
 use std::pin::Pin;

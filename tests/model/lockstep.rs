@@ -20,7 +20,7 @@
 //! * every waiter is woken exactly once when it is granted or failed by `close`, and never
 //!   otherwise.
 
-#![allow(dead_code)] // each includer uses a different part
+#![allow(dead_code, reason = "each includer uses a different part")]
 
 use std::fmt;
 use std::future::Future;
