@@ -131,9 +131,10 @@
 //!   counter is never below the server time in microseconds, so it keeps growing even if
 //!   Redis loses the counter (restart without persistence, restore of an old snapshot).
 //!   Give it to the resource, and have it reject tokens lower than it has seen.
-//! * A holder killed with `kill -9` gives its permits back within one lease (the next
-//!   script after the expiry, at the latest another process's renewal every lease / 3,
-//!   frees them and grants the line).
+//! * A holder killed with `kill -9` gives its permits back within one lease and a third:
+//!   after the expiry, the next arrival that does not fit in the free permits, or at the
+//!   latest another process's renewal (every lease / 3 while it waits or holds), frees
+//!   them and grants the line.
 //! * A waiter's place in the line lives one lease after its last renewal. A grant to
 //!   another process's waiter lasts until that process's place would have expired (its
 //!   next renewal, due before then, claims it: a renewal also claims every grant the

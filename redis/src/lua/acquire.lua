@@ -4,9 +4,10 @@
 -- 'fast' is the caller's own first attempt: granted by the rule of 'wait', but never
 -- queued (the process's thread queues it, with a new arrival number, if it must wait).
 local n = tonumber(ARGV[7])
-expire()
--- Expired leases may have freed permits for those already waiting. (The front is nil
--- when no permit is free: nobody can be granted then, this arrival included.)
+-- Expired leases matter only if this arrival does not fit in the free permits.
+if n > LIMIT - used then expire_leases() end
+-- The front is nil when no permit is free: nobody can be granted then, this arrival
+-- included.
 local front = serve()
 if closed then
   save()
@@ -27,7 +28,7 @@ local member = ARGV[6] .. string.format('%016x', number)
 local ahead = (not front) or (ARGV[8] ~= 'try' and member < front)
 if ahead and n <= LIMIT - used and granting() then
   arrival = number
-  local token = grant(member, CLIENT, n, 0)
+  local token = grant(member, CLIENT, n, 0, NOW_MS + LEASE_MS)
   save()
   return { 'granted', token, member, {}, mine, NOW_US }
 end

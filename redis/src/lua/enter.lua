@@ -4,7 +4,7 @@ if closed then
   save()
   return { 'closed', 0, '', {}, mine, NOW_US }
 end
-expire()
+expire_leases()
 serve()
 local member = ARGV[6]
 if member ~= '' then

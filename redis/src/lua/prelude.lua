@@ -84,9 +84,8 @@ local function parse_lease(id)
   return member, client, tonumber(n), token
 end
 
--- Drops expired leases (their permits come back) and the line places of processes that
--- stopped renewing their presence (a killed waiter leaves the line).
-local function expire()
+-- Drops expired leases: their permits come back.
+local function expire_leases()
   local dead = redis.call('ZRANGEBYSCORE', K_HOLDERS, '-inf', NOW_MS)
   if #dead > 0 then
     for _, id in ipairs(dead) do
@@ -95,34 +94,34 @@ local function expire()
     end
     redis.call('ZREMRANGEBYSCORE', K_HOLDERS, '-inf', NOW_MS)
   end
-  local gone = redis.call('ZRANGEBYSCORE', K_ALIVE, '-inf', NOW_MS)
-  for _, client in ipairs(gone) do
-    local member = redis.call('HGET', K_CLIENTS, client)
-    if member then
-      redis.call('ZREM', K_LINE, member)
-      redis.call('HDEL', K_ENTRIES, member)
-    end
-    redis.call('HDEL', K_CLIENTS, client)
-    redis.call('ZREM', K_ALIVE, client)
+end
+
+-- Drops a process's place in the line: it stopped renewing it (a killed waiter).
+local function drop_place(client)
+  local member = redis.call('HGET', K_CLIENTS, client)
+  if member then
+    redis.call('ZREM', K_LINE, member)
+    redis.call('HDEL', K_ENTRIES, member)
+  end
+  redis.call('HDEL', K_CLIENTS, client)
+  redis.call('ZREM', K_ALIVE, client)
+end
+
+-- Drops expired leases and the places of every process that stopped renewing its own.
+local function expire()
+  expire_leases()
+  for _, client in ipairs(redis.call('ZRANGEBYSCORE', K_ALIVE, '-inf', NOW_MS)) do
+    drop_place(client)
   end
 end
 
 -- A grant, and a fencing token that only grows: the token is at least the server time in
 -- microseconds, so it keeps growing even after Redis lost its counter (a restart without
--- persistence or from an older snapshot). Written by `save`.
--- The lease of the calling process runs until now + lease. A grant to another process
--- (served from the line) runs until that process's place in the line would have expired:
--- a live process renews its place every third of its lease and, in the same call, claims
--- its grants, so it keeps them; a dead one gives them back when its place would have gone,
--- so a dead process holds up the line for about one lease in all, never two.
--- Returns the token and the lease's expiry (server ms).
-local function grant(member, client, n, barrier)
+-- persistence or from an older snapshot). Written by `save`. The lease runs until
+-- `expiry` (server ms): see serve() for grants to other processes. Returns the token.
+local function grant(member, client, n, barrier, expiry)
   fence = math.max(fence + 1, NOW_US)
   local token = fence
-  local expiry = NOW_MS + LEASE_MS
-  if client ~= CLIENT then
-    expiry = tonumber(redis.call('ZSCORE', K_ALIVE, client)) or expiry
-  end
   redis.call('ZADD', K_HOLDERS, expiry, lease_id(member, client, n, token))
   used = used + n
   if client == CLIENT then
@@ -132,7 +131,7 @@ local function grant(member, client, n, barrier)
     table.insert(mine, barrier)
     table.insert(mine, expiry)
   end
-  return token, expiry
+  return token
 end
 
 -- Reports a grant made earlier that the calling process had not heard of (a lost pub/sub
@@ -161,28 +160,45 @@ local function granting() return (not closed) and NOW_MS >= grace_until end
 -- granted whatever the front is, so it is not read). Stops at a barrier (a process whose
 -- best waiter was just granted and whose next best is not known yet: all its other
 -- waiters come after the barrier) or at a request larger than the free permits (no one
--- passes it: that is what keeps large requests from starving). Each round grants one
--- process's entry, so the work is bounded by processes and permits, never by waiters.
+-- passes it: that is what keeps large requests from starving).
+-- A grant to the calling process runs until now + lease. A grant to another process runs
+-- until that process's place in the line would expire: a live process renews its place
+-- every third of its lease and, in the same call, claims its grants, so it keeps them; a
+-- dead one gives them back when its place would have gone, so a dead process holds up the
+-- line for about one lease in all, never two. A front whose process's place has already
+-- expired is dropped on the way (the background sync drops the others).
+-- Each round grants one process's entry or drops one dead process, so the work is bounded
+-- by processes and permits, never by waiters.
 local function serve()
   while true do
     if used >= LIMIT then return nil end
     local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
     if not front or not granting() then return front end
     local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
-    if n == 0 or n > LIMIT - used then return front end
-    local barrier = 0
-    if more == '1' then barrier = 1 end
-    local token, expiry = grant(front, client, n, barrier)
-    if more == '1' then
-      redis.call('HSET', K_ENTRIES, front, client .. ' 0 0')
-    else
-      redis.call('ZREM', K_LINE, front)
-      redis.call('HDEL', K_ENTRIES, front)
-      redis.call('HDEL', K_CLIENTS, client)
+    local expiry = NOW_MS + LEASE_MS
+    if client ~= CLIENT then
+      expiry = tonumber(redis.call('ZSCORE', K_ALIVE, client))
     end
-    -- Each process listens on its own channel: a grant is one message, not one per process.
-    redis.call('PUBLISH', CHANNEL .. ':' .. client, client .. ' ' .. front .. ' ' .. fmt(n)
-      .. ' ' .. fmt(token) .. ' ' .. fmt(barrier) .. ' ' .. fmt(expiry))
+    if (not expiry) or expiry <= NOW_MS then
+      drop_place(client)
+    elseif n == 0 or n > LIMIT - used then
+      return front
+    else
+      local barrier = 0
+      if more == '1' then barrier = 1 end
+      local token = grant(front, client, n, barrier, expiry)
+      if more == '1' then
+        redis.call('HSET', K_ENTRIES, front, client .. ' 0 0')
+      else
+        redis.call('ZREM', K_LINE, front)
+        redis.call('HDEL', K_ENTRIES, front)
+        redis.call('HDEL', K_CLIENTS, client)
+      end
+      -- Each process listens on its own channel: a grant is one message, not one per
+      -- process.
+      redis.call('PUBLISH', CHANNEL .. ':' .. client, client .. ' ' .. front .. ' ' .. fmt(n)
+        .. ' ' .. fmt(token) .. ' ' .. fmt(barrier) .. ' ' .. fmt(expiry))
+    end
   end
 end
 
@@ -228,6 +244,8 @@ local function set_entry(current, member, n, more)
 end
 
 -- Every script goes on from here. Expiry is lazy: a lease that ran out only matters
--- when its permits are wanted (someone waits, or too few are free), and a dead
--- process's place only when the line is not empty; the scripts call expire() then, and
--- the background sync always does, so no expired lease is ever renewed.
+-- when its permits are wanted, and a dead process's place only when it reaches the
+-- front. An arrival that does not fit drops expired leases, serve() drops a dead front,
+-- and every process's background sync (every lease / 3 while it waits or holds) drops
+-- both everywhere, so no expired lease is ever renewed and a killed holder's permits come
+-- back within one lease and a third.
