@@ -44,7 +44,8 @@ pub struct Acquire {
 
 enum State {
     Start,
-    /// The caller's own first attempt (feature `tokio`); `None` means "queue it".
+    /// The caller's own call (feature `tokio`): a `try_acquire`, or a process's first
+    /// waiter, which may queue itself.
     #[cfg(feature = "tokio")]
     Fast {
         priority: i64,
@@ -98,16 +99,20 @@ impl Acquire {
                 .or_else(prio_semaphore::current_priority::<i64>)
                 .unwrap_or(0);
             #[cfg(feature = "tokio")]
-            if crate::fast::available(&self.shared).is_some()
-                && !self.shared.contended.load(Ordering::Relaxed)
-            {
-                let attempt = crate::fast::acquire(
-                    self.shared.clone(),
-                    priority,
-                    self.permits,
-                    self.try_only,
-                );
-                self.state = State::Fast { priority, attempt };
+            if crate::fast::available(&self.shared).is_some() {
+                use crate::fast::Mode;
+                let mode = if self.try_only {
+                    Some(Mode::Try)
+                } else if self.shared.line.begin_acquire(true) {
+                    Some(Mode::Queue)
+                } else {
+                    None // other waiters of this process: the thread puts it among them
+                };
+                if let Some(mode) = mode {
+                    let shared = self.shared.clone();
+                    let attempt = crate::fast::acquire(shared, priority, self.permits, mode);
+                    self.state = State::Fast { priority, attempt };
+                }
             }
             if let State::Start = self.state {
                 if let Some(done) = self.queue(priority) {
@@ -117,22 +122,23 @@ impl Acquire {
         }
         #[cfg(feature = "tokio")]
         if let State::Fast { priority, attempt } = &mut self.state {
+            use crate::fast::Fast;
             match std::task::ready!(attempt.as_mut().poll(cx)) {
-                Some(outcome) => {
+                Fast::Done(outcome) => {
                     self.state = State::Done;
                     return Poll::Ready(outcome);
                 }
-                None if self.try_only => {
+                Fast::Busy if self.try_only => {
                     self.state = State::Done;
                     return Poll::Ready(Outcome::Busy);
                 }
-                None => {
-                    self.shared.contended.store(true, Ordering::Relaxed);
+                Fast::Busy => {
                     let priority = *priority;
                     if let Some(done) = self.queue(priority) {
                         return Poll::Ready(done);
                     }
                 }
+                Fast::Queued { id, reply } => self.state = State::Waiting { id, reply },
             }
         }
         match &self.state {

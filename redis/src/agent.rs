@@ -1,13 +1,10 @@
-//! The semaphore's own thread: the only place that talks to Redis for one handle, except
-//! the fast path's calls.
-//!
-//! It keeps this process's waiters in (priority, arrival) order and makes sure that the
-//! best of them, and only that one, stands in the global line (the crate docs prove why
-//! that keeps the global order exact). It renews leases and this process's place in the
-//! line, polls as a fallback for lost pub/sub messages, and turns a Redis that stays
-//! unreachable into errors and lost leases. Because every call is made here, in order,
-//! the process's view of its own place in the line is never raced by another of its own
-//! calls.
+//! The semaphore's own thread: it queues waiters (all but a process's first one on the
+//! fast path), makes sure that the best of this process's waiters, and only that one,
+//! stands in the global line (the crate docs prove why that keeps the global order
+//! exact; `line.rs` why the view it acts on may lag), renews leases and this process's
+//! place in the line, polls as a fallback for lost pub/sub messages, and turns a Redis
+//! that stays unreachable into errors and lost leases. It is the only one that re-enters
+//! the line.
 //!
 //! # Time bounds
 //!
@@ -17,8 +14,7 @@
 //! release) until the next renewal is due: so a command waits behind at most one call
 //! that started before it, and a caller hears back within its budget.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,27 +23,11 @@ use crate::command::{Command, Granted, Lease, Outcome};
 use crate::error::Error;
 use crate::lease_state::{valid_for, LeaseState, ServerTime};
 use crate::leases::Leases;
+use crate::line::{Handoff, Line, Settle, Standing};
 use crate::link::Link;
 use crate::names::encode_priority;
-use crate::scripts::{scripts, Context, Event, Grant, Reply};
+use crate::scripts::{scripts, Context, Grant, Reply};
 use crate::slot::Slot;
-
-/// A waiter of this process, queued in Redis under its member.
-struct Local {
-    id: u64,
-    permits: u32,
-    reply: Arc<Slot<Outcome>>,
-}
-
-/// This process's member in the global line, as far as this thread knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Standing {
-    None,
-    /// A waiter of this process, by member.
-    Entry(String),
-    /// Left by a grant: the process's other waiters all come after this key.
-    Barrier(String),
-}
 
 /// The thread's configuration: what does not change while it runs.
 pub(crate) struct Settings {
@@ -55,17 +35,13 @@ pub(crate) struct Settings {
     pub(crate) lease: Duration,
     pub(crate) io_timeout: Duration,
     pub(crate) leases: Arc<Leases>,
-    /// Cleared when an arrival is granted at once (see `Shared::contended`).
-    pub(crate) contended: Arc<AtomicBool>,
+    pub(crate) line: Arc<Line>,
 }
 
 pub(crate) struct Agent {
     settings: Settings,
     link: Link,
     commands: Receiver<Command>,
-    local: BTreeMap<String, Local>,
-    ids: HashMap<u64, String>,
-    standing: Standing,
     /// Releases whose call failed or was put off: retried with the next renewal.
     unreleased: Vec<Lease>,
     renew_every: Duration,
@@ -75,9 +51,6 @@ pub(crate) struct Agent {
     last_error: Option<Error>,
     /// The last call failed to reach Redis: background calls wait for the next renewal.
     down: bool,
-    /// The newest reading of the server's clock, for grants heard of by pub/sub.
-    server_time: Option<ServerTime>,
-    closed: bool,
     /// A `Shutdown` was received while handling other commands.
     stopping: bool,
 }
@@ -89,17 +62,12 @@ impl Agent {
             settings,
             link,
             commands,
-            local: BTreeMap::new(),
-            ids: HashMap::new(),
-            standing: Standing::None,
             unreleased: Vec::new(),
             renew_every,
             next_sync: Instant::now() + renew_every,
             last_success: Instant::now(),
             last_error: None,
             down: false,
-            server_time: None,
-            closed: false,
             stopping: false,
         }
     }
@@ -152,7 +120,7 @@ impl Agent {
     }
 
     fn shutdown(mut self) {
-        self.fail_waiters(&Error::Stopped);
+        self.settings.line.fail_all(&Error::Stopped, false);
         self.settle_place();
     }
 
@@ -170,7 +138,7 @@ impl Agent {
                 self.last_error = None;
                 self.down = false;
                 if let Some(time) = reply.server_time(sent) {
-                    self.server_time = Some(time);
+                    self.settings.line.saw_server_time(time);
                 }
                 // The semaphore exists now: if its state goes missing later, Redis lost it.
                 self.settings.context.seen.store(true, Ordering::Relaxed);
@@ -208,13 +176,7 @@ impl Agent {
                 deadline,
                 reply,
             } => self.acquire(id, priority, permits, try_only, deadline, reply),
-            Command::Cancel { id } => {
-                // Only the local record goes; if it stood in the line, `settle_place`
-                // puts the next best there (or leaves the line) in one call.
-                if let Some(member) = self.ids.remove(&id) {
-                    self.local.remove(&member);
-                }
-            }
+            Command::Cancel { id } => self.settings.line.cancel(id),
             Command::Release { lease, reply } => match reply {
                 Some((reply, deadline)) => {
                     let result = self.release(&lease, Some(deadline));
@@ -233,20 +195,10 @@ impl Agent {
                 };
                 let _ = reply.fill(result);
             }
-            Command::Event(Event::Granted { client, grant }) => {
-                if client == self.settings.context.client {
-                    let time = self.server_time;
-                    self.deliver(grant, time);
-                }
-            }
-            Command::Event(Event::Closed) => self.on_closed(),
+            Command::Closed => self.on_closed(),
             Command::Resync => self.next_sync = Instant::now(),
-            #[cfg(feature = "tokio")]
-            Command::Grants(grants, time) => {
-                for grant in grants {
-                    self.deliver(grant, Some(time));
-                }
-            }
+            // The loop settles after every command.
+            Command::Settle => {}
             Command::Shutdown => self.stopping = true,
         }
     }
@@ -270,13 +222,21 @@ impl Agent {
             // It waited behind calls that used up its budget: Redis is too slow to answer.
             Outcome::Failed(self.timed_out())
         } else {
+            let line = self.settings.line.clone();
+            let more = line.has_waiters();
+            let counted = line.begin_acquire(false);
+            debug_assert!(counted, "the semaphore's thread may always queue");
             let mut call = self.settings.context.invocation(&scripts().acquire);
             call.arg(encode_priority(priority))
                 .arg(permits)
                 .arg(if try_only { "try" } else { "wait" })
-                .arg(if self.local.is_empty() { "0" } else { "1" });
+                .arg(if more { "1" } else { "0" });
             match self.call(&call, deadline) {
-                Err(error) => Outcome::Failed(error),
+                Err(error) => {
+                    let handoff = line.end_acquire(&self.settings.leases);
+                    self.finish(handoff);
+                    Outcome::Failed(error)
+                }
                 Ok((answer, sent)) => {
                     match self.answer_acquire(id, permits, answer, sent, &reply) {
                         Some(outcome) => outcome,
@@ -301,10 +261,9 @@ impl Agent {
         reply: &Arc<Slot<Outcome>>,
     ) -> Option<Outcome> {
         let time = answer.server_time(sent);
+        let line = self.settings.line.clone();
         let outcome = match answer.status.as_str() {
             "granted" => {
-                // Granted on arrival: the line is free, callers may try directly.
-                self.settings.contended.store(false, Ordering::Relaxed);
                 let state = Arc::new(LeaseState::new(valid_for(sent, self.settings.lease)));
                 let lease = Lease {
                     member: answer.member.clone(),
@@ -314,29 +273,9 @@ impl Agent {
                 self.settings.leases.adopt(&lease, state.clone());
                 Some(Outcome::Granted(Granted { lease, state }))
             }
-            "queued" => {
-                let member = answer.member.clone();
-                let better = match &self.standing {
-                    Standing::None => true,
-                    Standing::Entry(p) | Standing::Barrier(p) => member < *p,
-                };
-                if better {
-                    self.standing = Standing::Entry(member.clone());
-                }
-                self.ids.insert(id, member.clone());
-                let local = Local {
-                    id,
-                    permits,
-                    reply: reply.clone(),
-                };
-                self.local.insert(member, local);
-                None
-            }
+            "queued" => None,
             "busy" => Some(Outcome::Busy),
-            "closed" => {
-                self.on_closed();
-                Some(Outcome::Failed(Error::Closed))
-            }
+            "closed" => Some(Outcome::Failed(Error::Closed)),
             "too_many" => Some(Outcome::Failed(Error::TooManyPermits {
                 requested: permits,
                 limit: answer.number as u32,
@@ -344,6 +283,20 @@ impl Agent {
             "limit_mismatch" => Some(Outcome::Failed(self.limit_mismatch(&answer))),
             other => Some(Outcome::Failed(unexpected(other))),
         };
+        let handoff = match &outcome {
+            None => line.queued(
+                id,
+                answer.member.clone(),
+                permits,
+                reply.clone(),
+                &self.settings.leases,
+            ),
+            Some(_) => line.end_acquire(&self.settings.leases),
+        };
+        self.finish(handoff);
+        if answer.status == "closed" {
+            self.on_closed();
+        }
         // Grants this call made to other waiters of this process (the line moved on while
         // it ran); the new waiter's own grant is already recorded.
         for grant in answer.grants {
@@ -353,39 +306,19 @@ impl Agent {
     }
 
     /// Hands a grant to its waiter; a grant nobody waits for any more is released. `time`
-    /// relates the grant's expiry to this process's clock (`None`: no reading yet, so the
-    /// lease counts as lost at once, the safe answer).
+    /// relates the grant's expiry to this process's clock (`None`: the newest reading).
     fn deliver(&mut self, grant: Grant, time: Option<ServerTime>) {
-        if let Standing::Entry(member) | Standing::Barrier(member) = &self.standing {
-            if *member == grant.member {
-                self.standing = if grant.barrier {
-                    Standing::Barrier(grant.member.clone())
-                } else {
-                    Standing::None
-                };
-            }
-        }
-        if self.settings.leases.contains(&grant.member) {
-            return; // heard twice: by reply and by pub/sub
-        }
-        let valid_until = time.map_or_else(Instant::now, |t| t.valid_until(grant.expiry_ms));
-        let lease = Lease {
-            member: grant.member,
-            permits: grant.permits,
-            token: grant.token,
-        };
-        let Some(local) = self.local.remove(&lease.member) else {
-            // Its waiter was cancelled after the grant was made.
+        let handoff = self
+            .settings
+            .line
+            .deliver(grant, time, &self.settings.leases);
+        self.finish(handoff);
+    }
+
+    /// Hands over what a line operation left: grants to their waiters, unwanted ones back.
+    fn finish(&mut self, handoff: Handoff) {
+        for lease in handoff.hand_over() {
             let _ = self.release(&lease, None);
-            return;
-        };
-        self.ids.remove(&local.id);
-        let state = Arc::new(LeaseState::new(valid_until));
-        self.settings.leases.adopt(&lease, state.clone());
-        if let Err(Outcome::Granted(granted)) =
-            local.reply.fill(Outcome::Granted(Granted { lease, state }))
-        {
-            let _ = self.release(&granted.lease, None);
         }
     }
 
@@ -423,27 +356,21 @@ impl Agent {
     }
 
     /// Makes this process's place in the line its best waiter (or nothing), one call per
-    /// change; a call that reveals a grant delivers it and looks again.
+    /// change; a call that reveals a grant delivers it and looks again. Bounded: each
+    /// round either settles or delivers a grant (or leaves the line).
     fn settle_place(&mut self) {
-        for _ in 0..=self.local.len() + 1 {
-            if self.stopping && !self.local.is_empty() {
+        for _ in 0..64 {
+            if self.stopping && self.settings.line.has_waiters() {
                 return;
             }
-            let best = self
-                .local
-                .iter()
-                .next()
-                .map(|(m, l)| (m.clone(), l.permits));
-            let settled = match (&best, &self.standing) {
-                (None, Standing::None) => true,
-                (Some((member, _)), Standing::Entry(entry)) => member == entry,
-                _ => false,
+            let Settle::Enter {
+                member,
+                permits,
+                more,
+            } = self.settings.line.settle()
+            else {
+                return;
             };
-            if settled || self.closed {
-                return;
-            }
-            let (member, permits) = best.unwrap_or_default();
-            let more = self.local.len() > 1;
             let mut call = self.settings.context.invocation(&scripts().enter);
             call.arg(&member)
                 .arg(permits)
@@ -453,18 +380,12 @@ impl Agent {
                 return;
             };
             match reply.status.as_str() {
-                "entered" => {
-                    self.standing = if member.is_empty() {
-                        Standing::None
-                    } else {
-                        Standing::Entry(member)
-                    };
-                }
+                "entered" => self.settings.line.entered(&member),
                 "stale" => {}
                 "closed" => self.on_closed(),
                 "limit_mismatch" => {
                     let error = self.limit_mismatch(&reply);
-                    self.fail_waiters(&error);
+                    self.settings.line.fail_all(&error, false);
                 }
                 _ => return,
             }
@@ -494,8 +415,7 @@ impl Agent {
     /// the releases that were put off.
     fn sync(&mut self) {
         self.next_sync = Instant::now() + self.renew_every;
-        let leases = &self.settings.leases;
-        if !leases.is_empty() || !self.local.is_empty() || self.standing != Standing::None {
+        if !self.settings.leases.is_empty() || !self.settings.line.is_idle() {
             let deadline = Instant::now() + self.settings.io_timeout;
             match self.call_sync(deadline) {
                 Ok(reply) => self.after_sync(reply),
@@ -517,22 +437,21 @@ impl Agent {
         for member in &reply.lost {
             self.settings.leases.lose(member);
         }
-        let time = self.server_time;
-        for grant in reply.grants.clone() {
-            self.deliver(grant, time);
-        }
-        self.standing = if reply.member.is_empty() {
+        self.settings.line.synced(if reply.member.is_empty() {
             Standing::None
         } else if reply.number == 0 {
             Standing::Barrier(reply.member.clone())
         } else {
             Standing::Entry(reply.member.clone())
-        };
+        });
+        for grant in reply.grants.clone() {
+            self.deliver(grant, None);
+        }
         match reply.status.as_str() {
             "closed" => self.on_closed(),
             "limit_mismatch" => {
                 let error = self.limit_mismatch(&reply);
-                self.fail_waiters(&error);
+                self.settings.line.fail_all(&error, false);
                 self.settings.leases.lose_all();
             }
             _ => {}
@@ -546,24 +465,16 @@ impl Agent {
         let lost = self.settings.leases.take_lost();
         self.unreleased.extend(lost);
         let now = Instant::now();
-        if !self.local.is_empty() && now.duration_since(self.last_success) >= self.settings.lease {
+        if self.settings.line.has_waiters()
+            && now.duration_since(self.last_success) >= self.settings.lease
+        {
             let error = self.last_error.clone().unwrap_or(Error::Stopped);
-            self.fail_waiters(&error);
-            self.standing = Standing::None;
-        }
-    }
-
-    fn fail_waiters(&mut self, error: &Error) {
-        self.ids.clear();
-        for (_, local) in std::mem::take(&mut self.local) {
-            let _ = local.reply.fill(Outcome::Failed(error.clone()));
+            self.settings.line.fail_all(&error, false);
         }
     }
 
     fn on_closed(&mut self) {
-        self.closed = true;
-        self.standing = Standing::None;
-        self.fail_waiters(&Error::Closed);
+        self.settings.line.fail_all(&Error::Closed, true);
     }
 
     fn limit_mismatch(&self, reply: &Reply) -> Error {
@@ -577,7 +488,7 @@ impl Agent {
 impl Drop for Agent {
     /// Waiters never hang on a thread that is gone, even one that panicked.
     fn drop(&mut self) {
-        self.fail_waiters(&Error::Stopped);
+        self.settings.line.fail_all(&Error::Stopped, false);
     }
 }
 

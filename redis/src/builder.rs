@@ -12,6 +12,7 @@ use crate::agent::{Agent, Settings};
 use crate::command::Command;
 use crate::error::Error;
 use crate::leases::Leases;
+use crate::line::Line;
 use crate::link::Link;
 use crate::listener::Listener;
 use crate::names::{check_name, new_client_id, Keys};
@@ -167,7 +168,7 @@ impl Builder {
             lease: self.lease,
             io_timeout: self.io_timeout,
             leases: shared.leases.clone(),
-            contended: shared.contended.clone(),
+            line: shared.line.clone(),
         };
         let mut agent = Agent::new(
             settings,
@@ -213,8 +214,8 @@ impl Builder {
                 }),
                 Topology::Cluster { .. } => None,
             },
-            contended: Arc::new(AtomicBool::new(false)),
             leases: Arc::new(Leases::default()),
+            line: Arc::new(Line::default()),
             stop: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -235,6 +236,8 @@ impl Builder {
             client_id: context.client.clone(),
             io_timeout: self.io_timeout,
             commands: shared.commands.clone(),
+            line: shared.line.clone(),
+            leases: shared.leases.clone(),
             stop: shared.stop.clone(),
         };
         let (subscribed, first) = mpsc::sync_channel(1);

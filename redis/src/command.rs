@@ -5,11 +5,6 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::lease_state::LeaseState;
-#[cfg(feature = "tokio")]
-use crate::lease_state::ServerTime;
-use crate::scripts::Event;
-#[cfg(feature = "tokio")]
-use crate::scripts::Grant;
 use crate::slot::Slot;
 
 /// What an acquire request ends with.
@@ -71,14 +66,13 @@ pub(crate) enum Command {
         deadline: Instant,
         reply: Arc<Slot<Result<(), Error>>>,
     },
-    /// From the pub/sub thread.
-    Event(Event),
+    /// The semaphore was closed (heard by pub/sub).
+    Closed,
     /// The pub/sub thread (re)subscribed: messages may have been missed, poll now.
     Resync,
-    /// Grants to this process that a caller's own call made (the fast path), with the
-    /// reading of the server's clock from that call's reply.
-    #[cfg(feature = "tokio")]
-    Grants(Vec<Grant>, ServerTime),
+    /// This process's waiters changed outside the thread (a grant heard by pub/sub, a
+    /// waiter queued on the fast path): look whether its place in the line must change.
+    Settle,
     /// The last handle is gone.
     Shutdown,
 }

@@ -3,22 +3,27 @@
 //! own runtime, instead of handing them to the semaphore's thread. That saves two thread
 //! wake-ups per call, which on a busy machine cost more than the round trip itself.
 //!
-//! The semaphore's thread still owns everything that must be sequential: queueing,
-//! the process's place in the line, renewals. A fast acquire never queues (the script's
-//! `fast` mode answers `busy` instead), so it cannot disturb that order; a fast grant is
-//! handed to the thread for renewal, and a fast release tells the thread first.
+//! The semaphore's thread still owns everything that must be sequential: re-entering
+//! the line, renewals, queueing behind other waiters of the process. A fast acquire
+//! queues only a process's first waiter, and only while the process has no place in the
+//! line and no other acquire in flight (`line.rs` explains why that keeps the order
+//! exact); a fast grant is handed to the thread for renewal, and a fast release tells the
+//! thread first.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::command::{Command, Granted, Lease, Outcome};
 use crate::error::Error;
 use crate::lease_state::{valid_for, LeaseState};
+use crate::line::Handoff;
 use crate::names::encode_priority;
 use crate::scripts::scripts;
 use crate::shared::{FastPath, Shared};
+use crate::slot::Slot;
 
 /// Whether the caller runs on a tokio runtime (which drives the connection).
 pub(crate) fn on_tokio() -> bool {
@@ -30,23 +35,52 @@ pub(crate) fn available(shared: &Shared) -> Option<&FastPath> {
     shared.fast.as_ref().filter(|_| on_tokio())
 }
 
-/// A fast acquire's call: `None` means the request must wait in line (or, for a try, that
-/// there is no permit) and goes through the semaphore's thread.
-pub(crate) type Attempt = Pin<Box<dyn Future<Output = Option<Outcome>> + Send>>;
+/// How a fast acquire ended.
+#[derive(Debug)]
+pub(crate) enum Fast {
+    /// Granted, refused or failed.
+    Done(Outcome),
+    /// A `try_acquire` found no permit, or a request that may not queue here must go
+    /// through the semaphore's thread.
+    Busy,
+    /// Queued as this process's first waiter: its grant comes through `reply`.
+    Queued { id: u64, reply: Arc<Slot<Outcome>> },
+}
 
-pub(crate) fn acquire(shared: Arc<Shared>, priority: i64, permits: u32, try_only: bool) -> Attempt {
-    let mode = if try_only { "try" } else { "fast" };
+/// A fast acquire's call, on the caller's runtime.
+pub(crate) type Attempt = Pin<Box<dyn Future<Output = Fast> + Send>>;
+
+/// What a fast acquire may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `try_acquire`: granted or busy, never queued.
+    Try,
+    /// The process has no waiter, no place in the line and no acquire in flight (checked
+    /// and counted by `Line::begin_acquire`): granted, or queued as its first waiter.
+    Queue,
+}
+
+pub(crate) fn acquire(shared: Arc<Shared>, priority: i64, permits: u32, mode: Mode) -> Attempt {
     let deadline = shared.deadline();
     Box::pin(async move { attempt(&shared, priority, permits, mode, deadline).await })
 }
 
-/// An attempt dropped mid-call finishes as a task of its own, which releases a grant
-/// that nobody will take.
+/// An attempt dropped mid-call finishes as a task of its own, which gives back a grant
+/// that nobody will take and takes a queued waiter out of line.
 pub(crate) fn finish_abandoned(shared: Arc<Shared>, attempt: Attempt) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
-            if let Some(Outcome::Granted(granted)) = attempt.await {
-                let _ = release(shared, granted.lease).await;
+            match attempt.await {
+                Fast::Done(Outcome::Granted(granted)) => {
+                    let _ = release(shared, granted.lease).await;
+                }
+                Fast::Queued { id, reply } => {
+                    if let Some(Outcome::Granted(granted)) = reply.abandon() {
+                        let _ = release(shared.clone(), granted.lease).await;
+                    }
+                    shared.send(Command::Cancel { id });
+                }
+                _ => {}
             }
         });
     }
@@ -56,55 +90,102 @@ async fn attempt(
     shared: &Arc<Shared>,
     priority: i64,
     permits: u32,
-    mode: &str,
+    mode: Mode,
     deadline: Instant,
-) -> Option<Outcome> {
-    let fast = shared.fast.as_ref()?;
+) -> Fast {
+    let Some(fast) = shared.fast.as_ref() else {
+        return Fast::Busy;
+    };
     let mut call = fast.context.invocation(&scripts().acquire);
     call.arg(encode_priority(priority))
         .arg(permits)
-        .arg(mode)
+        .arg(if mode == Mode::Try { "try" } else { "wait" })
         .arg("0");
-    let sent = Instant::now();
-    let reply = match fast.link.call(&call, deadline).await {
-        Ok(reply) => reply,
-        Err(error) => return Some(Outcome::Failed(error)),
+    // Counted in flight by `Line::begin_acquire` (queue mode): uncounted however this
+    // ends, even if the future is dropped mid-call.
+    let mut counted = InFlight {
+        shared,
+        armed: mode == Mode::Queue,
     };
-    // Grants this call made to other waiters of this process (its first step serves the
-    // line): the thread hands them out. The new request's own grant is not among them.
-    let others: Vec<_> = reply
-        .grants
-        .iter()
-        .filter(|g| g.member != reply.member)
-        .cloned()
-        .collect();
-    if !others.is_empty() {
-        if let Some(time) = reply.server_time(sent) {
-            shared.send(Command::Grants(others, time));
-        }
-    }
-    match reply.status.as_str() {
+    let sent = Instant::now();
+    let result = fast.link.call(&call, deadline).await;
+    let line = &shared.line;
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(error) => return Fast::Done(Outcome::Failed(error)),
+    };
+    let time = reply.server_time(sent);
+    let outcome = match reply.status.as_str() {
         "granted" => {
             let state = Arc::new(LeaseState::new(valid_for(sent, shared.lease)));
             let lease = Lease {
-                member: reply.member,
+                member: reply.member.clone(),
                 permits,
                 token: reply.number as u64,
             };
             shared.leases.adopt(&lease, state.clone());
-            Some(Outcome::Granted(Granted { lease, state }))
+            Fast::Done(Outcome::Granted(Granted { lease, state }))
         }
-        "busy" => None,
-        "closed" => Some(Outcome::Failed(Error::Closed)),
-        "too_many" => Some(Outcome::Failed(Error::TooManyPermits {
+        "queued" if mode == Mode::Queue => {
+            counted.armed = false;
+            let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let slot = Slot::new();
+            let member = reply.member.clone();
+            let queued = line.queued(id, member, permits, slot.clone(), &shared.leases);
+            hand_over(shared, queued);
+            Fast::Queued { id, reply: slot }
+        }
+        "busy" => Fast::Busy,
+        "closed" => Fast::Done(Outcome::Failed(Error::Closed)),
+        "too_many" => Fast::Done(Outcome::Failed(Error::TooManyPermits {
             requested: permits,
             limit: reply.number as u32,
         })),
-        "limit_mismatch" => Some(Outcome::Failed(Error::LimitMismatch {
+        "limit_mismatch" => Fast::Done(Outcome::Failed(Error::LimitMismatch {
             requested: shared.limit,
             existing: reply.number as u32,
         })),
-        _ => None, // anything unexpected: let the thread's path decide
+        other => Fast::Done(Outcome::Failed(Error::Redis(redis::RedisError::from((
+            redis::ErrorKind::Parse,
+            "unexpected script status",
+            other.to_owned(),
+        ))))),
+    };
+    drop(counted);
+    // Grants this call made to other waiters of this process (its first step serves the
+    // line). The new request's own grant is not among them.
+    for grant in reply.grants {
+        if grant.member != reply.member {
+            hand_over(shared, line.deliver(grant, time, &shared.leases));
+        }
+    }
+    outcome
+}
+
+/// An acquire counted in flight: uncounted when dropped, unless its waiter was queued.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let shared = self.shared;
+            hand_over(shared, shared.line.end_acquire(&shared.leases));
+        }
+    }
+}
+
+/// Hands over what a line operation left; the semaphore's thread gives back unwanted
+/// grants and settles the process's place in the line if it must change.
+fn hand_over(shared: &Shared, handoff: Handoff) {
+    let settle = handoff.settle;
+    for lease in handoff.hand_over() {
+        shared.send(Command::Release { lease, reply: None });
+    }
+    if settle {
+        shared.send(Command::Settle);
     }
 }
 
@@ -155,10 +236,10 @@ impl Fallback {
         let sent = Instant::now();
         let reply = fast.link.call(&call, self.shared.deadline()).await?;
         self.lease = None;
-        if !reply.grants.is_empty() {
-            if let Some(time) = reply.server_time(sent) {
-                self.shared.send(Command::Grants(reply.grants, time));
-            }
+        let time = reply.server_time(sent);
+        for grant in reply.grants {
+            let shared = &self.shared;
+            hand_over(shared, shared.line.deliver(grant, time, &shared.leases));
         }
         Ok(())
     }

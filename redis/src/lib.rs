@@ -189,19 +189,20 @@
 //!
 //! # Any executor
 //!
-//! Each handle runs two threads with blocking connections: one owns every queueing
-//! decision, renewals and polls (so this process's view of its place in the line is never
-//! raced by its own calls), the other listens to pub/sub; one more thread per process
-//! keeps the crate's timers. Waiting futures are woken through their `Waker`, so tokio,
-//! smol, async-std and `futures::executor` all work.
+//! Each handle runs two threads with blocking connections: one re-enters the line and
+//! queues waiters behind others of the process, renews and polls; the other listens to
+//! pub/sub and hands each grant straight to its waiter. One more thread per process keeps
+//! the crate's timers. Waiting futures are woken through their `Waker`, so tokio, smol,
+//! async-std and `futures::executor` all work.
 //!
-//! With the `tokio` feature (default), a caller on a tokio runtime sends its uncontended
-//! acquire and its release itself, over an async connection driven by its runtime: two
-//! thread wake-ups fewer per call. Such a *fast attempt* is granted by the same rule as
-//! any arrival (only below the front of the line) and otherwise leaves no trace: it does
-//! not join the line and takes no arrival number; the request then arrives through the
-//! thread. The proof above therefore covers it unchanged. The runtime needs no timer
-//! (the crate keeps its own).
+//! With the `tokio` feature (default), a caller on a tokio runtime sends its own acquire
+//! and release over an async connection driven by its runtime, without waking the
+//! semaphore's thread: a `try_acquire` always; an acquire when it would be the process's
+//! only waiter (it is granted at once or queued, by the same script and rule as any
+//! arrival); a release always. An acquire behind other waiters of the same process goes
+//! through the thread, which keeps their order. The proof above covers both paths
+//! unchanged (`src/line.rs` says why the view each acts on may lag without harm). The
+//! runtime needs no timer (the crate keeps its own).
 //!
 //! # Names shared with the core crate
 //!
@@ -234,6 +235,7 @@ mod fast;
 mod fast_link;
 mod lease_state;
 mod leases;
+mod line;
 mod link;
 mod listener;
 mod names;

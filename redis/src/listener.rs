@@ -1,5 +1,7 @@
-//! The pub/sub thread: forwards grants to this process and the closing of the semaphore
-//! to the semaphore's thread, and subscribes again after a lost connection (asking for a
+//! The pub/sub thread: hands each grant to this process straight to its waiter (one
+//! thread hop fewer than through the semaphore's thread, which hears of it only if the
+//! process's place in the line must change or a grant must be given back), forwards the
+//! closing of the semaphore, and subscribes again after a lost connection (asking for a
 //! poll, since messages sent meanwhile are gone: pub/sub is at most once).
 //!
 //! In a cluster every node carries every message, so when its node goes away the thread
@@ -11,6 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::command::Command;
+use crate::leases::Leases;
+use crate::line::Line;
 use crate::scripts::Event;
 use crate::topology;
 
@@ -24,6 +28,8 @@ pub(crate) struct Listener {
     pub(crate) client_id: String,
     pub(crate) io_timeout: Duration,
     pub(crate) commands: Sender<Command>,
+    pub(crate) line: Arc<Line>,
+    pub(crate) leases: Arc<Leases>,
     pub(crate) stop: Arc<AtomicBool>,
 }
 
@@ -77,17 +83,31 @@ impl Listener {
             let Ok(payload) = message.get_payload::<String>() else {
                 continue;
             };
-            let event = match Event::parse(&payload) {
+            let forwarded = match Event::parse(&payload) {
                 Some(Event::Granted { client, grant }) if client == self.client_id => {
-                    Event::Granted { client, grant }
+                    self.deliver(grant)
                 }
-                Some(Event::Closed) => Event::Closed,
-                _ => continue,
+                Some(Event::Closed) => self.commands.send(Command::Closed).is_ok(),
+                _ => true,
             };
-            if self.commands.send(Command::Event(event)).is_err() {
-                return Ok(());
+            if !forwarded {
+                return Ok(()); // the semaphore's thread is gone
             }
         }
         Ok(())
+    }
+
+    /// Hands a grant to its waiter; what is left (a grant to give back, a place in the line
+    /// to change) goes to the semaphore's thread. False if that thread is gone.
+    fn deliver(&self, grant: crate::scripts::Grant) -> bool {
+        let handoff = self.line.deliver(grant, None, &self.leases);
+        let settle = handoff.settle;
+        for lease in handoff.hand_over() {
+            let release = Command::Release { lease, reply: None };
+            if self.commands.send(release).is_err() {
+                return false;
+            }
+        }
+        !settle || self.commands.send(Command::Settle).is_ok()
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::command::Command;
 use crate::leases::Leases;
+use crate::line::Line;
 
 /// The fast path's own connection, and the scripts' keys and common arguments.
 #[cfg(feature = "tokio")]
@@ -30,11 +31,10 @@ pub(crate) struct Shared {
     /// call goes through the semaphore's thread.
     #[cfg(feature = "tokio")]
     pub(crate) fast: Option<FastPath>,
-    /// Set when a fast attempt found the line busy: later acquires go straight to the
-    /// line (no doomed extra call) until one is granted on arrival again.
-    pub(crate) contended: Arc<AtomicBool>,
     /// The leases held through this handle (renewed by its thread).
     pub(crate) leases: Arc<Leases>,
+    /// This process's waiters and its place in the line.
+    pub(crate) line: Arc<Line>,
     /// Tells the pub/sub thread to stop.
     pub(crate) stop: Arc<AtomicBool>,
 }
