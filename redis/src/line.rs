@@ -365,3 +365,133 @@ fn deliver(
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(member: &str, barrier: bool) -> Grant {
+        Grant {
+            member: member.into(),
+            permits: 1,
+            token: 7,
+            barrier,
+            expiry_ms: 60_000,
+        }
+    }
+
+    fn time() -> Option<ServerTime> {
+        Some(ServerTime {
+            sent: Instant::now(),
+            now_us: 0,
+        })
+    }
+
+    #[test]
+    fn a_grant_heard_before_its_waiter_is_registered_reaches_it() {
+        let (line, leases) = (Line::default(), Leases::default());
+        assert!(line.begin_acquire(true));
+        // The grant comes by pub/sub while the call that queued "m1" is in flight.
+        let early = line.deliver(grant("m1", false), time(), &leases);
+        assert!(early.grants.is_empty() && early.unwanted.is_empty());
+        let slot = Slot::new();
+        let handoff = line.queued(1, "m1".into(), 1, slot.clone(), &leases);
+        assert_eq!(handoff.grants.len(), 1, "handed over on registration");
+        assert!(handoff.hand_over().is_empty());
+        assert!(leases.contains("m1"));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            slot.poll_take(&mut cx),
+            std::task::Poll::Ready(Outcome::Granted(_))
+        ));
+        assert!(
+            line.is_idle(),
+            "granted without a barrier: no place in line"
+        );
+    }
+
+    #[test]
+    fn an_early_grant_nobody_registers_is_given_back_once_no_acquire_is_in_flight() {
+        let (line, leases) = (Line::default(), Leases::default());
+        assert!(line.begin_acquire(false));
+        assert!(line.begin_acquire(false));
+        let _ = line.deliver(grant("gone", false), time(), &leases);
+        let _ = line.deliver(grant("gone", false), time(), &leases); // heard twice
+        assert!(
+            line.end_acquire(&leases).unwanted.is_empty(),
+            "one still in flight"
+        );
+        let last = line.end_acquire(&leases);
+        assert_eq!(last.unwanted.len(), 1, "given back once");
+        assert_eq!(last.unwanted[0].member, "gone");
+    }
+
+    #[test]
+    fn a_fast_queue_needs_an_idle_process_and_settling_waits_for_acquires_in_flight() {
+        let (line, leases) = (Line::default(), Leases::default());
+        assert!(line.begin_acquire(true));
+        assert!(!line.begin_acquire(true), "another acquire is in flight");
+        // The renewal saw the waiter in line before its call answered: no `enter` now.
+        line.synced(Standing::Entry("m1".into()));
+        assert_eq!(line.settle(), Settle::Settled);
+        let handoff = line.queued(1, "m1".into(), 1, Slot::new(), &leases);
+        assert!(!handoff.settle, "m1 is the entry: settled");
+        assert!(!line.begin_acquire(true), "the process has a waiter");
+        // A better waiter queued by the thread becomes the entry, as the script made it.
+        assert!(line.begin_acquire(false));
+        let handoff = line.queued(2, "m0".into(), 1, Slot::new(), &leases);
+        assert!(!handoff.settle);
+        // m0 is granted with a barrier: the thread must put m1 in line.
+        let handoff = line.deliver(grant("m0", true), time(), &leases);
+        assert!(handoff.settle);
+        assert!(handoff.hand_over().is_empty());
+        assert_eq!(
+            line.settle(),
+            Settle::Enter {
+                member: "m1".into(),
+                permits: 1,
+                more: false
+            }
+        );
+        line.entered("m1");
+        assert_eq!(line.settle(), Settle::Settled);
+    }
+
+    #[test]
+    fn entering_a_waiter_granted_meanwhile_does_not_record_it() {
+        let (line, leases) = (Line::default(), Leases::default());
+        assert!(line.begin_acquire(false));
+        let _ = line.queued(1, "m1".into(), 1, Slot::new(), &leases);
+        line.synced(Standing::None);
+        assert!(matches!(line.settle(), Settle::Enter { .. }));
+        // While `enter(m1)` runs, m1 is granted (no barrier): the late answer leaves the
+        // view at "no place", which is what Redis has.
+        let handoff = line.deliver(grant("m1", false), time(), &leases);
+        assert!(handoff.hand_over().is_empty());
+        line.entered("m1");
+        assert_eq!(line.settle(), Settle::Settled);
+        assert!(line.is_idle());
+    }
+
+    #[test]
+    fn a_grant_for_a_cancelled_waiter_is_given_back_and_closing_fails_every_waiter() {
+        let (line, leases) = (Line::default(), Leases::default());
+        assert!(line.begin_acquire(false));
+        let slot = Slot::new();
+        let _ = line.queued(1, "m1".into(), 1, slot.clone(), &leases);
+        line.cancel(1);
+        let handoff = line.deliver(grant("m1", false), time(), &leases);
+        assert_eq!(handoff.unwanted.len(), 1);
+        assert!(line.begin_acquire(false));
+        let slot = Slot::new();
+        let _ = line.queued(2, "m2".into(), 1, slot.clone(), &leases);
+        line.fail_all(&Error::Closed, true);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            slot.poll_take(&mut cx),
+            std::task::Poll::Ready(Outcome::Failed(Error::Closed))
+        ));
+        assert!(!line.begin_acquire(true), "closed");
+        assert_eq!(line.settle(), Settle::Settled);
+    }
+}
