@@ -12,7 +12,8 @@ use crate::permit::RedisPermit;
 use crate::shared::Shared;
 use crate::slot::Slot;
 
-/// Waits for permits; returned by [`RedisSemaphore::acquire`](crate::RedisSemaphore::acquire) and
+/// Waits for permits; returned by
+/// [`RedisSemaphore::acquire`](crate::RedisSemaphore::acquire) and
 /// [`acquire_many`](crate::RedisSemaphore::acquire_many).
 ///
 /// Nothing happens until it is first polled: that is when it takes its global arrival

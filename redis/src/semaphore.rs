@@ -72,7 +72,8 @@ impl RedisSemaphore {
     }
 
     /// Closes the semaphore for every process: all waiting and future acquires fail with
-    /// [`Error::Closed`](crate::Error::Closed); permits already held stay valid until released or expired.
+    /// [`Error::Closed`](crate::Error::Closed); permits already held stay valid until
+    /// released or expired.
     pub fn close(&self) -> Close {
         let reply = Slot::new();
         let sent = self.shared.send(Command::Close {
