@@ -195,6 +195,7 @@ mod raw;
 mod request;
 mod semaphore;
 mod snapshot;
+mod timeout;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -228,12 +229,13 @@ pub use permit::{Permit, SemaphorePermit};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use poll_semaphore::PollSemaphore;
-pub use priority::FloatPriority;
-pub use semaphore::Semaphore;
+pub use priority::{DefaultPriority, FloatPriority};
+pub use semaphore::{NewDefaults, Semaphore};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use snapshot::Snapshot;
 pub use snapshot::{ClassInfo, PartialGrant, Summary};
+pub use timeout::Timeout;
 
 // `Semaphore::new` is a `const fn`, so a `static` semaphore works in every configuration,
 // `no_std` included: this item makes CI's thumbv7em-none-eabihf build prove it.

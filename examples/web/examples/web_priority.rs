@@ -31,7 +31,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use common::plot::{self, Run};
@@ -88,10 +88,9 @@ fn fifo_app() -> Router {
 }
 
 fn priority_app(limit: Arc<prio_semaphore::Semaphore>) -> Router {
-    Router::new().route("/job", get(job)).layer(
-        PriorityLimitLayer::new(limit, priority)
-            .on_closed(|_closed| Ok(StatusCode::SERVICE_UNAVAILABLE.into_response())),
-    )
+    Router::new()
+        .route("/job", get(job))
+        .layer(PriorityLimitLayer::new(limit, priority))
 }
 
 /// Serves `app` on 127.0.0.1 from a spawned task; returns its address.
