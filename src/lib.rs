@@ -145,6 +145,8 @@
 //! Without default features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `loom` is the crate's own model-checking build (`src/loom.rs`): no badge of it in the docs.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![warn(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -164,6 +166,25 @@ compile_error!(
      compare-and-swap, which this target lacks (`alloc::sync::Arc` does not exist here); \
      build with `default-features = false` (and `features = [\"critical-section\"]`): the \
      borrowed API (`Semaphore::acquire`, `Permit`) works on this target"
+);
+
+// Targets without compare-and-swap (Cortex-M0/M0+, RISC-V without the A extension) get it
+// emulated by `portable-atomic`, which must be told how: say so here, naming this crate's
+// features, rather than fail inside `portable-atomic` or with missing methods.
+#[cfg(all(
+    not(target_has_atomic = "ptr"),
+    not(feature = "critical-section"),
+    not(feature = "unsafe-assume-single-core"),
+    not(portable_atomic_unsafe_assume_single_core)
+))]
+compile_error!(
+    "prio-semaphore: this target has no atomic compare-and-swap, so the semaphore emulates it \
+     with `portable-atomic`, which needs a way to mask interrupts. Enable one feature of \
+     prio-semaphore: `critical-section` (correct on every chip, multi-core ones included; your \
+     application provides the `critical-section` implementation, e.g. cortex-m's \
+     `critical-section-single-core` or your HAL's), or `unsafe-assume-single-core` (single-core \
+     chips running privileged code only). For example: prio-semaphore = { version = \"0.1\", \
+     default-features = false, features = [\"critical-section\"] }"
 );
 
 mod acquire;
