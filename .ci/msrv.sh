@@ -26,7 +26,7 @@ check() { # toolchain, then cargo's arguments
 # The core crate, feature by feature, and every feature at once but embassy-sync.
 check "$core" -p prio-semaphore
 check "$core" -p prio-semaphore --no-default-features
-for feature in alloc std overtake-limit tower critical-section mutex-traits tracing; do
+for feature in alloc std overtake-limit tower critical-section mutex-traits tracing unsafe-assume-single-core; do
   check "$core" -p prio-semaphore --no-default-features --features "$feature"
 done
 check "$core" -p prio-semaphore \

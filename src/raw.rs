@@ -305,5 +305,5 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
 }
 
 // The flags fit below the count, and the largest count leaves a bit of room above it.
-const _: () = assert!(CLOSED | WAITING < 1 << SHIFT);
+const _: () = assert!(CLOSED < 1 << SHIFT && WAITING < 1 << SHIFT);
 const _: () = assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1);
