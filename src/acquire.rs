@@ -18,6 +18,8 @@ use crate::permit::OwnedPermit;
 use crate::permit::Permit;
 use crate::request::Request;
 use crate::semaphore::Semaphore;
+use crate::timeout::Timeout;
+use crate::waitlist::QueueLimit;
 
 pin_project_lite::pin_project! {
     /// A request for permits, waiting in line by priority.
@@ -88,6 +90,17 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
         }
     }
 
+    /// A request for `permits` permits at `priority`.
+    #[inline(always)]
+    pub(crate) fn at(sem: &'a Semaphore<P, L>, permits: u32, priority: P) -> Self
+    where
+        P: 'static,
+    {
+        Self {
+            request: Request::at(sem, permits, priority),
+        }
+    }
+
     /// Sets the priority this request waits with: smaller values are served first, equal
     /// values in arrival order.
     ///
@@ -118,6 +131,85 @@ impl<'a, P, L: RawLock> Acquire<'a, P, L> {
     pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.request.set_priority(priority.into_priority());
         self
+    }
+
+    /// Bounds the line this request is willing to join: if it has to wait while `limit`
+    /// or more requests already wait (of any priority), it fails at once instead of
+    /// queueing. The load-shedding half of overload control; [`timeout`](Acquire::timeout)
+    /// is the other.
+    ///
+    /// The limit counts the whole line, whatever the priorities, in O(1) under the lock.
+    /// Give urgent requests a larger limit than the rest (or none), so that a long line
+    /// sheds the less urgent ones first: with 16 for batch and none for realtime, batch
+    /// requests are refused while 16 or more requests wait, and realtime ones still queue,
+    /// ahead of the batch ones. A request that finds free permits and nobody waiting is
+    /// served as always; `limit = 0` means "never wait"; `usize::MAX` (and anything from
+    /// `u32::MAX - 1` up) means no limit, like not calling this. It costs the future no
+    /// space.
+    ///
+    /// # Errors
+    ///
+    /// The request fails with [`AcquireError::is_queue_full`] (and
+    /// [`is_overload`](AcquireError::is_overload)) when it would have queued behind
+    /// `limit` or more waiting requests. Nothing changes in the semaphore: the refused
+    /// request was never in line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.try_acquire().unwrap();
+    /// let mut first = pin!(sem.acquire().priority(10));
+    /// assert!(first.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    ///
+    /// // One request waits: a batch request with a limit of 1 is refused ...
+    /// let err = sem.acquire().priority(10).queue_limit(1).await.unwrap_err();
+    /// assert!(err.is_queue_full());
+    /// // ... and one with a limit of 2 joins the line.
+    /// let mut second = pin!(sem.acquire().priority(10).queue_limit(2));
+    /// assert!(second.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// assert_eq!(sem.waiter_count(), 2);
+    /// # drop(held);
+    /// # });
+    /// ```
+    #[inline(always)]
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.request.set_queue_limit(QueueLimit::new(limit));
+        self
+    }
+
+    /// Gives up waiting when `timer` completes, failing with
+    /// [`AcquireError::is_timed_out`]. The timer is any future from your runtime:
+    /// `tokio::time::sleep(d)`, `smol::Timer::after(d)`, `embassy_time::Timer::after(d)`
+    /// ([`Timeout`] has the rules).
+    ///
+    /// Any runtime's own timeout around the request is just as correct (cancellation
+    /// loses nothing); this one keeps a single error type, so one `?` handles both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem
+    ///     .acquire()
+    ///     .priority(2)
+    ///     .timeout(tokio::time::sleep(Duration::from_secs(1)))
+    ///     .await
+    ///     .unwrap(); // free: granted at once
+    /// # drop(permit);
+    /// # }
+    /// ```
+    pub fn timeout<S: Future>(self, timer: S) -> Timeout<Self, S> {
+        Timeout::new(self, Some(timer))
     }
 }
 
@@ -152,8 +244,8 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     /// # Cancellation
     ///
     /// It cannot be cancelled: it returns only once the permits are acquired or the semaphore
-    /// is closed. A thread that must give up after a while should await the request under
-    /// an async runtime's timeout instead.
+    /// is closed. A thread that must give up after a while uses
+    /// [`wait_timeout`](Acquire::wait_timeout).
     ///
     /// # Panics
     ///
@@ -181,6 +273,57 @@ impl<'a, P: Ord, L: RawLock> Acquire<'a, P, L> {
     /// ```
     pub fn wait(self) -> Result<Permit<'a, P, L>, AcquireError> {
         crate::blocking::block_on(self)
+    }
+
+    /// Blocks the current thread until the permits are acquired, the semaphore is closed,
+    /// or `timeout` has passed, whichever comes first: [`wait`](Acquire::wait) with a
+    /// bound on how long, on `std::thread::park_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Acquire::wait), and [`AcquireError::is_timed_out`] when `timeout`
+    /// passed first.
+    ///
+    /// # Cancellation
+    ///
+    /// On timeout the request is polled one last time (permits handed to it as the time
+    /// ran out are taken, not lost) and then dropped before this returns: it leaves the
+    /// line, and anything handed to it after that last poll goes on to the next waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.try_acquire().unwrap();
+    /// let err = sem.acquire().priority(1).wait_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// assert_eq!(sem.waiter_count(), 0);
+    /// drop(held);
+    /// assert!(sem.acquire().wait_timeout(Duration::from_millis(5)).is_ok());
+    /// ```
+    #[cfg(not(loom))]
+    pub fn wait_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> Result<Permit<'a, P, L>, AcquireError> {
+        wait_until(self, timeout)
+    }
+}
+
+/// `future` waited for on this thread for at most `timeout`.
+#[cfg(all(feature = "std", not(loom)))]
+fn wait_until<F, T>(future: F, timeout: std::time::Duration) -> Result<T, AcquireError>
+where
+    F: Future<Output = Result<T, AcquireError>>,
+{
+    // A timeout too far away to be an `Instant` is no timeout.
+    match std::time::Instant::now().checked_add(timeout) {
+        Some(deadline) => crate::blocking::block_on_until(future, deadline)
+            .unwrap_or(Err(AcquireError::timed_out())),
+        None => crate::blocking::block_on(future),
     }
 }
 
@@ -250,6 +393,17 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
         }
     }
 
+    /// A request for `permits` permits at `priority`.
+    #[inline(always)]
+    pub(crate) fn at(sem: Arc<Semaphore<P, L>>, permits: u32, priority: P) -> Self
+    where
+        P: 'static,
+    {
+        Self {
+            request: Request::at(sem, permits, priority),
+        }
+    }
+
     /// Sets the priority this request waits with: smaller values are served first, equal
     /// values in arrival order. It wins over any ambient priority.
     ///
@@ -273,6 +427,51 @@ impl<P, L: RawLock> AcquireOwned<P, L> {
     pub fn priority(mut self, priority: impl IntoPriority<P>) -> Self {
         self.request.set_priority(priority.into_priority());
         self
+    }
+
+    /// Bounds the line this request is willing to join, exactly like
+    /// [`Acquire::queue_limit`](crate::Acquire::queue_limit).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::is_queue_full`] when it would have queued behind `limit` or more
+    /// waiting requests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let err = sem.acquire_owned().queue_limit(0).await.unwrap_err();
+    /// assert!(err.is_queue_full());
+    /// # });
+    /// ```
+    #[inline(always)]
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.request.set_queue_limit(QueueLimit::new(limit));
+        self
+    }
+
+    /// Gives up waiting when `timer` completes, exactly like
+    /// [`Acquire::timeout`](crate::Acquire::timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let err = sem.acquire_owned().timeout(std::future::ready(())).await.unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// # });
+    /// ```
+    pub fn timeout<S: Future>(self, timer: S) -> Timeout<Self, S> {
+        Timeout::new(self, Some(timer))
     }
 }
 
@@ -298,6 +497,28 @@ impl<P: Ord, L: RawLock> AcquireOwned<P, L> {
     /// ```
     pub fn wait(self) -> Result<OwnedPermit<P, L>, AcquireError> {
         crate::blocking::block_on(self)
+    }
+
+    /// [`wait`](AcquireOwned::wait) for at most `timeout`: the owned counterpart of
+    /// [`Acquire::wait_timeout`], with the same errors and cancellation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let err = sem.acquire_owned().wait_timeout(Duration::from_millis(1)).unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// ```
+    #[cfg(not(loom))]
+    pub fn wait_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> Result<OwnedPermit<P, L>, AcquireError> {
+        wait_until(self, timeout)
     }
 }
 

@@ -63,6 +63,37 @@ crate::loom::const_thread_local! {
 
 /// Polls `future` to completion on this thread, parking it while the future is pending.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let parked = || {
+        thread::park();
+        true
+    };
+    run(future, parked).expect("waits without a deadline never give up")
+}
+
+/// Polls `future` on this thread until it completes or `deadline` passes, parking it with
+/// a timeout while the future is pending; `None` if the deadline passed first. The future
+/// is polled once more after the deadline (a wake-up that came as the time ran out is
+/// taken, not handed on) and is dropped before this returns, so a request gives up its
+/// place (or passes on permits handed to it) at once.
+#[cfg(not(loom))]
+pub(crate) fn block_on_until<F: Future>(
+    future: F,
+    deadline: std::time::Instant,
+) -> Option<F::Output> {
+    let parked = || {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        thread::park_timeout(deadline - now);
+        true
+    };
+    run(future, parked)
+}
+
+/// The executor: polls, and between polls `park`s until woken; `park` returns `false`
+/// when the wait should end (its deadline passed), and the future then gets one last poll.
+fn run<F: Future>(future: F, mut park: impl FnMut() -> bool) -> Option<F::Output> {
     let parker = WAKER
         .try_with(Cell::take)
         .ok()
@@ -76,13 +107,18 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(Arc::clone(&parker));
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
-    let output = loop {
+    let output = 'wait: loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            break output;
+            break Some(output);
         }
         spin_before_park(&parker.notified);
         while !parker.notified.swap(false, Ordering::Acquire) {
-            thread::park();
+            if !park() {
+                break 'wait match future.as_mut().poll(&mut cx) {
+                    Poll::Ready(output) => Some(output),
+                    Poll::Pending => None,
+                };
+            }
         }
     };
     drop(waker);

@@ -52,6 +52,18 @@
 //! Dropping an [`Acquire`] future at any point loses nothing (see its docs), so any
 //! runtime's timeout around `acquire()` is a correct acquire-with-timeout.
 //!
+//! # Overload
+//!
+//! Without bounds a request waits as long as it takes. Two opt-in bounds refuse it
+//! instead, with an [`AcquireError`] for which [`AcquireError::is_overload`] holds:
+//! [`Acquire::queue_limit`] (a request that would wait while `n` requests already wait is
+//! refused at once, decided under the lock in O(1); give urgent classes larger limits) and
+//! [`Acquire::timeout`] (the request gives up when a timer future of your runtime
+//! completes; the crate has no timer). Threads use [`Acquire::wait_timeout`] and
+//! `Semaphore::blocking_acquire_timeout` (`std::thread::park_timeout`). The tower layer
+//! turns refusals into `503` with `Retry-After`, or `429`. Neither bound makes any future
+//! bigger.
+//!
 //! # Sizes
 //!
 //! On 64-bit targets, with `i64` priorities (smaller priority types take the same room):
@@ -124,10 +136,69 @@
 //! RP2040; `riscv32imc-unknown-none-elf`) get their atomics from `portable-atomic`, which
 //! emulates compare-and-swap by masking interrupts. Enable the `critical-section` feature
 //! (correct everywhere, multi-core chips included: your `critical-section` implementation
-//! backs the atomics), or, on a single-core chip running privileged code, build with
-//! `RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core"`. With neither the build
-//! stops with an error that names both. `alloc` needs `Arc`, which those targets lack: use
+//! backs the atomics), or, on a single-core chip running privileged code, the
+//! `unsafe-assume-single-core` feature (or `RUSTFLAGS="--cfg
+//! portable_atomic_unsafe_assume_single_core"`). With neither the build stops with an error
+//! of this crate that names both features. `alloc` needs `Arc`, which those targets lack: use
 //! `default-features = false`. Other targets use `core`'s atomics directly.
+//!
+//! # Compared with other semaphores
+//!
+//! | | prio-semaphore | tokio | async-lock | maitake-sync |
+//! |---|---|---|---|---|
+//! | order | by priority, FIFO among equals | FIFO | FIFO | FIFO |
+//! | executors | any | tokio's API, any executor | any | any |
+//! | `no_std`, no allocator | yes | no | no | yes |
+//! | allocation per waiter | none | none | one (a listener) | none |
+//! | overload bounds (queue limit, timeout) | built in, typed errors | by hand | by hand | by hand |
+//! | a tower layer | by priority, with load shedding | tower's `ConcurrencyLimit` (FIFO) | no | no |
+//!
+//! # Migrating from other semaphores
+//!
+//! Name by name; an empty cell means the peer has no such operation.
+//!
+//! | prio-semaphore | tokio | async-lock 3 | maitake-sync 0.3 | priority-semaphore 0.2 | ranked-semaphore 0.1 |
+//! |---|---|---|---|---|---|
+//! | `Semaphore::new(n)` (`const`) | `new(n)`, `const_new(n)` | `new(n)` | `new(n)` | `PrioritySemaphore::new(n)` | `RankedSemaphore::new_fifo(n)` |
+//! | `Semaphore::<P, L>::new_generic(n)` (priority type, lock) | | | `new_with_raw_mutex(n, lock)` | | `new(n, strategy)`, `new_with_config(n, config)` |
+//! | `acquire()` | `acquire()` | `acquire()` | `acquire(1)` | | `acquire()` |
+//! | `acquire().priority(p)` | | | | `acquire(p)` (on `Arc`, owned permit) | `acquire_with_priority(p)` |
+//! | `acquire_many(n)`, `.priority(p)` | `acquire_many(n)` | | `acquire(n)` | | `acquire_many(n)`, `acquire_many_with_priority(p, n)` |
+//! | `try_acquire()`, `try_acquire_many(n)` | same | `try_acquire()` (an `Option`) | `try_acquire(n)` | `try_acquire(p)` | same |
+//! | `acquire_owned()`, `acquire_many_owned(n)` on `Arc`, `.priority(p)` | same | `acquire_arc()` | `acquire_owned(n)` | `acquire(p)` | same, `..._with_priority(p, ..)` |
+//! | `try_acquire_owned()`, `try_acquire_many_owned(n)` | same | `try_acquire_arc()` | `try_acquire_owned(n)` | | same |
+//! | `blocking_acquire()`, `blocking_acquire_many(n)`, `blocking_acquire_owned()`, `blocking_acquire_many_owned(n)`; `acquire().priority(p).wait()` | same | `acquire_blocking()`, `acquire_arc_blocking()` | | | |
+//! | `PollSemaphore` (`poll_acquire`, `poll_acquire_many`, `Stream`) | tokio-util's `PollSemaphore` | | | | |
+//! | `add_permits(n)`, `forget_permits(n)` | same | `add_permits(n)` | `add_permits(n)` | | same |
+//! | `available_permits()`, `waiter_count()` | `available_permits()` | `available_permits()` | `available_permits()` | `available_permits()`, `queued()` | `available_permits()` |
+//! | `close()`, `is_closed()` | same | | `close()` | same | same |
+//! | `Permit` (alias `SemaphorePermit`), `OwnedPermit` (alias `OwnedSemaphorePermit`) | `SemaphorePermit`, `OwnedSemaphorePermit` | `SemaphoreGuard`, `SemaphoreGuardArc` | `Permit`, `OwnedPermit` | `Permit` | `RankedSemaphorePermit`, `OwnedRankedSemaphorePermit` |
+//! | permit `forget()`, `num_permits()`, `merge(p)`, `split(n)` | same | `forget()` | `forget()`, `permits()` | | same |
+//! | `AcquireError` (`is_closed()`, `is_too_many_permits()`), `TryAcquireError::{Closed, NoPermits}` | `AcquireError`, same | | `Closed`, `TryAcquireError::{Closed, InsufficientPermits}` | `AcquireError::Closed`, same | `AcquireError`, same |
+//! | `MAX_PERMITS`: 2³¹ − 1 (2²⁹ − 1 on 32-bit) | `usize::MAX >> 3` | | `usize::MAX − 1` | 2⁶² − 1 | `usize::MAX >> 3` |
+//! | order: **smaller first**, FIFO among equals | FIFO | FIFO | FIFO | **larger** first | **larger** first |
+//!
+//! **Larger first.** priority-semaphore and ranked-semaphore serve the *higher* value first.
+//! Keep your priority values and flip the order with `core::cmp::Reverse`, in one line:
+//!
+//! ```rust
+//! use std::cmp::Reverse;
+//! use prio_semaphore::Semaphore;
+//!
+//! static SEM: Semaphore<Reverse<i64>> = Semaphore::new_generic(4); // larger priorities first
+//!
+//! async fn job() {
+//!     let _permit = SEM.acquire().priority(10).await.unwrap(); // was `acquire_with_priority(10)`
+//! }
+//! ```
+//!
+//! `.priority(p)` on `Reverse<i64>` takes the same plain integers (`i32`, `isize`, ...), and a
+//! plain `acquire()` waits at `Reverse(0)`, as ranked-semaphore's `acquire()` waits at 0.
+//!
+//! **Limits.** `MAX_PERMITS` is smaller here (2³¹ − 1) than in the peers. Creating a
+//! semaphore with more permits than that, or adding permits beyond it, panics, as in tokio.
+//! A *request* for more than `MAX_PERMITS` is an error here, `AcquireError::is_too_many_permits()`,
+//! never a panic nor a wait that can never end.
 //!
 //! # Feature flags
 //!
@@ -136,15 +207,18 @@
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
 //! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes ("Sizes" above), limit or not |
-//! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request |
+//! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request, queue limits and a maximum wait |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
-//! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock |
+//! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock (needs Rust 1.88; the crate otherwise 1.85) |
+//! | `unsafe-assume-single-core` | no | on targets without compare-and-swap, emulates it by masking interrupts: single-core chips running privileged code only |
 //! | `mutex-traits` | no | `ScopedRawMutexLock`: a `mutex-traits` `ScopedRawMutex` as the semaphore's lock |
 //! | `tracing` | no | `tracing` events: a request queued, granted (grants and, with `std`, time waited), cancelled; the semaphore closed. Compiled out without it |
 //!
 //! Without default features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `loom` is the crate's own model-checking build (`src/loom.rs`): no badge of it in the docs.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![warn(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -164,6 +238,25 @@ compile_error!(
      compare-and-swap, which this target lacks (`alloc::sync::Arc` does not exist here); \
      build with `default-features = false` (and `features = [\"critical-section\"]`): the \
      borrowed API (`Semaphore::acquire`, `Permit`) works on this target"
+);
+
+// Targets without compare-and-swap (Cortex-M0/M0+, RISC-V without the A extension) get it
+// emulated by `portable-atomic`, which must be told how: say so here, naming this crate's
+// features, rather than fail inside `portable-atomic` or with missing methods.
+#[cfg(all(
+    not(target_has_atomic = "ptr"),
+    not(feature = "critical-section"),
+    not(feature = "unsafe-assume-single-core"),
+    not(portable_atomic_unsafe_assume_single_core)
+))]
+compile_error!(
+    "prio-semaphore: this target has no atomic compare-and-swap, so the semaphore emulates it \
+     with `portable-atomic`, which needs a way to mask interrupts. Enable one feature of \
+     prio-semaphore: `critical-section` (correct on every chip, multi-core ones included; your \
+     application provides the `critical-section` implementation, e.g. cortex-m's \
+     `critical-section-single-core` or your HAL's), or `unsafe-assume-single-core` (single-core \
+     chips running privileged code only). For example: prio-semaphore = { version = \"0.1\", \
+     default-features = false, features = [\"critical-section\"] }"
 );
 
 mod acquire;
@@ -195,6 +288,7 @@ mod raw;
 mod request;
 mod semaphore;
 mod snapshot;
+mod timeout;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
@@ -228,12 +322,13 @@ pub use permit::{Permit, SemaphorePermit};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use poll_semaphore::PollSemaphore;
-pub use priority::FloatPriority;
-pub use semaphore::Semaphore;
+pub use priority::{DefaultPriority, FloatPriority};
+pub use semaphore::{NewDefaults, Semaphore};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use snapshot::Snapshot;
 pub use snapshot::{ClassInfo, PartialGrant, Summary};
+pub use timeout::Timeout;
 
 // `Semaphore::new` is a `const fn`, so a `static` semaphore works in every configuration,
 // `no_std` included: this item makes CI's thumbv7em-none-eabihf build prove it.
@@ -248,3 +343,8 @@ const _: () = {
 #[cfg(all(doctest, feature = "tower", feature = "critical-section"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+// And every Rust code block of the guide the README links to.
+#[cfg(all(doctest, feature = "tower", feature = "critical-section"))]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;

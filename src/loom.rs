@@ -93,11 +93,11 @@ pub(crate) use const_thread_local;
 
 /// Declares a function `const` except under loom, whose primitives are built at run time.
 macro_rules! const_unless_loom {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $(where ($($bound:tt)*))? $body:block) => {
         #[cfg(not(loom))]
-        $(#[$meta])* $vis const fn $name($($arg: $ty),*) -> $ret $body
+        $(#[$meta])* $vis const fn $name($($arg: $ty),*) -> $ret $(where $($bound)*)? $body
         #[cfg(loom)]
-        $(#[$meta])* $vis fn $name($($arg: $ty),*) -> $ret $body
+        $(#[$meta])* $vis fn $name($($arg: $ty),*) -> $ret $(where $($bound)*)? $body
     };
 }
 pub(crate) use const_unless_loom;

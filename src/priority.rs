@@ -1,4 +1,5 @@
-//! Priority types that need a little help to be totally ordered.
+//! What a priority type needs: a default for requests made without one
+//! ([`DefaultPriority`]), and help for floats to be totally ordered ([`FloatPriority`]).
 
 use core::cmp::Ordering;
 
@@ -78,3 +79,35 @@ impl PartialEq for FloatPriority {
 }
 
 impl Eq for FloatPriority {}
+
+/// A priority type whose requests may be made without a priority: `Default + Clone +
+/// 'static`, implemented for every such type.
+///
+/// [`Semaphore::acquire`](crate::Semaphore::acquire) and its variants need it because a
+/// request made there waits at the ambient priority (`with_priority`, feature `std`), and
+/// otherwise at `P::default()`. A priority type without a `Default` still works with every
+/// request that is given its priority when it is made:
+/// [`Semaphore::acquire_at`](crate::Semaphore::acquire_at) and its variants.
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::Semaphore;
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// enum Urgency { Realtime, Batch } // no `Default`
+///
+/// # futures::executor::block_on(async {
+/// let sem: Semaphore<Urgency> = Semaphore::new_generic(1);
+/// let permit = sem.acquire_at(Urgency::Batch).await.unwrap();
+/// # drop(permit);
+/// # });
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`acquire()` without a priority needs a default priority, and `{Self}` has no `Default`",
+    label = "`{Self}` has no `Default`",
+    note = "give the priority when making the request, `sem.acquire_at(priority)` (also `acquire_many_at`, `acquire_owned_at`, `acquire_many_owned_at`), or derive `Default` for `{Self}` (`#[derive(Default)]` with `#[default]` on the variant a plain `acquire()` should wait at)"
+)]
+pub trait DefaultPriority: Default + Clone + 'static {}
+
+impl<P: Default + Clone + 'static> DefaultPriority for P {}

@@ -37,7 +37,6 @@ use crate::wake_batch::WakeBatch;
 const CLOSED: usize = 1;
 const WAITING: usize = 2;
 const SHIFT: usize = 2;
-const FLAGS: usize = CLOSED | WAITING;
 
 pub(crate) mod acquire;
 mod settle;
@@ -306,5 +305,5 @@ impl<P, L> core::fmt::Debug for RawSemaphore<P, L> {
 }
 
 // The flags fit below the count, and the largest count leaves a bit of room above it.
-const _: () = assert!(FLAGS < 1 << SHIFT);
+const _: () = assert!(CLOSED < 1 << SHIFT && WAITING < 1 << SHIFT);
 const _: () = assert!(MAX_PERMITS <= usize::MAX >> SHIFT >> 1);

@@ -51,10 +51,26 @@ impl<H: Handle<Priority = P>, P> Request<H, P> {
         Self { sem, raw }
     }
 
+    /// A request for `permits` permits at `priority`: no ambient lookup, so no default.
+    #[inline(always)]
+    pub(crate) fn at(sem: H, permits: u32, priority: P) -> Self
+    where
+        P: 'static,
+    {
+        let raw = RawAcquire::new(priority, permits).showing_values();
+        Self { sem, raw }
+    }
+
     /// Sets an explicit priority, which wins over any ambient one.
     #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         self.raw.set_priority(priority);
+    }
+
+    /// Sets the queue limit (see `Acquire::queue_limit`).
+    #[inline(always)]
+    pub(crate) fn set_queue_limit(&mut self, limit: crate::waitlist::QueueLimit) {
+        self.raw.set_queue_limit(limit);
     }
 
     /// `Debug` for the public future named `name` that wraps this request.

@@ -14,12 +14,14 @@ use crate::acquire::AcquireOwned;
 use crate::error::AcquireError;
 use crate::error::TryAcquireError;
 use crate::handle::{Handle, Held, Sealed};
+use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::loom::const_unless_loom;
 use crate::max_permits::MAX_PERMITS;
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
 use crate::permit::Permit;
+use crate::priority::DefaultPriority;
 use crate::raw::RawSemaphore;
 #[cfg(feature = "alloc")]
 use crate::snapshot::Snapshot;
@@ -100,11 +102,31 @@ pub struct Semaphore<P = i64, L = SpinLock> {
 impl Semaphore {
     /// The largest number of permits a semaphore can hold: see [`MAX_PERMITS`](crate::MAX_PERMITS).
     pub const MAX_PERMITS: usize = MAX_PERMITS;
+}
 
+/// The semaphore type [`Semaphore::new`] and [`Semaphore::const_new`] make:
+/// `Semaphore<i64, SpinLock>`, the defaults, and no other; [`Semaphore::new_generic`]
+/// makes every other. Implemented by `()` for `<i64, SpinLock>` only.
+///
+/// Why a trait: with `new` in an `impl Semaphore<i64, SpinLock>` block, asking it for
+/// another priority type (`Semaphore::<Urgency>::new(4)`) failed with "no function named
+/// `new`"; with this bound it fails with a message that names `new_generic`. Its one impl
+/// also lets `Semaphore::new(4)` infer `i64` with no annotation, as before.
+#[diagnostic::on_unimplemented(
+    message = "`Semaphore::new` makes a `Semaphore<i64, SpinLock>`; for priority type `{P}` and lock `{L}` use `Semaphore::new_generic`",
+    label = "`Semaphore::new` is only for the default `i64` priorities and spin lock",
+    note = "`Semaphore::new_generic(permits)` is `new` for every priority type and lock, `const` too: `static SEM: Semaphore<{P}, {L}> = Semaphore::new_generic(4);`"
+)]
+pub trait NewDefaults<P, L> {}
+
+impl NewDefaults<i64, SpinLock> for () {}
+
+impl<P, L: RawLock> Semaphore<P, L> {
     const_unless_loom! {
         /// Creates a semaphore with `permits` permits, `i64` priorities and the spin lock.
         ///
-        /// For another priority or lock type use [`Semaphore::new_generic`].
+        /// For another priority or lock type use [`Semaphore::new_generic`] (the bound,
+        /// [`NewDefaults`], says so when you forget).
         ///
         /// # Panics
         ///
@@ -117,7 +139,7 @@ impl Semaphore {
         /// let sem = prio_semaphore::Semaphore::new(4);
         /// assert_eq!(sem.available_permits(), 4);
         /// ```
-                pub fn new(permits: usize) -> Self {
+        pub fn new(permits: usize) -> Self where ((): NewDefaults<P, L>) {
             Self::new_generic(permits)
         }
     }
@@ -136,7 +158,7 @@ impl Semaphore {
         /// static SEM: prio_semaphore::Semaphore = prio_semaphore::Semaphore::const_new(2);
         /// assert_eq!(SEM.available_permits(), 2);
         /// ```
-        pub fn const_new(permits: usize) -> Self {
+        pub fn const_new(permits: usize) -> Self where ((): NewDefaults<P, L>) {
             Self::new_generic(permits)
         }
     }
@@ -251,9 +273,52 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire(&self) -> Acquire<'_, P, L>
     where
-        P: Ord + Default + Clone + 'static,
+        P: Ord + DefaultPriority,
     {
         Acquire::new(self, 1)
+    }
+
+    /// Acquires one permit at `priority`: the same as `acquire().priority(priority)`, for
+    /// every priority type, also one without a `Default` (which a plain
+    /// [`acquire`](Semaphore::acquire) needs, see [`DefaultPriority`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prio_semaphore::Semaphore;
+    ///
+    /// #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    /// enum Urgency { Realtime, Batch }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem: Semaphore<Urgency> = Semaphore::new_generic(1);
+    /// let permit = sem.acquire_at(Urgency::Realtime).queue_limit(8).await.unwrap();
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn acquire_at(&self, priority: impl IntoPriority<P>) -> Acquire<'_, P, L>
+    where
+        P: Ord + 'static,
+    {
+        Acquire::at(self, 1, priority.into_priority())
+    }
+
+    /// Acquires `n` permits at `priority`: [`acquire_many`](Semaphore::acquire_many) for
+    /// every priority type, as [`acquire_at`](Semaphore::acquire_at) is for `acquire`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let sem = prio_semaphore::Semaphore::new(3);
+    /// assert_eq!(sem.acquire_many_at(2, 5).await.unwrap().num_permits(), 2);
+    /// # });
+    /// ```
+    pub fn acquire_many_at(&self, n: u32, priority: impl IntoPriority<P>) -> Acquire<'_, P, L>
+    where
+        P: Ord + 'static,
+    {
+        Acquire::at(self, n, priority.into_priority())
     }
 
     /// Acquires `n` permits at once, waiting in line if they are not free.
@@ -284,7 +349,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire_many(&self, n: u32) -> Acquire<'_, P, L>
     where
-        P: Ord + Default + Clone + 'static,
+        P: Ord + DefaultPriority,
     {
         Acquire::new(self, n)
     }
@@ -477,9 +542,54 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned<P, L>
     where
-        P: Ord + Default + Clone + 'static,
+        P: Ord + DefaultPriority,
     {
         AcquireOwned::new(self, 1)
+    }
+
+    /// Acquires one permit through an `Arc` at `priority`: `acquire_owned().priority(p)`
+    /// for every priority type (see [`acquire_at`](Semaphore::acquire_at)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(1));
+    /// let permit = sem.acquire_owned_at(0).await.unwrap();
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn acquire_owned_at(self: Arc<Self>, priority: impl IntoPriority<P>) -> AcquireOwned<P, L>
+    where
+        P: Ord + 'static,
+    {
+        AcquireOwned::at(self, 1, priority.into_priority())
+    }
+
+    /// Acquires `n` permits through an `Arc` at `priority` (see
+    /// [`acquire_at`](Semaphore::acquire_at)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(prio_semaphore::Semaphore::new(2));
+    /// assert_eq!(sem.acquire_many_owned_at(2, 0).await.unwrap().num_permits(), 2);
+    /// # });
+    /// ```
+    pub fn acquire_many_owned_at(
+        self: Arc<Self>,
+        n: u32,
+        priority: impl IntoPriority<P>,
+    ) -> AcquireOwned<P, L>
+    where
+        P: Ord + 'static,
+    {
+        AcquireOwned::at(self, n, priority.into_priority())
     }
 
     /// Acquires `n` permits at once through an `Arc`, waiting in line if they are not free.
@@ -503,7 +613,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// ```
     pub fn acquire_many_owned(self: Arc<Self>, n: u32) -> AcquireOwned<P, L>
     where
-        P: Ord + Default + Clone + 'static,
+        P: Ord + DefaultPriority,
     {
         AcquireOwned::new(self, n)
     }
@@ -562,7 +672,7 @@ impl<P, L: RawLock> Semaphore<P, L> {
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<P, L: RawLock> Semaphore<P, L>
 where
-    P: Ord + Default + Clone + 'static,
+    P: Ord + DefaultPriority,
 {
     /// Blocks the current thread until a permit is acquired, or the semaphore is closed.
     ///
@@ -604,6 +714,31 @@ where
     /// ```
     pub fn blocking_acquire(&self) -> Result<Permit<'_, P, L>, AcquireError> {
         self.acquire().wait()
+    }
+
+    /// [`blocking_acquire`](Semaphore::blocking_acquire) for at most `timeout`:
+    /// `self.acquire().wait_timeout(timeout)` (see [`Acquire::wait_timeout`]).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::is_timed_out`] when `timeout` passed first; the request has then
+    /// left the line. Closed, as `blocking_acquire`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = prio_semaphore::Semaphore::new(0);
+    /// let err = sem.blocking_acquire_timeout(Duration::from_millis(1)).unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// ```
+    #[cfg(not(loom))]
+    pub fn blocking_acquire_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Permit<'_, P, L>, AcquireError> {
+        self.acquire().wait_timeout(timeout)
     }
 
     /// Blocks the current thread until `n` permits are acquired, or the semaphore is closed.

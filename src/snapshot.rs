@@ -202,22 +202,42 @@ pub struct Snapshot<P> {
     pub classes: Vec<ClassInfo<P>>,
 }
 
-#[cfg(feature = "alloc")]
-impl<P: core::fmt::Debug> core::fmt::Display for Snapshot<P> {
+/// One line for logs: the same first line as [`Snapshot`]'s `Display`, without the
+/// classes.
+///
+/// # Examples
+///
+/// ```
+/// use prio_semaphore::Semaphore;
+///
+/// let sem = Semaphore::new(3);
+/// let _held = sem.try_acquire_many(2).unwrap();
+/// assert_eq!(
+///     sem.summary().to_string(),
+///     "available 1, held 2, waiters 0, closed: no"
+/// );
+/// ```
+impl core::fmt::Display for Summary {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let s = &self.summary;
         write!(
             f,
             "available {}, held {}, waiters {}",
-            s.available, s.held, s.waiters
+            self.available, self.held, self.waiters
         )?;
-        if let Some(p) = s.partial {
+        if let Some(p) = self.partial {
             write!(f, " (partial grant {} of {})", p.holds, p.needs)?;
         }
-        if let Some(n) = s.oldest_overtaken {
+        if let Some(n) = self.oldest_overtaken {
             write!(f, ", oldest overtaken {n} times")?;
         }
-        write!(f, ", closed: {}", if s.closed { "yes" } else { "no" })?;
+        write!(f, ", closed: {}", if self.closed { "yes" } else { "no" })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<P: core::fmt::Debug> core::fmt::Display for Snapshot<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.summary, f)?;
         for class in &self.classes {
             write!(
                 f,

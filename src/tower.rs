@@ -36,13 +36,23 @@
 //! [`Semaphore::acquire_owned`](crate::Semaphore::acquire_owned)) and move the permit into
 //! the body stream, which drops it when the stream ends.
 //!
-//! # Closed semaphore
+//! # Refused requests, and overload
 //!
-//! A request that finds the semaphore closed (while waiting, or later) is answered by the
-//! layer's [`OnClosed`] policy. The default, [`ErrorOnClosed`], returns the inner service's
-//! error type built `From<AcquireError>` (`tower::BoxError` is). axum needs services
-//! that never fail (`Infallible`), so give axum a response instead, such as `503 Service
-//! Unavailable`, with [`PriorityLimitLayer::on_closed`].
+//! A request is refused a permit when the semaphore is closed, and, if you bound them,
+//! under overload: by [`PriorityLimitLayer::queue_limit`] (a request that would wait while
+//! too many already wait, per priority class) and [`PriorityLimitLayer::max_wait`] (a
+//! request that waited too long, on your runtime's timer). Without bounds every request
+//! waits as long as it takes, and under a flood the line, the latency and the memory grow
+//! without end; with them the layer sheds load early and cheaply, like Kubernetes API
+//! Priority and Fairness' queue limits or tower's `load_shed`, but less urgent classes
+//! first.
+//!
+//! A refused request is answered by the layer's [`OnRefused`] policy, without calling the
+//! inner service. The default, [`Refuse`], answers HTTP services that never fail (axum's)
+//! with `503 Service Unavailable` (with `Retry-After: 1` under overload; or `429 Too Many
+//! Requests`, [`Refuse::too_many_requests`]), and returns the error built
+//! `From<AcquireError>` for other services (`tower::BoxError` is). Any closure can answer
+//! instead ([`PriorityLimitLayer::on_refused`]).
 //!
 //! # Cancellation
 //!
@@ -62,7 +72,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use axum::{extract::Request, http::StatusCode, response::IntoResponse, routing::get, Router};
+//! use axum::{extract::Request, routing::get, Router};
 //! use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
 //!
 //! fn priority(request: &Request) -> i64 {
@@ -75,19 +85,36 @@
 //! let backend = Arc::new(Semaphore::new(4));
 //! let app: Router = Router::new()
 //!     .route("/work", get(|| async { "done" }))
-//!     .layer(
-//!         PriorityLimitLayer::new(backend, priority)
-//!             .on_closed(|_closed| Ok(StatusCode::SERVICE_UNAVAILABLE.into_response())),
-//!     );
+//!     .layer(PriorityLimitLayer::new(backend, priority));
+//! # drop(app);
+//! ```
+//!
+//! Under overload: batch requests are refused (`503`, `Retry-After: 1`) while 32 or more
+//! requests wait, and every request that waited 500 ms:
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use axum::{routing::get, Router};
+//! use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
+//!
+//! let app: Router = Router::new().route("/work", get(|| async { "done" })).layer(
+//!     PriorityLimitLayer::http(Arc::new(Semaphore::new(4)), |request| {
+//!         if request.headers().contains_key("x-realtime") { 0 } else { 10 }
+//!     })
+//!     .queue_limit(|&priority| if priority == 0 { usize::MAX } else { 32 })
+//!     .max_wait(Duration::from_millis(500), tokio::time::sleep),
+//! );
 //! # drop(app);
 //! ```
 //!
 //! [tower]: https://docs.rs/tower
 
+mod bounds;
 mod future;
 mod layer;
-mod on_closed;
+mod refuse;
 
+pub use bounds::{MaxWait, NoQueueLimit, NoTimer, QueueLimitFn, Timer};
 pub use future::ResponseFuture;
 pub use layer::{PriorityLimit, PriorityLimitLayer};
-pub use on_closed::{ErrorOnClosed, OnClosed};
+pub use refuse::{OnRefused, Refuse};

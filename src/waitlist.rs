@@ -128,7 +128,7 @@ mod treap;
 mod waiter;
 
 pub(crate) use overtake::OvertakeLimit;
-pub(crate) use waiter::{Waiter, WaiterState};
+pub(crate) use waiter::{QueueLimit, Waiter, WaiterState};
 
 use grants::Grants;
 use overtake::Arrivals;

@@ -362,13 +362,7 @@ fn a_frozen_holder_is_told_first_with_a_long_io_timeout() {
 /// allowance (1 %) covers the slow clock, and the crate never reads a wall clock.
 #[test]
 fn skewed_clocks_change_nothing() {
-    assert!(
-        std::process::Command::new("faketime")
-            .arg("--help")
-            .output()
-            .is_ok(),
-        "this test needs `faketime` (Debian package faketime; .ci/run installs it)"
-    );
+    support::require("faketime", "faketime");
     let name = "skewed";
     let (lease, io_timeout) = (Duration::from_secs(3), Duration::from_millis(500));
     let server = RedisServer::start();

@@ -12,6 +12,7 @@ use support::RedisServer;
 
 /// A CA and a server certificate for 127.0.0.1, made with the `openssl` command.
 fn certificates(dir: &Path) {
+    support::require("openssl", "openssl");
     let run = |args: &[&str]| {
         let status = Command::new("openssl")
             .args(args)

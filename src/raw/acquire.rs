@@ -9,7 +9,7 @@ use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::RawLock;
 use crate::loom::Ordering;
 use crate::max_permits::MAX_PERMITS;
-use crate::waitlist::{WaitList, Waiter, WaiterState};
+use crate::waitlist::{QueueLimit, WaitList, Waiter, WaiterState};
 
 use super::{RawSemaphore, CLOSED, SHIFT, WAITING};
 
@@ -24,7 +24,8 @@ enum Enqueued {
 
 impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
     /// Under the lock: takes `n` permits at once if nobody waits and enough are free, else
-    /// queues `waiter` and moves the free permits into the wait list's surplus.
+    /// queues `waiter` and moves the free permits into the wait list's surplus; or refuses
+    /// it, changing nothing, if as many requests as its queue limit already wait.
     ///
     /// # Safety
     ///
@@ -54,6 +55,12 @@ impl<P: Ord, L: RawLock> RawSemaphore<P, L> {
             ) {
                 Ok(_) => return Ok(Enqueued::Acquired),
                 Err(actual) => cur = actual,
+            }
+        }
+        // The overload bound: one comparison, and nothing changed yet if it refuses.
+        if let Some(limit) = waiter.queue_limit().get() {
+            if list.len() >= limit {
+                return Err(AcquireError::queue_full(limit));
             }
         }
         // Link first: it compares priorities (user code that may panic) before changing
@@ -150,8 +157,10 @@ impl<P> RawAcquire<P> {
     /// A request like this one (never polled) at another priority.
     #[cfg(feature = "std")]
     fn renewed(&self, priority: P) -> Self {
+        let mut waiter = Waiter::new(priority, self.needed());
+        waiter.set_queue_limit(self.waiter.queue_limit());
         Self {
-            waiter: Waiter::new(priority, self.needed()),
+            waiter,
             trace: self.trace.renewed(),
         }
     }
@@ -166,6 +175,12 @@ impl<P> RawAcquire<P> {
     #[inline(always)]
     pub(crate) fn set_priority(&mut self, priority: P) {
         self.waiter.set_priority(priority);
+    }
+
+    /// Sets the queue limit; only possible before the first poll (`&mut self`).
+    #[inline(always)]
+    pub(crate) fn set_queue_limit(&mut self, limit: QueueLimit) {
+        self.waiter.set_queue_limit(limit);
     }
 
     #[inline]

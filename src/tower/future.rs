@@ -6,14 +6,19 @@ use core::task::{ready, Context, Poll};
 
 use tower_service::Service;
 
-use super::on_closed::OnClosed;
+use super::refuse::OnRefused;
 use crate::lock::RawLock;
+use crate::timeout::Timeout;
 use crate::{AcquireOwned, OwnedPermit};
 
 pin_project_lite::pin_project! {
     /// The response future of [`PriorityLimit`](super::PriorityLimit): it waits in line for a
     /// permit at the request's priority, then makes its clone of the inner service ready,
     /// calls it, and holds the permit until the inner response future completes.
+    ///
+    /// A request refused a permit (the semaphore closed, or the layer's overload bounds:
+    /// the line too long to join, or its timer `W` firing first) completes with the
+    /// layer's [`OnRefused`] answer, without calling the inner service.
     ///
     /// # Cancellation
     ///
@@ -25,18 +30,18 @@ pin_project_lite::pin_project! {
     ///
     /// Polling it again after it completed panics.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct ResponseFuture<S, Req, P, L: RawLock, C>
+    pub struct ResponseFuture<S, Req, P, L: RawLock, C, W>
     where
         S: Service<Req>,
     {
         #[pin]
-        acquire: AcquireOwned<P, L>,
+        acquire: Timeout<AcquireOwned<P, L>, W>,
         #[pin]
         response: Option<S::Future>,
         permit: Option<OwnedPermit<P, L>>,
         inner: S,
         request: Option<Req>,
-        on_closed: C,
+        on_refused: C,
         phase: Phase,
     }
 }
@@ -54,26 +59,32 @@ enum Phase {
     Done,
 }
 
-impl<S: Service<Req>, Req, P, L: RawLock, C> ResponseFuture<S, Req, P, L, C> {
-    pub(super) fn new(acquire: AcquireOwned<P, L>, inner: S, request: Req, on_closed: C) -> Self {
+impl<S: Service<Req>, Req, P, L: RawLock, C, W> ResponseFuture<S, Req, P, L, C, W> {
+    pub(super) fn new(
+        acquire: Timeout<AcquireOwned<P, L>, W>,
+        inner: S,
+        request: Req,
+        on_refused: C,
+    ) -> Self {
         Self {
             acquire,
             response: None,
             permit: None,
             inner,
             request: Some(request),
-            on_closed,
+            on_refused,
             phase: Phase::Acquiring,
         }
     }
 }
 
-impl<S, Req, P, L, C> Future for ResponseFuture<S, Req, P, L, C>
+impl<S, Req, P, L, C, W> Future for ResponseFuture<S, Req, P, L, C, W>
 where
     S: Service<Req>,
     P: Ord,
     L: RawLock,
-    C: OnClosed<S::Response, S::Error>,
+    C: OnRefused<S::Response, S::Error>,
+    W: Future,
 {
     type Output = Result<S::Response, S::Error>;
 
@@ -86,9 +97,9 @@ where
                         *this.permit = Some(permit);
                         *this.phase = Phase::Readying;
                     }
-                    Err(closed) => {
+                    Err(refused) => {
                         *this.phase = Phase::Done;
-                        return Poll::Ready(this.on_closed.on_closed(closed));
+                        return Poll::Ready(this.on_refused.on_refused(refused));
                     }
                 },
                 Phase::Readying => {
@@ -117,7 +128,9 @@ where
     }
 }
 
-impl<S: Service<Req>, Req, P, L: RawLock, C> core::fmt::Debug for ResponseFuture<S, Req, P, L, C> {
+impl<S: Service<Req>, Req, P, L: RawLock, C, W> core::fmt::Debug
+    for ResponseFuture<S, Req, P, L, C, W>
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("phase", &self.phase)

@@ -6,12 +6,16 @@ use core::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use core::time::Duration;
+
+use super::bounds::{MaxWait, NoQueueLimit, NoTimer, QueueLimitFn, Timer};
 use super::future::ResponseFuture;
-use super::on_closed::{ErrorOnClosed, OnClosed};
+use super::refuse::{OnRefused, Refuse};
 use crate::error::AcquireError;
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::semaphore::Semaphore;
+use crate::timeout::Timeout;
 
 /// A tower [`Layer`] that limits concurrency through a shared [`Semaphore`], serving waiting
 /// requests by a priority computed from each request.
@@ -19,16 +23,18 @@ use crate::semaphore::Semaphore;
 /// See the [module docs](crate::tower) for how it meets tower's readiness contract and how
 /// long a permit is held.
 ///
-/// * `F`: the priority function, `Fn(&Request) -> Q` where `Q` is anything
+/// * `F`: the priority function, `Fn(&Request) -> R` where `R` is anything
 ///   [`IntoPriority<P>`] accepts (any integer for the default `i64`); it must be `Clone`
 ///   (a function, or a closure that captures only `Clone` values).
 /// * `P`, `L`: the semaphore's priority and lock types.
-/// * `C`: what a request gets when the semaphore is closed ([`OnClosed`]).
+/// * `C`: what a refused request gets ([`OnRefused`]; [`Refuse`] by default).
+/// * `Q`, `T`: the overload bounds, [`queue_limit`](PriorityLimitLayer::queue_limit) and
+///   [`max_wait`](PriorityLimitLayer::max_wait); none by default.
 ///
 /// # Examples
 ///
 /// With hyper and a plain `tower::service_fn`, whose error type is built from
-/// [`AcquireError`] (the default [`ErrorOnClosed`] policy):
+/// [`AcquireError`] (what the default [`Refuse`] policy returns there):
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -53,18 +59,29 @@ use crate::semaphore::Semaphore;
 /// # }
 /// ```
 #[must_use = "a layer does nothing until it wraps a service"]
-pub struct PriorityLimitLayer<F, P = i64, L: RawLock = SpinLock, C = ErrorOnClosed> {
+pub struct PriorityLimitLayer<
+    F,
+    P = i64,
+    L: RawLock = SpinLock,
+    C = Refuse,
+    Q = NoQueueLimit,
+    T = NoTimer,
+> {
     semaphore: Arc<Semaphore<P, L>>,
     priority: F,
-    on_closed: C,
+    on_refused: C,
+    queue_limit: Q,
+    timer: T,
 }
 
 impl<F, P, L: RawLock> PriorityLimitLayer<F, P, L> {
     /// A layer whose requests wait for a permit of `semaphore` at `priority(&request)`.
     ///
-    /// A closed semaphore answers with the inner service's error built
-    /// `From<AcquireError>` ([`ErrorOnClosed`]); set another answer with
-    /// [`on_closed`](PriorityLimitLayer::on_closed).
+    /// A refused request is answered by [`Refuse`]: an HTTP `503` for services that never
+    /// fail, else the inner service's error built `From<AcquireError>`; set another answer
+    /// with [`on_refused`](PriorityLimitLayer::on_refused). For HTTP services,
+    /// [`PriorityLimitLayer::http`] is the same with a closure that needs no type
+    /// annotation.
     ///
     /// # Examples
     ///
@@ -83,19 +100,46 @@ impl<F, P, L: RawLock> PriorityLimitLayer<F, P, L> {
         Self {
             semaphore,
             priority,
-            on_closed: ErrorOnClosed,
+            on_refused: Refuse::default(),
+            queue_limit: NoQueueLimit,
+            timer: NoTimer,
         }
     }
-}
 
-impl<F, P, L: RawLock, C> PriorityLimitLayer<F, P, L, C> {
-    /// Sets what a request gets when the semaphore is closed: `on_closed(error)` is the
-    /// result of its response future. Any `Fn(AcquireError) -> Result<Response, Error>`
-    /// that is `Clone` will do.
+    /// [`new`](PriorityLimitLayer::new) for HTTP services (axum, hyper, tonic): the
+    /// priority function takes an `http::Request<B>`, so a closure needs no annotation.
     ///
     /// # Examples
     ///
-    /// axum wants a response, not an error (the error type is inferred where the layer is
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::{routing::get, Router};
+    /// use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
+    ///
+    /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(
+    ///     PriorityLimitLayer::http(Arc::new(Semaphore::new(4)), |request| {
+    ///         if request.headers().contains_key("x-realtime") { 0 } else { 10 }
+    ///     }),
+    /// );
+    /// # drop(app);
+    /// ```
+    pub fn http<B, R>(semaphore: Arc<Semaphore<P, L>>, priority: F) -> Self
+    where
+        F: Fn(&http::Request<B>) -> R,
+        R: IntoPriority<P>,
+    {
+        Self::new(semaphore, priority)
+    }
+}
+
+impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
+    /// Sets what a refused request gets (the semaphore closed, or overload):
+    /// `on_refused(error)` is the result of its response future. Any
+    /// `Fn(AcquireError) -> Result<Response, Error>` that is `Clone` will do.
+    ///
+    /// # Examples
+    ///
+    /// axum, with a body that says why (the error type is inferred where the layer is
     /// used, as in `Router::layer`; standing alone it needs naming):
     ///
     /// ```
@@ -105,17 +149,108 @@ impl<F, P, L: RawLock, C> PriorityLimitLayer<F, P, L, C> {
     /// use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
     ///
     /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(4)), |_: &Request| 0)
-    ///     .on_closed(|_closed| Ok::<_, Infallible>(StatusCode::SERVICE_UNAVAILABLE.into_response()));
+    ///     .on_refused(|error| {
+    ///         Ok::<_, Infallible>((StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response())
+    ///     });
     /// # drop(layer);
     /// ```
-    pub fn on_closed<C2, Response, Error>(self, on_closed: C2) -> PriorityLimitLayer<F, P, L, C2>
+    pub fn on_refused<C2, Response, Error>(
+        self,
+        on_refused: C2,
+    ) -> PriorityLimitLayer<F, P, L, C2, Q, T>
     where
         C2: Fn(AcquireError) -> Result<Response, Error> + Clone,
     {
         PriorityLimitLayer {
             semaphore: self.semaphore,
             priority: self.priority,
-            on_closed,
+            on_refused,
+            queue_limit: self.queue_limit,
+            timer: self.timer,
+        }
+    }
+
+    /// Sets the refusal policy to a [`Refuse`] (say, `Refuse::too_many_requests()` for
+    /// `429` instead of `503`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::{tower::{PriorityLimitLayer, Refuse}, Semaphore};
+    ///
+    /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(4)), |_: &()| 0)
+    ///     .refuse_with(Refuse::too_many_requests().retry_after(Some(2)));
+    /// # drop(layer);
+    /// ```
+    pub fn refuse_with(self, refuse: Refuse) -> PriorityLimitLayer<F, P, L, Refuse, Q, T> {
+        PriorityLimitLayer {
+            semaphore: self.semaphore,
+            priority: self.priority,
+            on_refused: refuse,
+            queue_limit: self.queue_limit,
+            timer: self.timer,
+        }
+    }
+
+    /// Sheds load: a request of priority `p` that would wait while `queue_limit(&p)` or
+    /// more requests already wait is refused at once
+    /// ([`Acquire::queue_limit`](crate::Acquire::queue_limit) has the rule: the limit
+    /// counts the whole line). Give urgent classes a larger limit, or `usize::MAX` for none.
+    ///
+    /// # Examples
+    ///
+    /// Batch requests (priority 10) are refused while 64 or more requests wait; realtime
+    /// ones (0) always queue, ahead of them:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
+    ///
+    /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(4)), |_: &()| 10)
+    ///     .queue_limit(|&priority| if priority == 0 { usize::MAX } else { 64 });
+    /// # drop(layer);
+    /// ```
+    pub fn queue_limit<Q2>(self, queue_limit: Q2) -> PriorityLimitLayer<F, P, L, C, Q2, T>
+    where
+        Q2: Fn(&P) -> usize + Clone,
+    {
+        PriorityLimitLayer {
+            semaphore: self.semaphore,
+            priority: self.priority,
+            on_refused: self.on_refused,
+            queue_limit,
+            timer: self.timer,
+        }
+    }
+
+    /// Bounds the wait: a request that has not got its permit `after` it arrived is
+    /// refused. `sleep` is your runtime's timer (`tokio::time::sleep`, or any
+    /// `Fn(Duration) -> impl Future`): the crate has none of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use prio_semaphore::{tower::PriorityLimitLayer, Semaphore};
+    ///
+    /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(4)), |_: &()| 0)
+    ///     .max_wait(Duration::from_millis(250), tokio::time::sleep);
+    /// # drop(layer);
+    /// ```
+    pub fn max_wait<G, S>(
+        self,
+        after: Duration,
+        sleep: G,
+    ) -> PriorityLimitLayer<F, P, L, C, Q, MaxWait<G>>
+    where
+        G: Fn(Duration) -> S + Clone,
+        S: core::future::Future,
+    {
+        PriorityLimitLayer {
+            semaphore: self.semaphore,
+            priority: self.priority,
+            on_refused: self.on_refused,
+            queue_limit: self.queue_limit,
+            timer: MaxWait::new(after, sleep),
         }
     }
 
@@ -135,30 +270,38 @@ impl<F, P, L: RawLock, C> PriorityLimitLayer<F, P, L, C> {
     }
 }
 
-impl<S, F: Clone, P, L: RawLock, C: Clone> Layer<S> for PriorityLimitLayer<F, P, L, C> {
-    type Service = PriorityLimit<S, F, P, L, C>;
+impl<S, F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Layer<S>
+    for PriorityLimitLayer<F, P, L, C, Q, T>
+{
+    type Service = PriorityLimit<S, F, P, L, C, Q, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PriorityLimit {
             inner,
             semaphore: Arc::clone(&self.semaphore),
             priority: self.priority.clone(),
-            on_closed: self.on_closed.clone(),
+            on_refused: self.on_refused.clone(),
+            queue_limit: self.queue_limit.clone(),
+            timer: self.timer.clone(),
         }
     }
 }
 
-impl<F: Clone, P, L: RawLock, C: Clone> Clone for PriorityLimitLayer<F, P, L, C> {
+impl<F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Clone
+    for PriorityLimitLayer<F, P, L, C, Q, T>
+{
     fn clone(&self) -> Self {
         Self {
             semaphore: Arc::clone(&self.semaphore),
             priority: self.priority.clone(),
-            on_closed: self.on_closed.clone(),
+            on_refused: self.on_refused.clone(),
+            queue_limit: self.queue_limit.clone(),
+            timer: self.timer.clone(),
         }
     }
 }
 
-impl<F, P, L: RawLock, C> core::fmt::Debug for PriorityLimitLayer<F, P, L, C> {
+impl<F, P, L: RawLock, C, Q, T> core::fmt::Debug for PriorityLimitLayer<F, P, L, C, Q, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PriorityLimitLayer")
             .field("semaphore", &self.semaphore)
@@ -171,14 +314,24 @@ impl<F, P, L: RawLock, C> core::fmt::Debug for PriorityLimitLayer<F, P, L, C> {
 ///
 /// Its `poll_ready` is always ready; the waiting happens in the [`ResponseFuture`] (see the
 /// [module docs](crate::tower)).
-pub struct PriorityLimit<S, F, P = i64, L: RawLock = SpinLock, C = ErrorOnClosed> {
+pub struct PriorityLimit<
+    S,
+    F,
+    P = i64,
+    L: RawLock = SpinLock,
+    C = Refuse,
+    Q = NoQueueLimit,
+    T = NoTimer,
+> {
     inner: S,
     semaphore: Arc<Semaphore<P, L>>,
     priority: F,
-    on_closed: C,
+    on_refused: C,
+    queue_limit: Q,
+    timer: T,
 }
 
-impl<S, F, P, L: RawLock, C> PriorityLimit<S, F, P, L, C> {
+impl<S, F, P, L: RawLock, C, Q, T> PriorityLimit<S, F, P, L, C, Q, T> {
     /// The inner service.
     ///
     /// # Examples
@@ -209,18 +362,20 @@ impl<S, F, P, L: RawLock, C> PriorityLimit<S, F, P, L, C> {
     }
 }
 
-impl<S, F, Q, Req, P, L, C> Service<Req> for PriorityLimit<S, F, P, L, C>
+impl<S, F, R, Req, P, L, C, Q, T> Service<Req> for PriorityLimit<S, F, P, L, C, Q, T>
 where
     S: Service<Req> + Clone,
-    F: Fn(&Req) -> Q,
-    Q: IntoPriority<P>,
-    P: Ord + Default + Clone + 'static,
+    F: Fn(&Req) -> R,
+    R: IntoPriority<P>,
+    P: Ord + 'static,
     L: RawLock,
-    C: OnClosed<S::Response, S::Error> + Clone,
+    C: OnRefused<S::Response, S::Error> + Clone,
+    Q: QueueLimitFn<P>,
+    T: Timer,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, P, L, C>;
+    type Future = ResponseFuture<S, Req, P, L, C, T::Sleep>;
 
     /// Always ready: the permit is awaited in the response future, at the request's
     /// priority, and the inner service is made ready after that.
@@ -230,26 +385,39 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         // A panic here leaves nothing behind: nothing is queued yet.
-        let priority = (self.priority)(&request).into_priority();
+        let priority: P = (self.priority)(&request).into_priority();
+        let limit = self.queue_limit.queue_limit(&priority);
         let acquire = Arc::clone(&self.semaphore)
-            .acquire_owned()
-            .priority(priority);
-        ResponseFuture::new(acquire, self.inner.clone(), request, self.on_closed.clone())
+            .acquire_owned_at(priority)
+            .queue_limit(limit);
+        let acquire = Timeout::new(acquire, self.timer.sleep());
+        ResponseFuture::new(
+            acquire,
+            self.inner.clone(),
+            request,
+            self.on_refused.clone(),
+        )
     }
 }
 
-impl<S: Clone, F: Clone, P, L: RawLock, C: Clone> Clone for PriorityLimit<S, F, P, L, C> {
+impl<S: Clone, F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Clone
+    for PriorityLimit<S, F, P, L, C, Q, T>
+{
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             semaphore: Arc::clone(&self.semaphore),
             priority: self.priority.clone(),
-            on_closed: self.on_closed.clone(),
+            on_refused: self.on_refused.clone(),
+            queue_limit: self.queue_limit.clone(),
+            timer: self.timer.clone(),
         }
     }
 }
 
-impl<S: core::fmt::Debug, F, P, L: RawLock, C> core::fmt::Debug for PriorityLimit<S, F, P, L, C> {
+impl<S: core::fmt::Debug, F, P, L: RawLock, C, Q, T> core::fmt::Debug
+    for PriorityLimit<S, F, P, L, C, Q, T>
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PriorityLimit")
             .field("inner", &self.inner)

@@ -37,6 +37,9 @@ pub(super) struct Node<P> {
     pub(super) left: Link<P>,
     pub(super) right: Link<P>,
     pub(super) parent: Link<P>,
+    /// Linked: the treap's heap-order key (written whenever the waiter is linked). Before
+    /// its first link: the request's [`QueueLimit`], which `WaitList::enqueue` reads
+    /// before linking it; sharing the word keeps the limit free for every request.
     pub(super) treap_key: u32,
     /// The grant clock's reading (`grants.rs`, [`Ticket`]).
     pub(super) ticket: Ticket,
@@ -60,8 +63,8 @@ impl<P> Node<P> {
             left: None,
             right: None,
             parent: None,
-            // Written when the waiter is linked (`treap.rs`), the only time it is read.
-            treap_key: 0,
+            // No queue limit; the treap key is written when the waiter is linked.
+            treap_key: QueueLimit::NONE.0,
             ticket: Ticket::new(),
             waker: None,
             next: None,
@@ -92,6 +95,33 @@ impl<P> ArrivalLinks<P> {
         };
         #[cfg(not(feature = "overtake-limit"))]
         Self(PhantomData)
+    }
+}
+
+/// The most requests that may already wait for a request to join the line
+/// ([`Acquire::queue_limit`](crate::Acquire::queue_limit)), as kept in its node's
+/// `treap_key` word until it is linked: `0` for none, else the limit plus one. A limit of
+/// `u32::MAX - 1` or more is none: a line that long would take over 300 GiB of futures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueLimit(u32);
+
+impl QueueLimit {
+    pub(crate) const NONE: Self = Self(0);
+
+    pub(crate) const fn new(limit: usize) -> Self {
+        if limit >= (u32::MAX - 1) as usize {
+            Self::NONE
+        } else {
+            Self(limit as u32 + 1)
+        }
+    }
+
+    /// The limit, if any.
+    pub(crate) const fn get(self) -> Option<usize> {
+        match self.0.checked_sub(1) {
+            Some(limit) => Some(limit as usize),
+            None => None,
+        }
     }
 }
 
@@ -251,6 +281,26 @@ impl<P> Waiter<P> {
             .with_mut(|node| unsafe { (*node).priority = priority });
         #[cfg(feature = "std")]
         self.lookup_pending.set(false);
+    }
+
+    /// Sets the queue limit of a waiter that was never queued (`&mut` proves it is not).
+    #[inline(always)]
+    pub(crate) fn set_queue_limit(&mut self, limit: QueueLimit) {
+        // SAFETY: as in `set_priority`: no list can hold a pointer to this waiter. Before
+        // its first link the `treap_key` word holds the queue limit (`Node`).
+        self.node
+            .with_mut(|node| unsafe { (*node).treap_key = limit.0 });
+    }
+
+    /// The queue limit of a waiter that was never linked (idle, never queued).
+    #[inline]
+    pub(crate) fn queue_limit(&self) -> QueueLimit {
+        debug_assert_eq!(self.state(), WaiterState::Idle);
+        let w = NonNull::from(self);
+        // SAFETY: a waiter that was never linked is in no list, so nobody else writes its
+        // node (invariant 3); its caller is its owner, or the lock holder about to link
+        // it. Before its first link the word holds the queue limit (`Node`).
+        QueueLimit(unsafe { (*node(w)).treap_key })
     }
 
     /// Makes the waiter look its priority up with `lookup` when its owner first polls it

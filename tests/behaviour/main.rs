@@ -25,6 +25,7 @@ mod debug_output;
 mod drop_in;
 mod fast_paths;
 mod no_alloc;
+mod overload;
 mod owned;
 mod poll_semaphore;
 mod priority_demo;

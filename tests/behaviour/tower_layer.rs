@@ -219,7 +219,7 @@ fn dropping_the_response_future_at_any_stage_loses_nothing() {
 }
 
 #[test]
-fn a_closed_semaphore_answers_with_the_error_or_the_on_closed_response() {
+fn a_closed_semaphore_answers_with_the_error_or_the_on_refused_response() {
     let sem = Arc::new(Semaphore::new(1));
     let (inner, log, _) = recorder();
     let mut svc = PriorityLimitLayer::new(sem.clone(), by_word).layer(inner.clone());
@@ -235,7 +235,7 @@ fn a_closed_semaphore_answers_with_the_error_or_the_on_closed_response() {
     // A service that cannot fail answers with a response instead.
     let answer = tower::service_fn(|request: String| async move { Ok::<_, Infallible>(request) });
     let mut svc = PriorityLimitLayer::new(sem.clone(), by_word)
-        .on_closed(|closed: AcquireError| Ok(format!("503: {closed}")))
+        .on_refused(|closed: AcquireError| Ok(format!("503: {closed}")))
         .layer(answer);
     let out = expect_ready(poll_noop(pin!(svc.call("x".to_owned()))), "closed");
     assert!(out.unwrap().starts_with("503"));
@@ -307,4 +307,102 @@ fn the_priority_function_may_return_any_integer() {
     assert!(poll_noop(first.as_mut()).is_ready());
     assert!(poll_noop(last.as_mut()).is_ready());
     assert_eq!(*log.lock().unwrap(), ["a", "last"]);
+}
+
+/// An HTTP service that never fails, as axum's are: `Refuse` answers it with responses.
+fn http_ok(
+) -> impl Service<http::Request<()>, Response = http::Response<String>, Error = Infallible> + Clone
+{
+    tower::service_fn(|_: http::Request<()>| async { Ok(http::Response::new("done".to_owned())) })
+}
+
+fn get(realtime: bool) -> http::Request<()> {
+    let mut request = http::Request::new(());
+    if realtime {
+        request
+            .headers_mut()
+            .insert("x-realtime", http::HeaderValue::from_static("1"));
+    }
+    request
+}
+
+#[test]
+fn overload_is_answered_with_503_and_retry_after_or_429() {
+    let sem = Arc::new(Semaphore::new(1));
+    let layer = PriorityLimitLayer::http(sem.clone(), |request| {
+        if request.headers().contains_key("x-realtime") {
+            0
+        } else {
+            10
+        }
+    })
+    .queue_limit(|&priority| if priority == 0 { usize::MAX } else { 1 });
+    let mut svc = layer.clone().layer(http_ok());
+    let held = sem.clone().try_acquire_owned().unwrap();
+    let mut waiting = Box::pin(svc.call(get(false)));
+    assert!(poll_noop(waiting.as_mut()).is_pending());
+    // A second batch request finds one waiting: refused at once, the inner service idle.
+    let refused = expect_ready(poll_noop(pin!(svc.call(get(false)))), "refused").unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(refused.body(), "");
+    // Realtime has no limit.
+    let mut realtime = Box::pin(svc.call(get(true)));
+    assert!(poll_noop(realtime.as_mut()).is_pending());
+    let mut svc429 = layer
+        .refuse_with(prio_semaphore::tower::Refuse::too_many_requests().retry_after(None))
+        .layer(http_ok());
+    let refused = expect_ready(poll_noop(pin!(svc429.call(get(false)))), "refused").unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_none());
+    drop(held);
+    let first = expect_ready(poll_noop(realtime.as_mut()), "realtime first").unwrap();
+    assert_eq!(first.body(), "done");
+    assert_eq!(
+        expect_ready(poll_noop(waiting.as_mut()), "then batch")
+            .unwrap()
+            .status(),
+        200
+    );
+    // A closed semaphore is 503 without `Retry-After`.
+    sem.close();
+    let closed = expect_ready(poll_noop(pin!(svc.call(get(true)))), "closed").unwrap();
+    assert_eq!(closed.status(), 503);
+    assert!(closed.headers().get("retry-after").is_none());
+}
+
+#[test]
+fn max_wait_refuses_a_request_its_timer_gives_up_on() {
+    let sem = Arc::new(Semaphore::new(1));
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timer = {
+        let fired = fired.clone();
+        move |after: std::time::Duration| {
+            assert_eq!(after, std::time::Duration::from_millis(250));
+            let fired = fired.clone();
+            std::future::poll_fn(move |_| {
+                if fired.load(SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+        }
+    };
+    let (inner, log, _) = recorder();
+    let mut svc = PriorityLimitLayer::new(sem.clone(), by_word)
+        .max_wait(std::time::Duration::from_millis(250), timer)
+        .layer(inner);
+    let held = sem.clone().try_acquire_owned().unwrap();
+    let mut waiting = pin!(svc.call("batch".to_owned()));
+    assert!(poll_noop(waiting.as_mut()).is_pending());
+    fired.store(true, SeqCst);
+    let error = expect_ready(poll_noop(waiting.as_mut()), "timed out").unwrap_err();
+    assert!(error.downcast_ref::<AcquireError>().unwrap().is_timed_out());
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "the inner service never ran"
+    );
+    drop(held);
+    assert_exact(&sem, 1);
 }

@@ -15,13 +15,24 @@
 //! * **priority**: the backend limited by `prio_semaphore::tower::PriorityLimitLayer`, with
 //!   the priority read from the header. Realtime requests wait only for the next free slot.
 //!
-//! Run it with `cargo run --release --example web_priority --features tower`. With
-//! `--plot [PATH]` it also samples the priority run's line every 10 ms
-//! (`Semaphore::snapshot`) and writes an SVG of the queue depth per priority class over time
-//! and of each class's latency (`docs/web_priority.svg` by default).
+//! Run it with `cargo run --release --example web_priority`. With `--plot [PATH]` it also
+//! samples the priority run's line every 10 ms (`Semaphore::snapshot`) and writes an SVG of
+//! the queue depth per priority class over time and of each class's latency
+//! (`docs/web_priority.svg` by default).
+//!
+//! With `--overload` it runs the overload comparison instead: requests arrive at ten times
+//! what the backend can serve (open loop: a new batch request every 250 µs, a realtime one
+//! every 25 ms, whatever the answers), through the same router and `PriorityLimitLayer`
+//! (called in process, so the load is not limited by sockets), once without bounds and once
+//! with them (batch refused while `QUEUE_LIMIT` requests wait, every request refused after
+//! `MAX_WAIT`, answered `503` with `Retry-After`). It prints each class's latency, the
+//! refused counts and the peak heap of each run (a counting allocator).
 
 #[path = "../../common/mod.rs"]
 mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +42,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use common::plot::{self, Run};
@@ -88,10 +99,9 @@ fn fifo_app() -> Router {
 }
 
 fn priority_app(limit: Arc<prio_semaphore::Semaphore>) -> Router {
-    Router::new().route("/job", get(job)).layer(
-        PriorityLimitLayer::new(limit, priority)
-            .on_closed(|_closed| Ok(StatusCode::SERVICE_UNAVAILABLE.into_response())),
-    )
+    Router::new()
+        .route("/job", get(job))
+        .layer(PriorityLimitLayer::new(limit, priority))
 }
 
 /// Serves `app` on 127.0.0.1 from a spawned task; returns its address.
@@ -161,8 +171,167 @@ async fn load(addr: SocketAddr) -> (Vec<Duration>, Vec<Duration>) {
     (realtime_latencies, batch_latencies)
 }
 
+/// Overload: requests offered per second, as a multiple of what the backend serves.
+const OVERLOAD: u32 = 10;
+/// Overload: batch requests are refused while this many requests wait (8 jobs' worth per
+/// permit); realtime requests have no queue limit.
+const QUEUE_LIMIT: usize = 32;
+/// Overload: any request is refused once it has waited this long.
+const MAX_WAIT: Duration = Duration::from_millis(250);
+
+/// The heap in use and its peak since the last reset, to compare the runs' memory.
+struct CountingAllocator;
+
+static HEAP: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counts are added.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let now = HEAP.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded; `ptr` came from `alloc` with this layout (the caller's promise).
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// One request of the overload run: its class, whether it was served, and its latency.
+struct Outcome {
+    realtime: bool,
+    served: bool,
+    latency: Duration,
+}
+
+/// Offers `OVERLOAD` times the backend's capacity to `app` for `RUN_FOR`, open loop, and
+/// waits for every answer.
+async fn flood(app: Router) -> Vec<Outcome> {
+    use tower::ServiceExt;
+    let capacity_per_second = PERMITS as u32 * (1000 / JOB.as_millis() as u32);
+    let batch_every = Duration::from_secs(1) / (capacity_per_second * OVERLOAD);
+    let started = Instant::now();
+    let mut requests = Vec::new();
+    let mut next_realtime = started;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut sent = 0u32;
+    while started.elapsed() < RUN_FOR {
+        tick.tick().await;
+        // Catch up with the schedule: the interval ticks every millisecond at best.
+        let due = (started.elapsed().as_nanos() / batch_every.as_nanos()) as u32;
+        let mut classes = vec![false; due.saturating_sub(sent) as usize];
+        sent = sent.max(due);
+        if Instant::now() >= next_realtime {
+            classes.push(true);
+            next_realtime += REALTIME_EVERY;
+        }
+        for realtime in classes {
+            let app = app.clone();
+            requests.push(tokio::spawn(async move {
+                let mut builder = Request::get("/job");
+                if realtime {
+                    builder = builder.header("x-priority", "realtime");
+                }
+                let started = Instant::now();
+                let response = app
+                    .oneshot(builder.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let served = response.status() == StatusCode::OK;
+                let _ = response.into_body().collect().await;
+                Outcome {
+                    realtime,
+                    served,
+                    latency: started.elapsed(),
+                }
+            }));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for request in requests {
+        outcomes.push(request.await.unwrap());
+    }
+    outcomes
+}
+
+/// The overload comparison: the same flood without and with the bounds.
+async fn overload() {
+    println!(
+        "backend: {PERMITS} permits, {} ms per job; {OVERLOAD}x its capacity offered for {} s \
+         (open loop), a realtime request every {} ms; bounds: batch queue limit {QUEUE_LIMIT}, \
+         max wait {} ms, refused with 503 + Retry-After\n",
+        JOB.as_millis(),
+        RUN_FOR.as_secs(),
+        REALTIME_EVERY.as_millis(),
+        MAX_WAIT.as_millis(),
+    );
+    println!("| bounds | class | requests | served | refused | p50 | p99 | peak heap |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    for bounded in [false, true] {
+        let limit = Arc::new(prio_semaphore::Semaphore::new(PERMITS));
+        let layer = PriorityLimitLayer::new(limit, priority);
+        let app = if bounded {
+            Router::new().route("/job", get(job)).layer(
+                layer
+                    .queue_limit(|&p| {
+                        if p == REALTIME {
+                            usize::MAX
+                        } else {
+                            QUEUE_LIMIT
+                        }
+                    })
+                    .max_wait(MAX_WAIT, tokio::time::sleep),
+            )
+        } else {
+            Router::new().route("/job", get(job)).layer(layer)
+        };
+        PEAK.store(HEAP.load(Ordering::Relaxed), Ordering::Relaxed);
+        let before = HEAP.load(Ordering::Relaxed);
+        let outcomes = flood(app).await;
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        for realtime in [true, false] {
+            let class: Vec<&Outcome> = outcomes.iter().filter(|o| o.realtime == realtime).collect();
+            let served: Vec<Duration> = class
+                .iter()
+                .filter(|o| o.served)
+                .map(|o| o.latency)
+                .collect();
+            let refused = class.len() - served.len();
+            let (count, served_count) = (class.len(), served.len());
+            let latencies = Latencies::new(served);
+            println!(
+                "| {} | {} | {count} | {served_count} | {refused} | {} | {} | {:.1} MiB |",
+                if bounded {
+                    "queue limit + max wait"
+                } else {
+                    "none"
+                },
+                if realtime { "realtime" } else { "batch" },
+                ms(latencies.percentile(50)),
+                ms(latencies.percentile(99)),
+                peak as f64 / (1024.0 * 1024.0),
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    if std::env::args().any(|arg| arg == "--overload") {
+        overload().await;
+        return Ok(());
+    }
     println!(
         "backend: {PERMITS} permits, {} ms per job; {BATCH_CLIENTS} batch clients back to back, \
          a realtime request every {} ms, {} s per run\n",

@@ -139,7 +139,7 @@ async fn realtime_p99_stays_below_batch_p50() {
         Ok::<_, Infallible>(ok("done"))
     });
     let service = PriorityLimitLayer::new(sem.clone(), priority)
-        .on_closed(|_| Ok(unavailable()))
+        .on_refused(|_| Ok(unavailable()))
         .layer(job);
     let server = Server::start(service).await;
     let (addr, client) = (server.addr, client());
@@ -234,7 +234,7 @@ async fn a_server_that_dies_mid_request_gives_every_permit_back() {
     let sem = Arc::new(Semaphore::new(2));
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let service = PriorityLimitLayer::new(sem.clone(), priority)
-        .on_closed(|_| Ok(unavailable()))
+        .on_refused(|_| Ok(unavailable()))
         .layer(gated(gate.clone()));
     let server = Server::start(service).await;
     let client = client();
@@ -263,7 +263,7 @@ async fn a_client_that_hangs_up_gives_its_place_and_permit_back() {
     let sem = Arc::new(Semaphore::new(1));
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let service = PriorityLimitLayer::new(sem.clone(), priority)
-        .on_closed(|_| Ok(unavailable()))
+        .on_refused(|_| Ok(unavailable()))
         .layer(gated(gate.clone()));
     let server = Server::start(service).await;
     let addr = server.addr;

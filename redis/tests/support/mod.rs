@@ -1,4 +1,5 @@
-//! Test support: a private `redis-server` per test, and child processes.
+//! Test support: a private `redis-server` per test, child processes, and the programs the
+//! tests need (`require`), installed on a fresh machine.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::net::TcpListener;
@@ -65,6 +66,7 @@ impl RedisServer {
     }
 
     fn launch(&mut self) {
+        require("redis-server", "redis-server");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -203,3 +205,75 @@ pub fn arrival(connection: &mut redis::Connection, name: &str) -> u64 {
 pub const ENTER_SCRIPT: &str = "local v = redis.call('INCR', KEYS[1]) \
     if v > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], v) end \
     return v";
+
+/// Makes sure `program` is on the PATH, for the tests that run it: when it is missing and
+/// this runs as root on a machine with `apt-get` (a fresh container, CI), installs the
+/// Debian package `package`, once across the test binaries that run in parallel (a file
+/// lock); otherwise panics with one message that names the package and the command.
+/// `cargo test --workspace --all-features` on a fresh machine thus needs no set-up.
+pub fn require(program: &str, package: &str) {
+    if on_path(program) {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !on_path("apt-get") {
+        panic!(
+            "these tests need `{program}`, which is not on the PATH: install the package \
+             `{package}` (`sudo apt-get install {package}` on Debian and Ubuntu; the tests \
+             install it themselves when they run as root with apt-get) and run them again"
+        );
+    }
+    let _lock = InstallLock::take();
+    if on_path(program) {
+        return; // another test binary installed it while this one waited
+    }
+    eprintln!("`{program}` is missing: installing the Debian package `{package}` (apt-get)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .map(|status| status.success())
+            .unwrap_or(false)
+    };
+    let installed = apt(&["update", "-qq"])
+        && apt(&["install", "-y", "-qq", "--no-install-recommends", package]);
+    assert!(
+        installed && on_path(program),
+        "installing `{package}` with apt-get failed, so `{program}` is still missing: \
+         install it by hand (`apt-get install {package}`) and run the tests again"
+    );
+}
+
+/// Whether an executable file named `program` is in a directory of the PATH.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
+}
+
+/// An exclusive lock on a file in the temporary directory, held while one test binary
+/// installs packages (apt-get itself refuses a second concurrent run).
+struct InstallLock(std::fs::File);
+
+impl InstallLock {
+    fn take() -> Self {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("prio-semaphore-redis-tests-apt.lock"))
+            .expect("create the install lock file");
+        // SAFETY: flock on a file descriptor this `File` owns for as long as the lock lives.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "lock the install lock file");
+        Self(file)
+    }
+}
