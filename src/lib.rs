@@ -177,6 +177,7 @@ mod diag;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
+pub mod fair;
 mod handle;
 mod into_priority;
 #[cfg(feature = "alloc")]
@@ -190,10 +191,13 @@ mod mutex_traits_lock;
 mod permit;
 #[cfg(feature = "alloc")]
 mod poll_semaphore;
+#[cfg(feature = "alloc")]
+mod poll_slot;
 mod priority;
 mod raw;
 mod request;
 mod semaphore;
+
 mod snapshot;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
