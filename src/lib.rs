@@ -197,6 +197,7 @@ mod priority;
 mod raw;
 mod request;
 mod semaphore;
+pub mod share;
 
 mod snapshot;
 #[cfg(feature = "tower")]

@@ -29,6 +29,7 @@ mod no_alloc;
 mod owned;
 mod poll_semaphore;
 mod priority_demo;
+mod shares;
 mod sizes;
 mod snapshot;
 mod tokio_parity;
