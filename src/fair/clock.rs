@@ -106,6 +106,8 @@ pub(crate) fn cost(permits: u32, weight: NonZeroU32) -> u64 {
 pub(crate) struct Clock<T> {
     table: T,
     sweep_at: usize,
+    /// Tickets out: when none is left, every entry is idle and the table is emptied.
+    tickets: usize,
 }
 
 impl<T> Clock<T> {
@@ -113,6 +115,7 @@ impl<T> Clock<T> {
         Self {
             table,
             sweep_at: MIN_SWEEP,
+            tickets: 0,
         }
     }
 }
@@ -153,6 +156,7 @@ impl<T> Clock<T> {
             // No flow slot: behind everything handed out at the level so far.
             let l = self.table.level_at(level);
             l.pending += 1;
+            self.tickets += 1;
             let ticket = Ticket {
                 level,
                 flow: None,
@@ -174,6 +178,7 @@ impl<T> Clock<T> {
         let l = self.table.level_at(level);
         l.pending += 1;
         l.max_finish = l.max_finish.max(finish);
+        self.tickets += 1;
         let ticket = Ticket {
             level,
             flow: Some(slot),
@@ -234,10 +239,12 @@ impl<T> Clock<T> {
             // afresh (start-time fair queuing's virtual time would jump past every finish
             // tag here; a fresh level is the same order, shifted).
             self.table.free_level(ticket.level);
-            if self.table.levels_in_use() == 0 && self.table.flows_in_use() > 0 {
-                // Nobody waits at all: every flow is stale, and the table empties.
-                self.sweep();
-            }
+        }
+        self.tickets -= 1;
+        if self.tickets == 0 {
+            // Nobody waits at all: every entry is idle (or left by a key that panicked),
+            // and the table empties.
+            self.sweep();
         }
     }
 

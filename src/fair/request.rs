@@ -28,6 +28,10 @@ pub(crate) trait FairHandle {
 
     fn clock(&self) -> &Mutex<Self::Lock, Clock<Self::Table>>;
 
+    /// `permits` permits without waiting, if they are free and nobody waits (then the
+    /// request needs no place in the fair order); `Some(Err)` if the line is closed.
+    fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>>;
+
     /// The core's request for `permits` permits at `key`.
     fn line(&self, permits: u32, key: FairKey<Self::Priority>) -> Self::Line;
 }
@@ -185,8 +189,12 @@ where
             else {
                 unreachable!()
             };
-            let priority = priority.unwrap_or_else(ambient_or_default);
             let permits = *this.permits;
+            if let Some(done) = this.sem.try_line(permits) {
+                // Nobody waits: no place in the fair order to take, nothing to count.
+                return Poll::Ready(done);
+            }
+            let priority = priority.unwrap_or_else(ambient_or_default);
             let (tag, ticket) = if permits == 0 || permits as usize > MAX_PERMITS {
                 // Granted or failed at once by the core: nothing to order.
                 (0, None)

@@ -10,7 +10,7 @@ use super::acquire::FairAcquireOwned;
 use super::clock::Clock;
 use super::key::FairKey;
 use super::store::{FlowStore, HashFlows, Table};
-use crate::error::TryAcquireError;
+use crate::error::{AcquireError, TryAcquireError};
 use crate::lock::{Mutex, RawLock, SpinLock};
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
@@ -414,6 +414,15 @@ where
         &self.clock
     }
 
+    fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {
+        let line: &'a Semaphore<FairKey<P>, L> = &self.line;
+        match line.try_acquire_many(permits) {
+            Ok(permit) => Some(Ok(permit)),
+            Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
+            Err(TryAcquireError::NoPermits) => None,
+        }
+    }
+
     fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {
         let line: &'a Semaphore<FairKey<P>, L> = &self.line;
         line.acquire_many(permits).priority(key)
@@ -434,6 +443,14 @@ where
 
     fn clock(&self) -> &Mutex<L, Clock<S::Table>> {
         &self.clock
+    }
+
+    fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {
+        match Arc::clone(&self.line).try_acquire_many_owned(permits) {
+            Ok(permit) => Some(Ok(permit)),
+            Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
+            Err(TryAcquireError::NoPermits) => None,
+        }
     }
 
     fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {
