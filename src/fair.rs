@@ -28,7 +28,7 @@
 //!   with a burst.
 //! * **One flow is first in, first out.** Requests without a flow key share one flow per
 //!   priority, so a semaphore whose requests name no flow serves exactly as a
-//!   [`Semaphore`] does.
+//!   [`Semaphore`](crate::Semaphore) does.
 //! * **Everything else holds**: no allocation per waiter in the line, cancellation at any
 //!   point loses nothing, a key whose `Hash`, `Eq` or `Ord` lies breaks nothing (see
 //!   [`FairSemaphore`], "Keys that misbehave").
@@ -100,7 +100,7 @@
 //!
 //! | operation | cost |
 //! |---|---|
-//! | a request that does not wait (fast path), or `try_acquire` | the core's: no flow bookkeeping |
+//! | a request that does not wait (fast path), or `try_acquire` | the core's: no flow table, nothing counted |
 //! | first poll of a request that waits | one flow-table lookup (a hash, O(log flows) for [`OrdFlows`], O(N) for [`ArrayFlows`]), then the core's enqueue |
 //! | its place in the line | O(log r) expected, r = distinct `(priority, start)` keys queued |
 //! | served, or dropped | one lock of the flow table and O(1) counts, beside the core's |
@@ -113,10 +113,8 @@
 //! waiters). An O(log flows) insertion needs one run per flow re-keyed as its head
 //! changes, which a line sorted by fixed keys cannot express.
 //!
-//! With `i64` priorities on 64-bit targets a [`FairAcquire`] is 160 bytes (the core's
-//! 88-byte future for `FairKey<i64>`, plus the request's priority, flow key, weight and
-//! ticket until its first poll); a [`FairSemaphore`] holds an `Arc` of the line (with
-//! `alloc`) and the flow table.
+//! Sizes are in the crate docs ("Sizes"): a [`FairAcquire`] is the core's request for
+//! `FairKey<P>` plus 56 bytes.
 //!
 //! # Memory
 //!
@@ -145,6 +143,7 @@
 
 mod acquire;
 mod clock;
+mod entry;
 mod key;
 #[cfg(feature = "alloc")]
 mod poll;

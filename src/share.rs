@@ -76,9 +76,8 @@
 //!
 //! # Costs
 //!
-//! Up to 8 classes, fixed: no allocation, `no_std`, and a `static` works. A
-//! `ShareSemaphore<i64>` is 8 lines and the books (about 800 bytes on 64-bit targets). A
-//! request that does not wait locks the books once; one that waits also joins its line
+//! Up to 8 classes, fixed: no allocation, `no_std`, and a `static` works; sizes are in the
+//! crate docs ("Sizes"). A request that does not wait locks the books once; one that waits also joins its line
 //! (the core's cost) and runs the dispatcher once; a release locks the books, and with
 //! waiters adds permits to a line (the core's release). The dispatcher's decision is
 //! O(classes).
@@ -90,64 +89,12 @@
 //! parked there.
 
 mod acquire;
+mod class;
 mod dispatch;
 mod permit;
 mod semaphore;
 
 pub use acquire::ShareAcquire;
+pub use class::Share;
 pub use permit::SharePermit;
 pub use semaphore::ShareSemaphore;
-
-/// The most classes a [`ShareSemaphore`] has.
-pub(crate) const MAX_CLASSES: usize = 8;
-
-/// One class's share of a [`ShareSemaphore`]: its weight, and optionally a limit on what
-/// it may borrow beyond its share.
-///
-/// # Examples
-///
-/// ```
-/// use prio_semaphore::share::Share;
-///
-/// // A batch class with a quarter of the permits that may borrow at most as much again.
-/// let batch = Share::new(25).borrowing_limit(100);
-/// # let _ = batch;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Share {
-    weight: u32,
-    borrowing_percent: Option<u32>,
-}
-
-impl Share {
-    /// A share of weight `weight`: the class's nominal share is its weight over the sum
-    /// of all weights (percentages work, as any numbers do). 0: no guaranteed share.
-    ///
-    /// ```
-    /// # use prio_semaphore::share::Share;
-    /// assert_eq!(Share::new(75), Share::new(75));
-    /// ```
-    pub const fn new(weight: u32) -> Self {
-        Self {
-            weight,
-            borrowing_percent: None,
-        }
-    }
-
-    /// Caps what the class may borrow beyond its share at `percent` % of its share
-    /// (APF's `borrowingLimitPercent`); 0 means it never exceeds its share. Without it, a
-    /// class may borrow every idle permit.
-    ///
-    /// ```
-    /// use prio_semaphore::share::{Share, ShareSemaphore};
-    ///
-    /// let sem = ShareSemaphore::new(8, &[Share::new(3), Share::new(1).borrowing_limit(50)]);
-    /// assert_eq!(sem.cap(1), 3); // its 2, and half as much again
-    /// ```
-    pub const fn borrowing_limit(self, percent: u32) -> Self {
-        Self {
-            weight: self.weight,
-            borrowing_percent: Some(percent),
-        }
-    }
-}

@@ -20,6 +20,7 @@
 
 use core::num::NonZeroU32;
 
+use super::entry::Flow;
 use super::store::Table;
 
 /// Virtual time per permit at weight 1. Tags are `u64`: one level busy without a break
@@ -29,56 +30,6 @@ pub(crate) const SCALE: u64 = 1 << 16;
 
 /// The fewest flow entries a table keeps before it sweeps idle ones.
 const MIN_SWEEP: usize = 16;
-
-/// A priority value that has requests counted: its virtual time.
-#[derive(Debug, Clone, Copy)]
-pub struct Level {
-    /// Virtual time: the largest start tag of a request served at this level.
-    pub(crate) v: u64,
-    /// The largest finish tag handed out at this level (where untracked requests queue).
-    pub(crate) max_finish: u64,
-    /// Tickets out at this level.
-    pub(crate) pending: usize,
-    /// Bumped each time the level is freed, so flows of an earlier busy period go stale.
-    pub(crate) gen: u32,
-}
-
-impl Level {
-    pub(crate) const fn new(gen: u32) -> Self {
-        Self {
-            v: 0,
-            max_finish: 0,
-            pending: 0,
-            gen,
-        }
-    }
-}
-
-/// A flow of one level: its finish tag.
-#[derive(Debug, Clone, Copy)]
-pub struct Flow {
-    /// The level's slot and generation when this entry was last (re)started.
-    pub(crate) level: u32,
-    pub(crate) level_gen: u32,
-    /// Finish tag of the flow's last request counted: where its next request starts.
-    pub(crate) finish: u64,
-    /// Finish tag of its last request served.
-    pub(crate) served: u64,
-    /// Tickets out in this flow.
-    pub(crate) pending: usize,
-}
-
-impl Flow {
-    pub(crate) const fn new(level: u32, level_gen: u32) -> Self {
-        Self {
-            level,
-            level_gen,
-            finish: 0,
-            served: 0,
-            pending: 0,
-        }
-    }
-}
 
 /// What a counted request remembers: the slots it counts in, and its tags.
 #[derive(Debug, Clone, Copy)]

@@ -386,7 +386,7 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
 impl<K, P, S: FlowStore<P, K>, L: RawLock> core::fmt::Debug for FairSemaphore<K, P, S, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FairSemaphore")
-            .field("line", &*self.line)
+            .field("line", self.semaphore())
             .finish_non_exhaustive()
     }
 }

@@ -10,7 +10,7 @@
 #[cfg(feature = "alloc")]
 use core::marker::PhantomData;
 
-use super::clock::{Flow, Level};
+use super::entry::{Flow, Level};
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
@@ -153,6 +153,7 @@ type HashIndex<Q> = std::collections::HashMap<Q, Entry>;
 type OrdIndex<Q> = alloc::collections::BTreeMap<Q, Entry>;
 
 /// Where an index entry points: a slot and the slot's generation when it was indexed.
+#[cfg(feature = "alloc")]
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -161,6 +162,7 @@ pub struct Entry {
 }
 
 /// A map from keys to slots: `HashMap` or `BTreeMap`.
+#[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub trait Index<Q> {
     fn empty() -> Self;

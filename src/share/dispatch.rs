@@ -13,7 +13,7 @@
 //!   not completed or left; `waiting` counts those requests over all classes.
 //! * `nominal` and `cap` follow `total` and the shares (`Dispatch::rescale`).
 
-use super::Share;
+use super::class::Share;
 
 /// The books of one share semaphore with `len ≤ N` classes.
 #[derive(Debug)]

@@ -2,9 +2,9 @@
 //! core line, and the dispatcher that moves permits between them.
 
 use super::acquire::ShareAcquire;
+use super::class::{Share, MAX_CLASSES};
 use super::dispatch::Dispatch;
 use super::permit::SharePermit;
-use super::{Share, MAX_CLASSES};
 use crate::error::TryAcquireError;
 use crate::lock::{Mutex, RawLock, SpinLock};
 use crate::max_permits::MAX_PERMITS;

@@ -69,11 +69,8 @@ impl Books {
         let sum: u64 = self.weights.iter().map(|&w| u64::from(w)).sum();
         let n = self.weights.len();
         for c in 0..n {
-            self.nominal[c] = if sum == 0 {
-                0
-            } else {
-                (self.total as u64 * u64::from(self.weights[c]) / sum) as usize
-            };
+            let weighted = self.total as u64 * u64::from(self.weights[c]);
+            self.nominal[c] = weighted.checked_div(sum).unwrap_or(0) as usize;
         }
         let mut left = self.total - self.nominal.iter().sum::<usize>();
         for c in 0..n {
@@ -360,10 +357,10 @@ impl<'s> ShareLockstep<'s> {
                 }
             }
             let mut moved = false;
-            for c in 0..n {
-                if plan[c] > 0 {
-                    self.lines[c].total += plan[c];
-                    self.lines[c].release(plan[c]);
+            for (c, &given) in plan.iter().enumerate() {
+                if given > 0 {
+                    self.lines[c].total += given;
+                    self.lines[c].release(given);
                     moved |= self.reclaim(c);
                 }
             }
