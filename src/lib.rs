@@ -207,6 +207,7 @@ mod into_priority;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod limited;
+mod line_request;
 mod lock;
 mod loom;
 mod max_permits;

@@ -6,11 +6,11 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::acquire::AcquireOwned;
-use crate::error::{AcquireError, TryAcquireError};
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::permit::OwnedPermit;
 use crate::poll_slot::PollSlot;
+use crate::request::without_waiting;
 use crate::semaphore::Semaphore;
 
 /// A handle to an `Arc<Semaphore>` that acquires by polling: `poll_acquire` instead of
@@ -298,12 +298,8 @@ where
         priority: Option<P>,
     ) -> Poll<Option<OwnedPermit<P, L>>> {
         let semaphore = &self.semaphore;
-        let fast = |&(permits, _): &(u32, Option<P>)| match Arc::clone(semaphore)
-            .try_acquire_many_owned(permits)
-        {
-            Ok(permit) => Some(Ok(permit)),
-            Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
-            Err(TryAcquireError::NoPermits) => None,
+        let fast = |&(permits, _): &(u32, Option<P>)| {
+            without_waiting(Arc::clone(semaphore).try_acquire_many_owned(permits))
         };
         let make = |(permits, priority): &(u32, Option<P>)| {
             let request = Arc::clone(semaphore).acquire_many_owned(*permits);

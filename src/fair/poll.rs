@@ -6,9 +6,9 @@ use core::task::{Context, Poll};
 
 use super::acquire::FairAcquireOwned;
 use super::key::FairKey;
+use super::request::FairHandle;
 use super::semaphore::FairSemaphore;
 use super::store::FlowStore;
-use crate::error::{AcquireError, TryAcquireError};
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::permit::OwnedPermit;
@@ -231,14 +231,8 @@ where
             self.weight,
         );
         let semaphore = &self.semaphore;
-        let fast = |&(permits, ..): &Params<K, P>| {
-            // A request that does not wait needs no place in the fair order.
-            match Arc::clone(semaphore.shared_line()).try_acquire_many_owned(permits) {
-                Ok(permit) => Some(Ok(permit)),
-                Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
-                Err(TryAcquireError::NoPermits) => None,
-            }
-        };
+        // A request that does not wait needs no place in the fair order.
+        let fast = |&(permits, ..): &Params<K, P>| semaphore.try_line(permits);
         let make = |(permits, priority, flow, weight): &Params<K, P>| {
             let mut request = Arc::clone(semaphore)
                 .acquire_many_owned(*permits)

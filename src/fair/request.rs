@@ -12,6 +12,7 @@ use super::clock::{Clock, Ticket};
 use super::key::FairKey;
 use super::store::Table;
 use crate::error::AcquireError;
+use crate::line_request::{LineProj, LineRequest};
 use crate::lock::{Mutex, RawLock};
 use crate::max_permits::MAX_PERMITS;
 
@@ -78,22 +79,13 @@ enum Stage<P, K> {
 }
 
 pin_project_lite::pin_project! {
-    /// The core's request, once the fair request has its tag.
-    #[project = LineProj]
-    enum Line<F> {
-        Idle,
-        Waiting { #[pin] request: F },
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A request for permits of a [`FairSemaphore`] through the handle `H`.
+    /// A request for permits of a `FairSemaphore` through the handle `H`.
     pub(crate) struct FairRequest<H: FairHandle> {
         sem: H,
         permits: u32,
         stage: Stage<H::Priority, H::Key>,
         #[pin]
-        line: Line<H::Line>,
+        line: LineRequest<H::Line>,
     }
 
     impl<H: FairHandle> PinnedDrop for FairRequest<H> {
@@ -118,7 +110,7 @@ impl<H: FairHandle> FairRequest<H> {
                 flow: None,
                 weight: NonZeroU32::MIN,
             },
-            line: Line::Idle,
+            line: LineRequest::Idle,
         }
     }
 
@@ -158,7 +150,7 @@ impl<H: FairHandle> FairRequest<H> {
         let stage = match self.stage {
             Stage::Unpolled { .. } => "unpolled",
             Stage::Counted(_) => "waiting",
-            Stage::Uncounted if matches!(self.line, Line::Waiting { .. }) => "waiting",
+            Stage::Uncounted if matches!(self.line, LineRequest::Waiting { .. }) => "waiting",
             Stage::Uncounted => "done",
         };
         f.debug_struct(name)
@@ -205,7 +197,7 @@ where
                 *this.stage = Stage::Counted(ticket);
             }
             let request = this.sem.line(permits, FairKey::new(priority, tag));
-            this.line.set(Line::Waiting { request });
+            this.line.set(LineRequest::Waiting { request });
         }
         let LineProj::Waiting { request } = this.line.project() else {
             panic!(

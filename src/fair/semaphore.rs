@@ -15,6 +15,7 @@ use crate::lock::{Mutex, RawLock, SpinLock};
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
 use crate::permit::Permit;
+use crate::request::without_waiting;
 use crate::semaphore::Semaphore;
 
 use super::request::FairHandle;
@@ -327,11 +328,6 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
-    /// The line's `Arc`, for owned permits taken without waiting (`PollFairSemaphore`).
-    pub(crate) fn shared_line(&self) -> &Arc<Semaphore<FairKey<P>, L>> {
-        &self.line
-    }
-
     /// Acquires one permit through an `Arc`, resolving to an [`OwnedPermit`] that keeps the
     /// line alive; as [`acquire`](FairSemaphore::acquire) otherwise.
     ///
@@ -416,11 +412,7 @@ where
 
     fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {
         let line: &'a Semaphore<FairKey<P>, L> = &self.line;
-        match line.try_acquire_many(permits) {
-            Ok(permit) => Some(Ok(permit)),
-            Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
-            Err(TryAcquireError::NoPermits) => None,
-        }
+        without_waiting(line.try_acquire_many(permits))
     }
 
     fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {
@@ -446,11 +438,7 @@ where
     }
 
     fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {
-        match Arc::clone(&self.line).try_acquire_many_owned(permits) {
-            Ok(permit) => Some(Ok(permit)),
-            Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
-            Err(TryAcquireError::NoPermits) => None,
-        }
+        without_waiting(Arc::clone(&self.line).try_acquire_many_owned(permits))
     }
 
     fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {

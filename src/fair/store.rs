@@ -171,37 +171,29 @@ pub trait Index<Q> {
     fn keep(&mut self, live: impl FnMut(Entry) -> bool);
 }
 
-#[cfg(feature = "std")]
-impl<Q: core::hash::Hash + Eq> Index<Q> for std::collections::HashMap<Q, Entry> {
-    fn empty() -> Self {
-        Self::new()
-    }
-    fn find(&self, key: &Q) -> Option<Entry> {
-        self.get(key).copied()
-    }
-    fn put(&mut self, key: Q, at: Entry) {
-        self.insert(key, at);
-    }
-    fn keep(&mut self, mut live: impl FnMut(Entry) -> bool) {
-        self.retain(|_, at| live(*at));
-    }
+/// `Index` for a map type with `get`, `insert` and `retain`, under the key bound it needs.
+macro_rules! index_for {
+    ($(#[$cfg:meta])* $map:ty where $($bound:tt)+) => {
+        $(#[$cfg])*
+        impl<Q: $($bound)+> Index<Q> for $map {
+            fn empty() -> Self {
+                Self::new()
+            }
+            fn find(&self, key: &Q) -> Option<Entry> {
+                self.get(key).copied()
+            }
+            fn put(&mut self, key: Q, at: Entry) {
+                self.insert(key, at);
+            }
+            fn keep(&mut self, mut live: impl FnMut(Entry) -> bool) {
+                self.retain(|_, at| live(*at));
+            }
+        }
+    };
 }
 
-#[cfg(feature = "alloc")]
-impl<Q: Ord> Index<Q> for alloc::collections::BTreeMap<Q, Entry> {
-    fn empty() -> Self {
-        Self::new()
-    }
-    fn find(&self, key: &Q) -> Option<Entry> {
-        self.get(key).copied()
-    }
-    fn put(&mut self, key: Q, at: Entry) {
-        self.insert(key, at);
-    }
-    fn keep(&mut self, mut live: impl FnMut(Entry) -> bool) {
-        self.retain(|_, at| live(*at));
-    }
-}
+index_for!(#[cfg(feature = "std")] std::collections::HashMap<Q, Entry> where core::hash::Hash + Eq);
+index_for!(#[cfg(feature = "alloc")] alloc::collections::BTreeMap<Q, Entry> where Ord);
 
 /// A slot of a growable table: a value, whether it is in use, and its generation (bumped
 /// each time it is freed, so index entries that point to an earlier use are stale).

@@ -11,6 +11,7 @@ use super::semaphore::ShareSemaphore;
 use crate::acquire::Acquire;
 use crate::error::AcquireError;
 use crate::into_priority::IntoPriority;
+use crate::line_request::{LineProj, LineRequest};
 use crate::lock::{RawLock, SpinLock};
 use crate::max_permits::MAX_PERMITS;
 
@@ -21,14 +22,6 @@ enum Stage {
     /// In its class's line and counted in the dispatcher's demand.
     Registered,
     Done,
-}
-
-pin_project_lite::pin_project! {
-    #[project = LineProj]
-    enum Line<F> {
-        Idle,
-        Waiting { #[pin] request: F },
-    }
 }
 
 pin_project_lite::pin_project! {
@@ -76,7 +69,7 @@ pin_project_lite::pin_project! {
         priority: Option<P>,
         stage: Stage,
         #[pin]
-        line: Line<Acquire<'a, P, L>>,
+        line: LineRequest<Acquire<'a, P, L>>,
     }
 
     impl<P, L> PinnedDrop for ShareAcquire<'_, P, L>
@@ -92,7 +85,7 @@ pin_project_lite::pin_project! {
             if *this.stage == Stage::Registered {
                 // The line request first: leaving the line returns what it was handed
                 // there, where `left` finds it.
-                this.line.set(Line::Idle);
+                this.line.set(LineRequest::Idle);
                 left(this.sem, *this.class, *this.permits as usize);
             }
         }
@@ -120,7 +113,7 @@ where
             permits,
             priority: None,
             stage: Stage::Unpolled,
-            line: Line::Idle,
+            line: LineRequest::Idle,
         }
     }
 
@@ -182,7 +175,7 @@ where
                     Some(priority) => request.priority(priority),
                     None => request,
                 };
-                this.line.set(Line::Waiting { request });
+                this.line.set(LineRequest::Waiting { request });
                 fresh = true;
             }
         }
@@ -201,7 +194,7 @@ where
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 *this.stage = Stage::Done;
-                this.line.set(Line::Idle);
+                this.line.set(LineRequest::Idle);
                 let result = result.map(|permit| {
                     // The permits leave the line's count and are held through the share
                     // permit, which gives them back to the dispatcher.

@@ -78,23 +78,29 @@ impl<'s> Load<'s> {
 
 #[test]
 fn both_flooding_each_class_gets_its_share() {
+    // Under miri each poll is slow: fewer grants, so a looser margin for the start-up.
+    let (grants, margin) = if cfg!(miri) {
+        (80, 0.05)
+    } else {
+        (1_000, 0.02)
+    };
     let sem = rt_batch(8);
     let mut load = Load::new(&sem);
-    load.queue(REALTIME, 2_000);
-    load.queue(BATCH, 2_000);
+    load.queue(REALTIME, 2 * grants);
+    load.queue(BATCH, 2 * grants);
     assert_eq!((load.holding(REALTIME), load.holding(BATCH)), (8, 0));
     let start = load.grants.clone();
-    for _ in 0..1_000 {
+    for _ in 0..grants {
         load.release_oldest();
         assert_eq!(load.held.len(), 8, "every permit in use");
     }
     // Within a few grants the 8 realtime permits are released and batch takes its 2.
     let batch = load.grants[BATCH] - start[BATCH];
     let realtime = load.grants[REALTIME] - start[REALTIME];
-    assert_eq!(batch + realtime, 1_000);
-    let batch_share = batch as f64 / 1_000.0;
+    assert_eq!(batch + realtime, grants);
+    let batch_share = batch as f64 / grants as f64;
     assert!(
-        (0.23..=0.27).contains(&batch_share),
+        (0.25 - margin..=0.25 + margin).contains(&batch_share),
         "batch got {batch_share:.3}"
     );
     assert_eq!((load.holding(REALTIME), load.holding(BATCH)), (6, 2));
@@ -115,7 +121,7 @@ fn an_idle_class_lends_everything_and_gets_it_back() {
     }
     assert_eq!(load.holding(BATCH), 8);
     // Realtime returns: each permit batch releases goes to realtime until it has its 6.
-    load.queue(REALTIME, 100);
+    load.queue(REALTIME, 20);
     for released in 1..=6 {
         load.release_oldest();
         assert_eq!(load.holding(REALTIME), released);

@@ -12,25 +12,19 @@ use std::task::Poll;
 
 use crate::common::hook_waker::{hook_waker, Hooks};
 use crate::common::{assert_exact, expect_panic, poll_noop, poll_with};
+use crate::ord::Rng;
 use prio_semaphore::fair::{ArrayFlows, FairSemaphore, FlowStore, OrdFlows};
 use prio_semaphore::share::{Share, SharePermit, ShareSemaphore};
 
-/// A small deterministic generator, so failures reproduce.
-#[derive(Debug)]
-struct Rng(u64);
+/// A flow key whose `Hash`, `Eq` and `Ord` answer at random.
+#[derive(Clone)]
+struct Liar(Arc<Mutex<Rng>>);
 
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
+impl std::fmt::Debug for Liar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Liar")
     }
 }
-
-/// A flow key whose `Hash`, `Eq` and `Ord` answer at random.
-#[derive(Debug, Clone)]
-struct Liar(Arc<Mutex<Rng>>);
 
 impl Hash for Liar {
     fn hash<H: Hasher>(&self, state: &mut H) {

@@ -307,19 +307,63 @@ impl Model {
     }
 }
 
-/// A live acquire future, polled by hand.
-struct Tracked<'s> {
-    id: usize,
-    future: Pin<Box<Acquire<'s>>>,
+/// A live acquire future (of any of the semaphores the models drive), polled by hand,
+/// with a waker that counts its wake-ups.
+pub struct Tracked<F> {
+    /// The model's id of the future.
+    pub id: usize,
+    future: Pin<Box<F>>,
     wakes: Arc<AtomicUsize>,
     waker: Waker,
-    done: bool,
+    /// Whether a poll returned `Ready`.
+    pub done: bool,
+}
+
+impl<F: Future<Output = Result<T, AcquireError>>, T> Tracked<F> {
+    pub fn new(id: usize, future: F) -> Self {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        Self {
+            id,
+            future: Box::pin(future),
+            waker: Waker::from(Arc::new(CountingWaker(wakes.clone()))),
+            wakes,
+            done: false,
+        }
+    }
+
+    /// Polls it once, with a new waker for the same counter if `new_waker` (so the stored
+    /// one is replaced): what it returned, and the permit if it was granted (`permits`
+    /// reads a permit's count).
+    pub fn poll(&mut self, new_waker: bool, permits: impl Fn(&T) -> usize) -> (Outcome, Option<T>) {
+        if new_waker {
+            self.waker = Waker::from(Arc::new(CountingWaker(self.wakes.clone())));
+        }
+        let mut cx = Context::from_waker(&self.waker);
+        let (outcome, permit) = match self.future.as_mut().poll(&mut cx) {
+            Poll::Pending => (Outcome::Pending, None),
+            Poll::Ready(Ok(permit)) => (Outcome::Granted(permits(&permit)), Some(permit)),
+            Poll::Ready(Err(err)) => (closed_error(&err), None),
+        };
+        self.done = outcome != Outcome::Pending;
+        (outcome, permit)
+    }
+
+    /// How many times it was woken.
+    pub fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+}
+
+/// The position of the `index`-th (modulo their number) future not yet done, if any.
+pub fn pick<F>(futures: &[Tracked<F>], index: usize) -> Option<usize> {
+    let pollable: Vec<usize> = (0..futures.len()).filter(|&i| !futures[i].done).collect();
+    (!pollable.is_empty()).then(|| pollable[index % pollable.len()])
 }
 
 /// The real semaphore's futures and permits, and the model they are checked against.
 pub struct Lockstep<'s> {
     sem: &'s Semaphore,
-    futures: Vec<Tracked<'s>>,
+    futures: Vec<Tracked<Acquire<'s>>>,
     permits: Vec<Permit<'s>>,
     model: Model,
     /// What happened so far, for failure messages.
@@ -372,35 +416,15 @@ impl<'s> Lockstep<'s> {
         match op {
             Op::Create { priority, permits } => {
                 let id = self.model.create((priority, 0), permits as usize);
-                let wakes = Arc::new(AtomicUsize::new(0));
-                self.futures.push(Tracked {
-                    id,
-                    future: Box::pin(self.sem.acquire_many(permits).priority(priority)),
-                    waker: Waker::from(Arc::new(CountingWaker(wakes.clone()))),
-                    wakes,
-                    done: false,
-                });
+                let future = self.sem.acquire_many(permits).priority(priority);
+                self.futures.push(Tracked::new(id, future));
             }
             Op::Poll { index, new_waker } => {
-                let pollable: Vec<usize> = (0..self.futures.len())
-                    .filter(|&i| !self.futures[i].done)
-                    .collect();
-                if pollable.is_empty() {
+                let Some(at) = pick(&self.futures, index) else {
                     return;
-                }
-                let tracked = &mut self.futures[pollable[index % pollable.len()]];
-                if new_waker {
-                    tracked.waker = Waker::from(Arc::new(CountingWaker(tracked.wakes.clone())));
-                }
-                let mut cx = Context::from_waker(&tracked.waker);
-                let (real, permit) = match tracked.future.as_mut().poll(&mut cx) {
-                    Poll::Pending => (Outcome::Pending, None),
-                    Poll::Ready(Ok(permit)) => {
-                        (Outcome::Granted(permit.num_permits()), Some(permit))
-                    }
-                    Poll::Ready(Err(err)) => (closed_error(&err), None),
                 };
-                tracked.done = real != Outcome::Pending;
+                let tracked = &mut self.futures[at];
+                let (real, permit) = tracked.poll(new_waker, Permit::num_permits);
                 let expected = self.model.poll(tracked.id);
                 self.check(
                     real == expected,
@@ -501,7 +525,7 @@ impl<'s> Lockstep<'s> {
         self.check(self.sem.waiter_count() == m.queue.len(), "waiter count");
         self.check(self.sem.is_closed() == m.closed, "closed");
         for f in &self.futures {
-            let (got, expected) = (f.wakes.load(Ordering::SeqCst), m.wakes[f.id]);
+            let (got, expected) = (f.wakes(), m.wakes[f.id]);
             self.check(
                 got == expected,
                 format_args!("future #{} woken {got} times, expected {expected}", f.id),
@@ -524,7 +548,7 @@ impl<'s> Lockstep<'s> {
     }
 }
 
-fn closed_error(err: &AcquireError) -> Outcome {
+pub fn closed_error(err: &AcquireError) -> Outcome {
     assert!(err.is_closed(), "unexpected error: {err}");
     Outcome::Closed
 }

@@ -14,13 +14,8 @@
 //! * a permit dropped, or a request leaving, gives its permits back and dispatches.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
-use super::lockstep::{Model, Outcome};
+use super::lockstep::{pick, Model, Outcome, Tracked};
 use prio_semaphore::share::{ShareAcquire, SharePermit, ShareSemaphore};
 use prio_semaphore::TryAcquireError;
 
@@ -88,17 +83,6 @@ impl Books {
     }
 }
 
-struct CountingWaker(Arc<AtomicUsize>);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// The reference's view of one future.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -113,18 +97,10 @@ enum Stage {
     },
 }
 
-struct Tracked<'s> {
-    id: usize,
-    future: Pin<Box<ShareAcquire<'s>>>,
-    wakes: Arc<AtomicUsize>,
-    waker: Waker,
-    done: bool,
-}
-
 /// The real share semaphore, its futures and permits, and the reference.
 pub struct ShareLockstep<'s> {
     sem: &'s ShareSemaphore,
-    futures: Vec<Tracked<'s>>,
+    futures: Vec<Tracked<ShareAcquire<'s>>>,
     permits: Vec<SharePermit<'s>>,
     books: Books,
     lines: Vec<Model>,
@@ -199,38 +175,16 @@ impl<'s> ShareLockstep<'s> {
                 let id = self.asks.len();
                 self.asks
                     .push((class, priority, permits as usize, Stage::Unpolled));
-                let wakes = Arc::new(AtomicUsize::new(0));
-                self.futures.push(Tracked {
-                    id,
-                    future: Box::pin(self.sem.acquire_many(class, permits).priority(priority)),
-                    waker: Waker::from(Arc::new(CountingWaker(wakes.clone()))),
-                    wakes,
-                    done: false,
-                });
+                let future = self.sem.acquire_many(class, permits).priority(priority);
+                self.futures.push(Tracked::new(id, future));
             }
             ShareOp::Poll { index } => {
-                let pollable: Vec<usize> = (0..self.futures.len())
-                    .filter(|&i| !self.futures[i].done)
-                    .collect();
-                if pollable.is_empty() {
+                let Some(at) = pick(&self.futures, index) else {
                     return;
-                }
-                let at = pollable[index % pollable.len()];
+                };
                 let id = self.futures[at].id;
                 let expected = self.model_poll(id);
-                let tracked = &mut self.futures[at];
-                let mut cx = Context::from_waker(&tracked.waker);
-                let (real, permit) = match tracked.future.as_mut().poll(&mut cx) {
-                    Poll::Pending => (Outcome::Pending, None),
-                    Poll::Ready(Ok(permit)) => {
-                        (Outcome::Granted(permit.num_permits()), Some(permit))
-                    }
-                    Poll::Ready(Err(err)) => {
-                        assert!(err.is_closed(), "{err}");
-                        (Outcome::Closed, None)
-                    }
-                };
-                tracked.done = real != Outcome::Pending;
+                let (real, permit) = self.futures[at].poll(false, SharePermit::num_permits);
                 self.check(
                     real == expected,
                     format_args!("poll #{id}: got {real:?}, expected {expected:?}"),
@@ -476,7 +430,7 @@ impl<'s> ShareLockstep<'s> {
         for f in &self.futures {
             let expected = self.wakes(f.id);
             if expected != usize::MAX {
-                let got = f.wakes.load(Ordering::SeqCst);
+                let got = f.wakes();
                 self.check(
                     got == expected,
                     format_args!("future #{} woken {got} times, expected {expected}", f.id),
