@@ -101,7 +101,7 @@
 //! | operation | cost |
 //! |---|---|
 //! | a request that does not wait (fast path), or `try_acquire` | the core's: no flow table, nothing counted |
-//! | first poll of a request that waits | one flow-table lookup (a hash, O(log flows) for [`OrdFlows`], O(N) for [`ArrayFlows`]), then the core's enqueue |
+//! | first poll of a request that waits | two lookups in the flow table, its level and its flow (hashes; O(log entries) for [`OrdFlows`], O(N) for [`ArrayFlows`]), then the core's enqueue |
 //! | its place in the line | O(log r) expected, r = distinct `(priority, start)` keys queued |
 //! | served, or dropped | one lock of the flow table and O(1) counts, beside the core's |
 //!

@@ -71,8 +71,8 @@
 //! The fair-share layers wrap a core request and leave the core's types as they are. With
 //! the default features: a [`fair::FairAcquire`] is 152 bytes (the core request for
 //! `FairKey<i64>`, 96 bytes, and 56 for what it asks for until its first poll and the way
-//! back to its semaphore), a [`fair::FairSemaphore`] 224 bytes (an `Arc` of its line and
-//! the flow table's handles; the table's entries are on the heap, or inline with
+//! back to its semaphore), a [`fair::FairSemaphore`] 224 bytes (an `Arc` of its line, and
+//! the flow table's vectors and maps, whose entries are on the heap; inline with
 //! `ArrayFlows`), a [`share::ShareAcquire`] 128 bytes (88 + 40) and a
 //! [`share::ShareSemaphore`] 976 bytes (8 class lines and the books). Features grow them as
 //! they grow the core request they wrap.

@@ -38,7 +38,8 @@ impl Share {
 
     /// Caps what the class may borrow beyond its share at `percent` % of its share
     /// (APF's `borrowingLimitPercent`); 0 means it never exceeds its share. Without it, a
-    /// class may borrow every idle permit.
+    /// class may borrow every idle permit. A class with weight 0 and a borrowing limit may
+    /// hold nothing, so its requests wait until the shares change.
     ///
     /// ```
     /// use prio_semaphore::share::{Share, ShareSemaphore};
