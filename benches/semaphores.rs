@@ -45,6 +45,8 @@
 //! * `e_*`: the cost of one more waiter (create, poll once, drop) at queue depths 100 to
 //!   100,000: joining an existing priority class (8 classes queued) and bringing a new
 //!   distinct priority (all queued priorities distinct).
+//! * `h_fair_existing_flow`: the fair layer's one more waiter of an existing flow (8
+//!   flows at weights 1 to 8) at depths 100 to 100,000 (prio-semaphore only).
 //! * `f_multi_thread_{2,8}` (paired rounds only, `paired_f.json`): group b's workload
 //!   (10,000 tasks, 4 permits) spawned on tokio's multi-thread runtime with 2 and 8
 //!   workers; prio-semaphore also with other locks around its wait list.
@@ -110,6 +112,8 @@ mod e_one_more;
 mod f_multi_thread;
 #[path = "semaphores/g_blocking.rs"]
 mod g_blocking;
+#[path = "semaphores/h_fair.rs"]
+mod h_fair;
 #[path = "semaphores/variants.rs"]
 mod variants;
 
@@ -158,6 +162,7 @@ fn main() {
     c_churn::group_c(&mut c);
     d_handoff::group_d(&mut c);
     e_one_more::group_e(&mut c);
+    h_fair::group_h(&mut c);
     if b_tasks::wants_paired_rounds("f_") {
         f_multi_thread::paired_f();
     }

@@ -80,6 +80,15 @@
 //! future whether a semaphore sets a limit or not, which is why it is opt-in; `tracing`
 //! adds what its events show. With both (and `std`): 1,936 and 184 bytes.
 //!
+//! The fair-share layers wrap a core request and leave the core's types as they are. With
+//! the default features: a [`fair::FairAcquire`] is 152 bytes (the core request for
+//! `FairKey<i64>`, 96 bytes, and 56 for what it asks for until its first poll and the way
+//! back to its semaphore), a [`fair::FairSemaphore`] 224 bytes (an `Arc` of its line, and
+//! the flow table's vectors and maps, whose entries are on the heap; inline with
+//! `ArrayFlows`), a [`share::ShareAcquire`] 128 bytes (88 + 40) and a
+//! [`share::ShareSemaphore`] 976 bytes (8 class lines and the books). Features grow them as
+//! they grow the core request they wrap.
+//!
 //! # Seeing who waits
 //!
 //! [`Semaphore::summary`] gives the figures an operator asks for (permits free and held,
@@ -123,6 +132,21 @@
 //! priority computed from each request, such as a header. For hand-written futures and
 //! `Service::poll_ready`, `PollSemaphore` (feature `alloc`) acquires by polling, like
 //! tokio-util's `PollSemaphore`, with a priority.
+//!
+//! # Fair share
+//!
+//! Strict priority says who goes first; shared services also need fairness. Two layers
+//! above the core answer the other two questions, and a plain `Semaphore` pays nothing for
+//! them:
+//!
+//! * [`fair::FairSemaphore`]: requests of one priority carry a **flow** (a tenant, an API
+//!   key) and a weight, and flows are served by weighted fair queuing, so one tenant's flood
+//!   does not delay another's request at the same priority.
+//! * [`share::ShareSemaphore`]: **classes** get guaranteed shares of the permits (realtime
+//!   75 %, batch 25 %), lend what they leave idle, and get it back as it is released.
+//!
+//! The algorithms, their bounds and costs are in those modules' docs;
+//! `examples/fair_share.rs` measures them.
 //!
 //! # Microcontrollers
 //!
@@ -270,11 +294,13 @@ mod diag;
 #[cfg(feature = "embassy-sync")]
 mod embassy_lock;
 mod error;
+pub mod fair;
 mod handle;
 mod into_priority;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod limited;
+mod line_request;
 mod lock;
 mod loom;
 mod max_permits;
@@ -283,10 +309,14 @@ mod mutex_traits_lock;
 mod permit;
 #[cfg(feature = "alloc")]
 mod poll_semaphore;
+#[cfg(feature = "alloc")]
+mod poll_slot;
 mod priority;
 mod raw;
 mod request;
 mod semaphore;
+pub mod share;
+
 mod snapshot;
 mod timeout;
 #[cfg(feature = "tower")]

@@ -125,6 +125,7 @@
 #[cfg(doc)]
 use {crate::acquire::Acquire, crate::semaphore::Semaphore, futures_core::stream::Stream};
 
+mod fair_gate;
 mod gate;
 mod input;
 mod ready;
@@ -133,6 +134,7 @@ mod slots;
 mod stream;
 mod unordered;
 
+pub use self::fair_gate::FairSemaphoreGate;
 pub use self::gate::{Gate, NoGate, OwnedSemaphoreGate, SemaphoreGate};
 pub use self::input::Iter;
 pub use self::unordered::{unordered, unordered_stream, Unordered};

@@ -1,17 +1,17 @@
 //! [`PollSemaphore`]: acquire by polling, for hand-written futures, streams and
 //! `tower::Service::poll_ready`.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
-use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::error::TryAcquireError;
+use crate::acquire::AcquireOwned;
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
+use crate::permit::OwnedPermit;
+use crate::poll_slot::PollSlot;
+use crate::request::without_waiting;
 use crate::semaphore::Semaphore;
-use crate::{AcquireOwned, OwnedPermit};
 
 /// A handle to an `Arc<Semaphore>` that acquires by polling: `poll_acquire` instead of
 /// `.await`, for code that has a [`Context`] but no `async` block, such as a hand-written
@@ -126,17 +126,8 @@ pub struct PollSemaphore<P = i64, L: RawLock = SpinLock> {
     semaphore: Arc<Semaphore<P, L>>,
     /// The handle's priority; `None`: the ambient one, else `P::default()`.
     priority: Option<P>,
-    /// The reusable request, allocated the first time a request has to wait.
-    slot: Option<Pin<Box<AcquireOwned<P, L>>>>,
-    /// What the request in `slot` asks for while it is live (created and not completed).
-    /// `None` while the slot is empty or holds a completed request.
-    live: Option<Request<P>>,
-}
-
-/// The parameters of a live request: a poll asking for the same polls it again.
-struct Request<P> {
-    permits: u32,
-    priority: Option<P>,
+    /// The reusable request, and what it asks for: permits and priority.
+    slot: PollSlot<AcquireOwned<P, L>, (u32, Option<P>)>,
 }
 
 impl<P, L: RawLock> PollSemaphore<P, L>
@@ -159,8 +150,7 @@ where
         Self {
             semaphore,
             priority: None,
-            slot: None,
-            live: None,
+            slot: PollSlot::new(),
         }
     }
 
@@ -307,33 +297,18 @@ where
         permits: u32,
         priority: Option<P>,
     ) -> Poll<Option<OwnedPermit<P, L>>> {
-        let same = matches!(&self.live, Some(live) if live.permits == permits && live.priority == priority);
-        if !same {
-            if self.slot.is_none() {
-                // Nothing allocated yet: no allocation at all if the permits are free.
-                match Arc::clone(&self.semaphore).try_acquire_many_owned(permits) {
-                    Ok(permit) => return Poll::Ready(Some(permit)),
-                    Err(TryAcquireError::Closed) => return Poll::Ready(None),
-                    Err(TryAcquireError::NoPermits) => {}
-                }
-            }
-            let mut request = Arc::clone(&self.semaphore).acquire_many_owned(permits);
-            if let Some(priority) = &priority {
-                request = request.priority(priority.clone());
-            }
-            match &mut self.slot {
-                // Drops the request in place (a live one leaves the line, handing on what it
-                // was given) and reuses the allocation.
-                Some(slot) => slot.set(request),
-                None => self.slot = Some(Box::pin(request)),
-            }
-            self.live = Some(Request { permits, priority });
-        }
-        let Some(slot) = &mut self.slot else {
-            unreachable!("a live request has a slot");
+        let semaphore = &self.semaphore;
+        let fast = |&(permits, _): &(u32, Option<P>)| {
+            without_waiting(Arc::clone(semaphore).try_acquire_many_owned(permits))
         };
-        let result = core::task::ready!(slot.as_mut().poll(cx));
-        self.live = None;
+        let make = |(permits, priority): &(u32, Option<P>)| {
+            let request = Arc::clone(semaphore).acquire_many_owned(*permits);
+            match priority {
+                Some(priority) => request.priority(priority.clone()),
+                None => request,
+            }
+        };
+        let result = core::task::ready!(self.slot.poll(cx, (permits, priority), fast, make));
         Poll::Ready(result.ok())
     }
 }
@@ -427,8 +402,7 @@ impl<P: Clone, L: RawLock> Clone for PollSemaphore<P, L> {
         Self {
             semaphore: Arc::clone(&self.semaphore),
             priority: self.priority.clone(),
-            slot: None,
-            live: None,
+            slot: PollSlot::new(),
         }
     }
 }
@@ -480,7 +454,7 @@ impl<P: core::fmt::Debug, L: RawLock> core::fmt::Debug for PollSemaphore<P, L> {
         f.debug_struct("PollSemaphore")
             .field("semaphore", &self.semaphore)
             .field("priority", &self.priority)
-            .field("waiting", &self.live.is_some())
+            .field("waiting", &self.slot.is_live())
             .finish()
     }
 }

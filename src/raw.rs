@@ -90,6 +90,12 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
+    /// Whether anyone waits: the `WAITING` bit, one load, no lock (for `crate::share`,
+    /// whose dispatcher must not take a line's lock under its own).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.state.load(Ordering::Acquire) & WAITING != 0
+    }
+
     pub(crate) fn waiter_count(&self) -> usize {
         self.waiters.with(|list| list.len())
     }

@@ -9,7 +9,7 @@
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::error::AcquireError;
+use crate::error::{AcquireError, TryAcquireError};
 use crate::handle::{Handle, Held};
 use crate::raw::acquire::RawAcquire;
 
@@ -103,5 +103,18 @@ impl<H: Handle<Priority = P>, P: Ord> Request<H, P> {
         ready.map(|result| {
             result.map(|()| wrap(Held::new(sem.duplicate(), this.raw.needed() as usize)))
         })
+    }
+}
+
+/// A `try_acquire`'s answer as a poll gives it: `Some` if the request need not wait (its
+/// permits, or the semaphore closed), `None` if it must queue. For the requests that try
+/// first and queue only if they must (`PollSemaphore`, the fair layer).
+pub(crate) fn without_waiting<T>(
+    tried: Result<T, TryAcquireError>,
+) -> Option<Result<T, AcquireError>> {
+    match tried {
+        Ok(permit) => Some(Ok(permit)),
+        Err(TryAcquireError::Closed) => Some(Err(AcquireError::closed())),
+        Err(TryAcquireError::NoPermits) => None,
     }
 }

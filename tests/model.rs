@@ -11,10 +11,20 @@
 #[path = "model/lockstep.rs"]
 mod lockstep;
 
+#[path = "model/fair.rs"]
+mod fair;
+
+#[path = "model/shares.rs"]
+mod shares;
+
+use fair::{FairLockstep, FairOp};
 use lockstep::{Lockstep, Op};
+use prio_semaphore::fair::FairSemaphore;
+use prio_semaphore::share::{Share, ShareSemaphore};
 use prio_semaphore::Semaphore;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+use shares::{ShareLockstep, ShareOp};
 
 fn op() -> impl Strategy<Value = Op> {
     // Mostly 1..=3 permits (so weighted requests block those behind them), sometimes 0.
@@ -62,8 +72,74 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Flow steps: a few priorities and flows (so levels and flows are shared), weights 1 to 4,
+/// mostly 1 to 3 permits.
+fn fair_op() -> impl Strategy<Value = FairOp> {
+    let permits = prop_oneof![1 => Just(0_u32), 12 => 1..=3_u32];
+    let flow = prop_oneof![1 => Just(None), 4 => (0..3_u8).prop_map(Some)];
+    prop_oneof![
+        12 => (0..2_i64, flow, 1..=4_u32, permits).prop_map(|(priority, flow, weight, permits)| {
+            FairOp::Create { priority, flow, weight, permits }
+        }),
+        18 => any::<usize>().prop_map(|index| FairOp::Poll { index }),
+        6 => any::<usize>().prop_map(|index| FairOp::DropFuture { index }),
+        8 => any::<usize>().prop_map(|index| FairOp::DropPermit { index }),
+        5 => (0..4_usize).prop_map(FairOp::AddPermits),
+        1 => Just(FairOp::Close),
+    ]
+}
+
+/// Share steps over two or three classes.
+fn share_op() -> impl Strategy<Value = ShareOp> {
+    let permits = prop_oneof![1 => Just(0_u32), 12 => 1..=3_u32];
+    prop_oneof![
+        12 => (0..3_usize, 0..2_i64, permits).prop_map(|(class, priority, permits)| {
+            ShareOp::Create { class, priority, permits }
+        }),
+        18 => any::<usize>().prop_map(|index| ShareOp::Poll { index }),
+        6 => any::<usize>().prop_map(|index| ShareOp::DropFuture { index }),
+        8 => any::<usize>().prop_map(|index| ShareOp::DropPermit { index }),
+        3 => (0..3_usize, 0..3_u32).prop_map(|(class, permits)| ShareOp::TryAcquire { class, permits }),
+        4 => (0..4_usize).prop_map(ShareOp::AddPermits),
+        1 => Just(ShareOp::Close),
+    ]
+}
+
+/// Two or three classes: weights 0 to 4, some with a borrowing limit.
+fn shares() -> impl Strategy<Value = Vec<(u32, Option<u32>)>> {
+    prop::collection::vec((0..=4_u32, prop::option::of(0..=100_u32)), 2..=3)
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn share_semaphore_matches_the_reference_model(
+        permits in 0..6_usize,
+        classes in shares(),
+        ops in prop::collection::vec(share_op(), 1..if cfg!(miri) { 20 } else { 80 }),
+    ) {
+        let made: Vec<Share> = classes
+            .iter()
+            .map(|&(weight, limit)| match limit {
+                Some(percent) => Share::new(weight).borrowing_limit(percent),
+                None => Share::new(weight),
+            })
+            .collect();
+        let sem = ShareSemaphore::new(permits, &made);
+        let weights: Vec<u32> = classes.iter().map(|c| c.0).collect();
+        let limits: Vec<Option<u32>> = classes.iter().map(|c| c.1).collect();
+        ShareLockstep::new(&sem, permits, &weights, &limits).run(ops);
+    }
+
+    #[test]
+    fn fair_semaphore_matches_the_reference_model(
+        permits in 0..4_usize,
+        ops in prop::collection::vec(fair_op(), 1..if cfg!(miri) { 20 } else { 80 }),
+    ) {
+        let sem = FairSemaphore::new(permits);
+        FairLockstep::new(&sem, permits).run(ops);
+    }
 
     #[test]
     fn semaphore_matches_the_reference_model(

@@ -255,6 +255,72 @@ fn waits_panel(svg: &mut String, waits: &Panel, waited: &str, classes: &[Class],
     }
 }
 
+/// A line of a [`LinePanel`]: `(x, y)` points, joined in order.
+pub struct Series {
+    pub name: String,
+    pub colour: &'static str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A panel of lines, with its own title and axes (axes start at 0; their ends are the
+/// largest value rounded up, or the given ones).
+pub struct LinePanel {
+    pub title: String,
+    pub x_title: &'static str,
+    pub y_title: &'static str,
+    pub x_max: Option<f64>,
+    pub y_max: Option<f64>,
+    pub series: Vec<Series>,
+}
+
+/// Writes panels of lines side by side (`fair_share`'s figure).
+pub fn write_line_panels(path: &str, title: &str, panels: &[LinePanel]) -> std::io::Result<()> {
+    let width = LEFT + (PANEL_W + GAP) * panels.len() as f64 - GAP + 30.0;
+    let height = TOP + ROW_H + 10.0;
+    let mut svg = String::new();
+    header(&mut svg, width, height, title, &[]);
+    for (i, lines) in panels.iter().enumerate() {
+        let x0 = LEFT + (PANEL_W + GAP) * i as f64;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x0}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+            TOP + 14.0,
+            escape(&lines.title)
+        );
+        let most = |axis: fn(&(f64, f64)) -> f64| {
+            lines
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(axis))
+                .fold(1e-9, f64::max)
+        };
+        let x_max = lines.x_max.unwrap_or_else(|| nice(most(|p| p.0)));
+        let y_max = lines.y_max.unwrap_or_else(|| nice(most(|p| p.1)));
+        let panel = Panel::new(x0, TOP + 30.0, x_max, y_max);
+        panel.axes(&mut svg, lines.x_title, lines.y_title);
+        for (s, series) in lines.series.iter().enumerate() {
+            let points: String = (series.points.iter())
+                .map(|&(x, y)| format!("{:.1},{:.1} ", panel.x(x), panel.y(y.min(y_max))))
+                .collect();
+            let _ = writeln!(
+                svg,
+                r#"<polyline points="{points}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+                series.colour
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" fill="{}" {HALO}>{}</text>"#,
+                x0 + 10.0,
+                TOP + 48.0 + 16.0 * s as f64,
+                series.colour,
+                escape(&series.name)
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
+
 /// A plot area mapping data to pixels.
 struct Panel {
     x0: f64,

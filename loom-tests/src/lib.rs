@@ -14,8 +14,10 @@
 //! Under `--cfg loom` the crate's sync facade swaps in loom's atomics, cells, thread parking
 //! and thread-locals, and shrinks the wake batch to 2, so these models check the real wait
 //! list and hand-off code, including the "batch full, unlock, wake, re-lock" path, the
-//! blocking `wait()`, owned permits and the lock-free ready queue of `limited` (the crate
-//! is built with `std`, so all of them are compiled in).
+//! blocking `wait()`, owned permits, the lock-free ready queue of `limited`, the fair
+//! layer's flow table against the line (`tests/fair.rs`) and the share dispatcher against
+//! the class lines (`tests/share.rs`) (the crate is built with `std`, so all of them are
+//! compiled in).
 //!
 //! `std::sync::Arc` (owned permits, `limited`'s wakers) stays std's under loom: the owned
 //! API takes `self: Arc<Self>`, which only std's `Arc` allows, and its reference counting is

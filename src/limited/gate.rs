@@ -19,7 +19,7 @@ use crate::semaphore::Semaphore;
 #[cfg(doc)]
 use super::Unordered;
 
-mod sealed {
+pub(super) mod sealed {
     pub trait Sealed {}
 }
 

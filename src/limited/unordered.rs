@@ -281,11 +281,11 @@ where
         })
     }
 
-    fn with_gate<G: Gate>(self, gate: G) -> Unordered<S, G> {
+    pub(super) fn with_gate<G: Gate>(self, gate: G) -> Unordered<S, G> {
         assert!(
             self.running.is_none(),
-            "`with_semaphore` and `with_semaphore_owned` must be called before the stream is \
-             first polled"
+            "`with_semaphore`, `with_semaphore_owned` and `with_fair_semaphore` must be called \
+             before the stream is first polled"
         );
         Unordered {
             source: self.source,

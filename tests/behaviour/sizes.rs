@@ -38,3 +38,24 @@ fn futures_permits_and_the_semaphore_have_the_documented_sizes() {
     assert_eq!(size_of::<Result<OwnedPermit, AcquireError>>(), 16);
     assert_eq!(size_of::<PollSemaphore>(), 56);
 }
+
+/// The fair-share layers (`fair` and `share` module docs, "Costs"): they leave the core's
+/// futures as they are, and add to the core request they wrap what they ask for until
+/// their first poll (a fair request: its priority, flow key, weight and ticket) and the
+/// way back to their semaphore.
+#[test]
+fn the_fair_share_layers_have_the_documented_sizes() {
+    use prio_semaphore::fair::{FairAcquire, FairKey, FairSemaphore, HashFlows};
+    use prio_semaphore::share::{ShareAcquire, ShareSemaphore};
+
+    let fair = size_of::<FairAcquire<'static, u64, i64, HashFlows>>();
+    let line = size_of::<Acquire<'static, FairKey<i64>>>();
+    assert_eq!(fair - line, 56);
+    let share = size_of::<ShareAcquire<'static>>();
+    assert_eq!(share - size_of::<Acquire<'static>>(), 40);
+    if !cfg!(feature = "overtake-limit") && !cfg!(feature = "tracing") {
+        assert_eq!((line, fair, share), (96, 152, 128));
+        assert_eq!(size_of::<FairSemaphore>(), 224);
+        assert_eq!(size_of::<ShareSemaphore>(), 976);
+    }
+}

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fair_share;
 #[path = "interp.rs"]
 mod interp;
 mod model;

@@ -152,8 +152,8 @@ fn waiters_queued_by_a_contradicting_ord_can_leave_in_any_order() {
     }
 }
 
-/// A small deterministic generator, so failures reproduce.
-struct Rng(u64);
+/// A small deterministic generator, so failures reproduce (also `fair_share.rs`'s).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -163,7 +163,7 @@ impl Rng {
         self.0
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }

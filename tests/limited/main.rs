@@ -13,6 +13,7 @@ mod common;
 static ALLOCATOR: common::counting_alloc::PerThreadCounter =
     common::counting_alloc::PerThreadCounter;
 
+mod fair;
 mod limits;
 mod memory;
 mod panics;

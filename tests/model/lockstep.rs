@@ -78,9 +78,13 @@ impl Wake for CountingWaker {
     }
 }
 
+/// The order of the line: a priority, and the start tag of a fair request
+/// (`tests/model/fair.rs`); a plain request's tag is 0.
+pub type Key = (i64, u64);
+
 /// What a poll is expected to return (or returned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Pending,
     Granted(usize),
     Closed,
@@ -88,9 +92,9 @@ enum Outcome {
 
 /// The reference model's view of one acquire future.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub enum Phase {
     Unpolled {
-        priority: i64,
+        priority: Key,
         permits: usize,
     },
     /// In the line (its `Waiter` entry holds the details).
@@ -107,9 +111,9 @@ enum Phase {
 
 /// A queued request in the reference model.
 #[derive(Clone, Debug)]
-struct Waiter {
-    future: usize,
-    priority: i64,
+pub struct Waiter {
+    pub future: usize,
+    pub priority: Key,
     needed: usize,
     /// Permits collected so far; only ever non-zero for the `partial` waiter.
     assigned: usize,
@@ -117,26 +121,26 @@ struct Waiter {
     ticket: usize,
 }
 
-/// The semaphore's contract, as plain data. `queue` is in arrival order.
+/// The semaphore's contract, as plain data (shared with the fair and share models). `queue` is in arrival order.
 #[derive(Clone, Debug)]
-struct Model {
-    available: usize,
+pub struct Model {
+    pub available: usize,
     /// Permits in existence: available + held + collected by the partial waiter.
-    total: usize,
-    closed: bool,
+    pub total: usize,
+    pub closed: bool,
     overtake_limit: Option<usize>,
     /// Waiters granted from the line so far: the overtake limit's clock.
     grants: usize,
-    queue: Vec<Waiter>,
+    pub queue: Vec<Waiter>,
     /// The future holding a partial grant, if any.
-    partial: Option<usize>,
+    pub partial: Option<usize>,
     /// Per future (by id): its phase and how many wake-ups it must have seen.
-    phases: Vec<Phase>,
-    wakes: Vec<usize>,
+    pub phases: Vec<Phase>,
+    pub wakes: Vec<usize>,
 }
 
 impl Model {
-    fn new(permits: usize, overtake_limit: Option<usize>) -> Self {
+    pub fn new(permits: usize, overtake_limit: Option<usize>) -> Self {
         Self {
             available: permits,
             total: permits,
@@ -162,7 +166,7 @@ impl Model {
 
     /// Hands `surplus` released permits to the line in order; what nobody waits for goes
     /// back to `available`.
-    fn settle(&mut self, mut surplus: usize) {
+    pub fn settle(&mut self, mut surplus: usize) {
         assert!(!self.closed, "the line is empty once closed");
         while let Some(front) = self.front() {
             if let Some(holder) = self.partial {
@@ -199,7 +203,7 @@ impl Model {
         }
     }
 
-    fn release(&mut self, n: usize) {
+    pub fn release(&mut self, n: usize) {
         if n > 0 && !self.closed && !self.queue.is_empty() {
             self.settle(n);
         } else {
@@ -207,13 +211,13 @@ impl Model {
         }
     }
 
-    fn create(&mut self, priority: i64, permits: usize) -> usize {
+    pub fn create(&mut self, priority: Key, permits: usize) -> usize {
         self.phases.push(Phase::Unpolled { priority, permits });
         self.wakes.push(0);
         self.phases.len() - 1
     }
 
-    fn poll(&mut self, id: usize) -> Outcome {
+    pub fn poll(&mut self, id: usize) -> Outcome {
         let outcome = match self.phases[id] {
             Phase::Unpolled { permits: 0, .. } if !self.closed => Outcome::Granted(0),
             Phase::Unpolled { .. } if self.closed => Outcome::Closed,
@@ -244,7 +248,7 @@ impl Model {
         outcome
     }
 
-    fn poll_queued(&mut self, id: usize) -> Outcome {
+    pub fn poll_queued(&mut self, id: usize) -> Outcome {
         let outcome = match self.phases[id] {
             Phase::Queued => return Outcome::Pending,
             Phase::Granted { permits } => Outcome::Granted(permits),
@@ -255,7 +259,7 @@ impl Model {
         outcome
     }
 
-    fn drop_future(&mut self, id: usize) {
+    pub fn drop_future(&mut self, id: usize) {
         match self.phases[id] {
             Phase::Queued => {
                 let at = self.queue.iter().position(|w| w.future == id).unwrap();
@@ -272,7 +276,7 @@ impl Model {
         }
     }
 
-    fn try_acquire(&mut self, n: usize) -> Result<usize, TryAcquireError> {
+    pub fn try_acquire(&mut self, n: usize) -> Result<usize, TryAcquireError> {
         if n == 0 && !self.closed {
             Ok(0)
         } else if self.closed {
@@ -285,14 +289,14 @@ impl Model {
         }
     }
 
-    fn forget_permits(&mut self, n: usize) -> usize {
+    pub fn forget_permits(&mut self, n: usize) -> usize {
         let taken = n.min(self.available);
         self.available -= taken;
         self.total -= taken;
         taken
     }
 
-    fn close(&mut self) {
+    pub fn close(&mut self) {
         self.closed = true;
         for w in std::mem::take(&mut self.queue) {
             self.available += w.assigned;
@@ -303,19 +307,63 @@ impl Model {
     }
 }
 
-/// A live acquire future, polled by hand.
-struct Tracked<'s> {
-    id: usize,
-    future: Pin<Box<Acquire<'s>>>,
+/// A live acquire future (of any of the semaphores the models drive), polled by hand,
+/// with a waker that counts its wake-ups.
+pub struct Tracked<F> {
+    /// The model's id of the future.
+    pub id: usize,
+    future: Pin<Box<F>>,
     wakes: Arc<AtomicUsize>,
     waker: Waker,
-    done: bool,
+    /// Whether a poll returned `Ready`.
+    pub done: bool,
+}
+
+impl<F: Future<Output = Result<T, AcquireError>>, T> Tracked<F> {
+    pub fn new(id: usize, future: F) -> Self {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        Self {
+            id,
+            future: Box::pin(future),
+            waker: Waker::from(Arc::new(CountingWaker(wakes.clone()))),
+            wakes,
+            done: false,
+        }
+    }
+
+    /// Polls it once, with a new waker for the same counter if `new_waker` (so the stored
+    /// one is replaced): what it returned, and the permit if it was granted (`permits`
+    /// reads a permit's count).
+    pub fn poll(&mut self, new_waker: bool, permits: impl Fn(&T) -> usize) -> (Outcome, Option<T>) {
+        if new_waker {
+            self.waker = Waker::from(Arc::new(CountingWaker(self.wakes.clone())));
+        }
+        let mut cx = Context::from_waker(&self.waker);
+        let (outcome, permit) = match self.future.as_mut().poll(&mut cx) {
+            Poll::Pending => (Outcome::Pending, None),
+            Poll::Ready(Ok(permit)) => (Outcome::Granted(permits(&permit)), Some(permit)),
+            Poll::Ready(Err(err)) => (closed_error(&err), None),
+        };
+        self.done = outcome != Outcome::Pending;
+        (outcome, permit)
+    }
+
+    /// How many times it was woken.
+    pub fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+}
+
+/// The position of the `index`-th (modulo their number) future not yet done, if any.
+pub fn pick<F>(futures: &[Tracked<F>], index: usize) -> Option<usize> {
+    let pollable: Vec<usize> = (0..futures.len()).filter(|&i| !futures[i].done).collect();
+    (!pollable.is_empty()).then(|| pollable[index % pollable.len()])
 }
 
 /// The real semaphore's futures and permits, and the model they are checked against.
 pub struct Lockstep<'s> {
     sem: &'s Semaphore,
-    futures: Vec<Tracked<'s>>,
+    futures: Vec<Tracked<Acquire<'s>>>,
     permits: Vec<Permit<'s>>,
     model: Model,
     /// What happened so far, for failure messages.
@@ -367,36 +415,16 @@ impl<'s> Lockstep<'s> {
         self.log.push(format!("{op:?}"));
         match op {
             Op::Create { priority, permits } => {
-                let id = self.model.create(priority, permits as usize);
-                let wakes = Arc::new(AtomicUsize::new(0));
-                self.futures.push(Tracked {
-                    id,
-                    future: Box::pin(self.sem.acquire_many(permits).priority(priority)),
-                    waker: Waker::from(Arc::new(CountingWaker(wakes.clone()))),
-                    wakes,
-                    done: false,
-                });
+                let id = self.model.create((priority, 0), permits as usize);
+                let future = self.sem.acquire_many(permits).priority(priority);
+                self.futures.push(Tracked::new(id, future));
             }
             Op::Poll { index, new_waker } => {
-                let pollable: Vec<usize> = (0..self.futures.len())
-                    .filter(|&i| !self.futures[i].done)
-                    .collect();
-                if pollable.is_empty() {
+                let Some(at) = pick(&self.futures, index) else {
                     return;
-                }
-                let tracked = &mut self.futures[pollable[index % pollable.len()]];
-                if new_waker {
-                    tracked.waker = Waker::from(Arc::new(CountingWaker(tracked.wakes.clone())));
-                }
-                let mut cx = Context::from_waker(&tracked.waker);
-                let (real, permit) = match tracked.future.as_mut().poll(&mut cx) {
-                    Poll::Pending => (Outcome::Pending, None),
-                    Poll::Ready(Ok(permit)) => {
-                        (Outcome::Granted(permit.num_permits()), Some(permit))
-                    }
-                    Poll::Ready(Err(err)) => (closed_error(&err), None),
                 };
-                tracked.done = real != Outcome::Pending;
+                let tracked = &mut self.futures[at];
+                let (real, permit) = tracked.poll(new_waker, Permit::num_permits);
                 let expected = self.model.poll(tracked.id);
                 self.check(
                     real == expected,
@@ -497,7 +525,7 @@ impl<'s> Lockstep<'s> {
         self.check(self.sem.waiter_count() == m.queue.len(), "waiter count");
         self.check(self.sem.is_closed() == m.closed, "closed");
         for f in &self.futures {
-            let (got, expected) = (f.wakes.load(Ordering::SeqCst), m.wakes[f.id]);
+            let (got, expected) = (f.wakes(), m.wakes[f.id]);
             self.check(
                 got == expected,
                 format_args!("future #{} woken {got} times, expected {expected}", f.id),
@@ -520,7 +548,7 @@ impl<'s> Lockstep<'s> {
     }
 }
 
-fn closed_error(err: &AcquireError) -> Outcome {
+pub fn closed_error(err: &AcquireError) -> Outcome {
     assert!(err.is_closed(), "unexpected error: {err}");
     Outcome::Closed
 }
