@@ -204,6 +204,31 @@
 //! unchanged (`src/line.rs` says why the view each acts on may lag without harm). The
 //! runtime needs no timer (the crate keeps its own).
 //!
+//! # Fair share across processes: not yet, and what it would take
+//!
+//! The core crate's `fair::FairSemaphore` (weighted fair queuing among the flows of one
+//! priority) and `share::ShareSemaphore` (guaranteed shares between classes) work within
+//! one process; this crate does not offer them across processes yet. Both fit its design:
+//!
+//! * **Fair queuing** is a key: the core gives each request the key (priority, start tag)
+//!   by start-time fair queuing, `S = max(V_p, F_f)` and `F_f += permits / weight`, with
+//!   `V_p` the start tag of the last request served at priority `p`. Here the key of a
+//!   waiter would become priority ++ start tag ++ arrival (still a byte order), the acquire
+//!   script would take `S` from two hashes in Redis (`V_p` per priority, `F_f` per flow),
+//!   and the grant step of the scripts would move `V_p` forward. Nothing else changes: each
+//!   process orders its waiters by the same keys and puts only its best in the line, so
+//!   the proof of exact order above holds with the new keys, and an acquire stays one
+//!   round trip. What it costs: a cancelled waiter's cost stays in its flow's `F_f` unless
+//!   the process tells Redis (one more call when a waiter leaves), and the flows' entries
+//!   need a bound (drop a flow's entry once `V_p` has passed its `F_f`: an idle flow banks
+//!   no credit, so nothing is lost; a sorted set by `F_f` per priority makes that sweep
+//!   `O(log n)` per grant).
+//! * **Shares** are a grant decision that depends on what each class holds, so the books
+//!   would move into Redis: per class the permits held (leases already carry their permits,
+//!   so an expired lease corrects them), its nominal share and its borrowing cap, one line
+//!   per class, and the grant step would serve the classes below their share first, then
+//!   the borrowers, at `O(classes)` work per grant.
+//!
 //! # Names shared with the core crate
 //!
 //! `acquire`, `acquire_many`, `try_acquire`, `try_acquire_many`, `.priority(p)` (on the
