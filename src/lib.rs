@@ -146,7 +146,8 @@
 //!   75 %, batch 25 %), lend what they leave idle, and get it back as it is released.
 //!
 //! The algorithms, their bounds and costs are in those modules' docs;
-//! `examples/fair_share.rs` measures them.
+//! `examples/fair_share.rs` measures them. The tower layer takes a flow from each request
+//! (a tenant header) beside its priority: [`PriorityLimitLayer::fair`](crate::tower#flows).
 //!
 //! # Microcontrollers
 //!
