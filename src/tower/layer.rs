@@ -399,12 +399,7 @@ where
     fn layer(&self, inner: S) -> Self::Service {
         PriorityLimit {
             inner,
-            semaphore: Arc::clone(&self.semaphore),
-            priority: self.priority.clone(),
-            flow: self.flow.clone(),
-            on_refused: self.on_refused.clone(),
-            queue_limit: self.queue_limit.clone(),
-            timer: self.timer.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -459,12 +454,8 @@ pub struct PriorityLimit<
     G = NoFlows,
 > {
     inner: S,
-    semaphore: Arc<M::Semaphore>,
-    priority: F,
-    flow: G,
-    on_refused: C,
-    queue_limit: Q,
-    timer: T,
+    /// What it was made from: the semaphore and the functions and bounds for each request.
+    layer: PriorityLimitLayer<F, P, L, C, Q, T, M, G>,
 }
 
 impl<S, F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G>
@@ -525,21 +516,22 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
+        let layer = &self.layer;
         // A panic here leaves nothing behind: nothing is queued yet.
-        let priority: P = (self.priority)(&request).into_priority();
-        let flow = self.flow.flow(&request);
-        let queue_limit = self.queue_limit.queue_limit(&priority);
+        let priority: P = (layer.priority)(&request).into_priority();
+        let flow = layer.flow.flow(&request);
+        let queue_limit = layer.queue_limit.queue_limit(&priority);
         let ask = Ask {
             priority,
             flow,
             queue_limit,
         };
-        let acquire = Timeout::new(M::acquire(&self.semaphore, ask), self.timer.sleep());
+        let acquire = Timeout::new(M::acquire(&layer.semaphore, ask), layer.timer.sleep());
         ResponseFuture::new(
             acquire,
             self.inner.clone(),
             request,
-            self.on_refused.clone(),
+            layer.on_refused.clone(),
         )
     }
 }
@@ -558,12 +550,7 @@ where
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            semaphore: Arc::clone(&self.semaphore),
-            priority: self.priority.clone(),
-            flow: self.flow.clone(),
-            on_refused: self.on_refused.clone(),
-            queue_limit: self.queue_limit.clone(),
-            timer: self.timer.clone(),
+            layer: self.layer.clone(),
         }
     }
 }
@@ -574,7 +561,7 @@ impl<S: core::fmt::Debug, F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G> 
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PriorityLimit")
             .field("inner", &self.inner)
-            .field("semaphore", &self.semaphore)
+            .field("semaphore", &self.layer.semaphore)
             .finish_non_exhaustive()
     }
 }

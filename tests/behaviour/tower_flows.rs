@@ -99,12 +99,15 @@ fn served(log: &Log) -> Vec<Job> {
     log.lock().unwrap().clone()
 }
 
-#[test]
-fn a_tenants_flood_does_not_delay_another_tenants_request() {
-    let flood = scaled(200);
-    let sem: Arc<FairSemaphore<&str>> = Arc::new(FairSemaphore::new(1));
+/// Queues a flood of `flood` requests of tenant "flood", then one of tenant "trickle", all
+/// at one priority behind the semaphore's only permit, through a fair layer with `flow` as
+/// its flow function; serves them all and returns the order they were served in.
+fn flood_then_trickle<G>(sem: &Arc<FairSemaphore<&'static str>>, flow: G, flood: u32) -> Vec<Job>
+where
+    G: Fn(&Job) -> Option<(&'static str, u32)> + Clone,
+{
     let (inner, log) = recorder();
-    let mut svc = PriorityLimitLayer::fair(sem.clone(), priority, tenant).layer(inner);
+    let mut svc = PriorityLimitLayer::fair(sem.clone(), priority, flow).layer(inner);
     let held = sem.try_acquire().unwrap();
     let mut futures: Vec<_> = (0..flood)
         .map(|id| queue(&mut svc, job(Some("flood"), 5, id)))
@@ -113,8 +116,16 @@ fn a_tenants_flood_does_not_delay_another_tenants_request() {
     assert_eq!(sem.semaphore().waiter_count(), flood as usize + 1);
     drop(held);
     drain(futures);
+    assert_eq!(sem.entries(), (0, 0), "nothing left counted");
+    assert_exact(sem.semaphore(), 1);
+    served(&log)
+}
 
-    let order = served(&log);
+#[test]
+fn a_tenants_flood_does_not_delay_another_tenants_request() {
+    let flood = scaled(200);
+    let sem: Arc<FairSemaphore<&str>> = Arc::new(FairSemaphore::new(1));
+    let order = flood_then_trickle(&sem, tenant, flood);
     let trickle = order.iter().position(|j| j.tenant == Some("trickle"));
     assert!(
         trickle.unwrap() < 2,
@@ -127,21 +138,10 @@ fn a_tenants_flood_does_not_delay_another_tenants_request() {
         (0..flood).collect::<Vec<_>>(),
         "one flow is FIFO"
     );
-    assert_eq!(sem.entries(), (0, 0), "nothing left counted");
-    assert_exact(sem.semaphore(), 1);
 
     // Without the flow key the trickle waits behind the whole flood.
-    let (inner, log) = recorder();
-    let unkeyed = |_: &Job| None::<(&str, u32)>;
-    let mut svc = PriorityLimitLayer::fair(sem.clone(), priority, unkeyed).layer(inner);
-    let held = sem.try_acquire().unwrap();
-    let mut futures: Vec<_> = (0..flood)
-        .map(|id| queue(&mut svc, job(Some("flood"), 5, id)))
-        .collect();
-    futures.push(queue(&mut svc, job(Some("trickle"), 5, flood)));
-    drop(held);
-    drain(futures);
-    assert_eq!(served(&log).last().unwrap().tenant, Some("trickle"));
+    let order = flood_then_trickle(&sem, |_| None, flood);
+    assert_eq!(order.last().unwrap().tenant, Some("trickle"));
 }
 
 /// Requests without a flow key (the flow function answers `None`) are served exactly as
