@@ -17,11 +17,11 @@ use crate::{AcquireOwned, OwnedPermit};
 /// [`FairSemaphore`], whose requests also name a flow). Sealed: these two are all.
 ///
 /// The layer holds an `Arc` of [`Self::Semaphore`](SemaphoreKind::Semaphore) and makes
-/// each request's [`Acquire`](SemaphoreKind::Acquire) future from it; you meet the kind
-/// only in the layer's type, which its constructors pick
-/// ([`new`](super::PriorityLimitLayer::new) and [`http`](super::PriorityLimitLayer::http)
-/// [`Plain`], [`fair`](super::PriorityLimitLayer::fair) and
-/// [`fair_http`](super::PriorityLimitLayer::fair_http) [`Fair`]).
+/// each request's [`Acquire`](SemaphoreKind::Acquire) future from it. You meet the kind
+/// only in the layer's type, and its constructors pick it:
+/// [`new`](super::PriorityLimitLayer::new) and [`http`](super::PriorityLimitLayer::http)
+/// make a [`Plain`] layer, [`fair`](super::PriorityLimitLayer::fair) and
+/// [`fair_http`](super::PriorityLimitLayer::fair_http) a [`Fair`] one.
 pub trait SemaphoreKind<P, L: RawLock>: sealed::Sealed {
     /// The semaphore the layer shares between its services.
     type Semaphore: fmt::Debug;
