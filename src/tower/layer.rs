@@ -386,13 +386,9 @@ impl<F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G>
 
 impl<S, F, P, L, C, Q, T, M, G> Layer<S> for PriorityLimitLayer<F, P, L, C, Q, T, M, G>
 where
-    F: Clone,
     L: RawLock,
-    C: Clone,
-    Q: Clone,
-    T: Clone,
     M: SemaphoreKind<P, L>,
-    G: Clone,
+    Self: Clone,
 {
     type Service = PriorityLimit<S, F, P, L, C, Q, T, M, G>;
 
@@ -539,13 +535,9 @@ where
 impl<S, F, P, L, C, Q, T, M, G> Clone for PriorityLimit<S, F, P, L, C, Q, T, M, G>
 where
     S: Clone,
-    F: Clone,
     L: RawLock,
-    C: Clone,
-    Q: Clone,
-    T: Clone,
     M: SemaphoreKind<P, L>,
-    G: Clone,
+    PriorityLimitLayer<F, P, L, C, Q, T, M, G>: Clone,
 {
     fn clone(&self) -> Self {
         Self {
