@@ -142,6 +142,8 @@
 //! * `limited`: [`Unordered::with_fair_semaphore`](crate::limited::Unordered::with_fair_semaphore)
 //!   (feature `alloc`) runs a pipeline as one flow of a fair semaphore.
 //! * [`PollFairSemaphore`] (feature `alloc`): acquire by polling, with a flow.
+//! * `tower`: [`PriorityLimitLayer::fair`](crate::tower::PriorityLimitLayer::fair)
+//!   (feature `tower`) takes each request's flow (a tenant header) beside its priority.
 //! * Guaranteed shares *between* priorities are [`share`](crate::share)'s.
 
 mod acquire;

@@ -146,8 +146,9 @@
 //!   75 %, batch 25 %), lend what they leave idle, and get it back as it is released.
 //!
 //! The algorithms, their bounds and costs are in those modules' docs;
-//! `examples/fair_share.rs` measures them. Across processes, the Redis crate
-//! (`prio-semaphore-redis`) says what they would take.
+//! `examples/fair_share.rs` measures them. The tower layer takes a flow from each request
+//! (a tenant header) beside its priority: [`PriorityLimitLayer::fair`](crate::tower#flows).
+//! Across processes, the Redis crate (`prio-semaphore-redis`) says what they would take.
 //!
 //! # Microcontrollers
 //!

@@ -12,8 +12,9 @@ use crate::error::AcquireError;
 
 pin_project_lite::pin_project! {
     /// A request for permits that gives up, with [`AcquireError::is_timed_out`], once its
-    /// timer completes. Returned by [`Acquire::timeout`](crate::Acquire::timeout) and
-    /// [`AcquireOwned::timeout`](crate::AcquireOwned::timeout).
+    /// timer completes. Returned by [`Acquire::timeout`](crate::Acquire::timeout),
+    /// [`AcquireOwned::timeout`](crate::AcquireOwned::timeout) and the fair futures'
+    /// [`FairAcquire::timeout`](crate::fair::FairAcquire::timeout) and `FairAcquireOwned::timeout`.
     ///
     /// The timer is any future; its output is ignored. It is polled only while the
     /// request is pending: the request is polled first, so a request that was granted its

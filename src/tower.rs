@@ -1,5 +1,6 @@
 //! A [tower] middleware that limits how many requests a service handles at once, serving
-//! waiting requests **by a priority computed from each request** (feature `tower`).
+//! waiting requests **by a priority computed from each request** (feature `tower`), and,
+//! over a fair semaphore, **fairly among the flows** (tenants) each request names.
 //!
 //! [`PriorityLimitLayer::new(semaphore, priority_fn)`](PriorityLimitLayer::new) wraps any
 //! `tower::Service` whose clones can serve requests (axum routers and handlers, hyper
@@ -7,6 +8,8 @@
 //! request first waits for a permit of the shared semaphore at `priority_fn(&request)`
 //! (smaller first, arrival order among equals), then goes to the inner service, and gives
 //! the permit back when the inner service's response future completes.
+//! [`PriorityLimitLayer::fair(semaphore, priority_fn, flow_fn)`](PriorityLimitLayer::fair)
+//! does the same over a [`FairSemaphore`](crate::fair::FairSemaphore) ([Flows](#flows)).
 //!
 //! # How it fits tower's readiness contract
 //!
@@ -54,6 +57,20 @@
 //! `From<AcquireError>` for other services (`tower::BoxError` is). Any closure can answer
 //! instead ([`PriorityLimitLayer::on_refused`]).
 //!
+//! # Flows
+//!
+//! One tenant that floods a service at some priority delays another tenant's requests at
+//! that priority behind the whole flood, if they wait in arrival order. A layer over a
+//! [`FairSemaphore`](crate::fair::FairSemaphore), made by [`PriorityLimitLayer::fair`] or
+//! [`PriorityLimitLayer::fair_http`], also computes each request's **flow**:
+//! `flow_fn(&request)` is `Some((key, weight))` (a tenant header, an API key) or `None`.
+//! Requests of one priority are then served by weighted fair queuing among their flows (the
+//! order and its bound are [the `fair` module's](crate::fair)), and the tenant's flood costs
+//! the other tenant about one request's wait, not the flood's. Requests whose flow is `None`
+//! share their priority's flow, in arrival order: a layer whose flow function always
+//! answers `None` serves as a plain one does. Refusals, the overload bounds and
+//! cancellation are the same for both kinds.
+//!
 //! # Cancellation
 //!
 //! Dropping the response future (a client that hangs up, a timeout) at any point loses
@@ -62,8 +79,9 @@
 //!
 //! # Panics
 //!
-//! A priority function that panics does so inside `call`, before anything is queued: the
-//! semaphore is untouched (hyper and axum then drop the connection's task).
+//! A priority or flow function that panics, or a flow weight of 0 (which panics), does so
+//! inside `call`, before anything is queued: the semaphore is untouched (hyper and axum
+//! then drop the connection's task).
 //!
 //! # Examples
 //!
@@ -107,14 +125,43 @@
 //! # drop(app);
 //! ```
 //!
+//! Fair shares among tenants: each `x-tenant` header is a flow (requests without one share
+//! a flow), so one tenant's flood does not hold back the others:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{body::Body, extract::Request, http::HeaderValue, routing::get, Router};
+//! use prio_semaphore::{fair::FairSemaphore, tower::PriorityLimitLayer};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let backend: Arc<FairSemaphore<HeaderValue>> = Arc::new(FairSemaphore::new(4));
+//! let app: Router = Router::new().route("/work", get(|| async { "done" })).layer(
+//!     PriorityLimitLayer::fair_http(
+//!         backend.clone(),
+//!         |request| if request.headers().contains_key("x-realtime") { 0 } else { 10 },
+//!         |request| Some((request.headers().get("x-tenant")?.clone(), 1)), // weight 1
+//!     ),
+//! );
+//!
+//! let request = Request::get("/work").header("x-tenant", "acme").body(Body::empty());
+//! let response = app.oneshot(request.unwrap()).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(backend.available_permits(), 4); // given back with the response
+//! # }
+//! ```
+//!
 //! [tower]: https://docs.rs/tower
 
 mod bounds;
 mod future;
+mod kind;
 mod layer;
 mod refuse;
 
 pub use bounds::{MaxWait, NoQueueLimit, NoTimer, QueueLimitFn, Timer};
 pub use future::ResponseFuture;
+pub use kind::{Fair, FlowFn, NoFlows, Plain, SemaphoreKind};
 pub use layer::{PriorityLimit, PriorityLimitLayer};
 pub use refuse::{OnRefused, Refuse};

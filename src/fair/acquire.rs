@@ -17,6 +17,7 @@ use crate::lock::{RawLock, SpinLock};
 #[cfg(feature = "alloc")]
 use crate::permit::OwnedPermit;
 use crate::permit::Permit;
+use crate::timeout::Timeout;
 
 pin_project_lite::pin_project! {
     /// A request for permits of a [`FairSemaphore`]: it waits by priority, then in fair
@@ -136,6 +137,54 @@ where
     pub fn weight(mut self, weight: u32) -> Self {
         self.request.set_weight(weight);
         self
+    }
+
+    /// Bounds the line this request is willing to join, as
+    /// [`Acquire::queue_limit`](crate::Acquire::queue_limit) does (the rule is there: the
+    /// limit counts every request waiting in the line, of every priority and flow).
+    ///
+    /// A refused request takes no place in the fair order: its flow's next request starts
+    /// where this one would have.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::is_queue_full`] when it would have queued behind `limit` or more
+    /// waiting requests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prio_semaphore::fair::FairSemaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem: FairSemaphore<&str> = FairSemaphore::new(0);
+    /// let err = sem.acquire().flow("a").queue_limit(0).await.unwrap_err();
+    /// assert!(err.is_queue_full());
+    /// assert_eq!(sem.entries(), (0, 0)); // nothing left counted
+    /// # });
+    /// ```
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.request.set_queue_limit(limit);
+        self
+    }
+
+    /// Gives up waiting when `timer` completes, as
+    /// [`Acquire::timeout`](crate::Acquire::timeout) does ([`Timeout`] has the rules); a
+    /// request that gives up leaves the fair order as a dropped one does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prio_semaphore::fair::FairSemaphore;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem: FairSemaphore<&str> = FairSemaphore::new(0);
+    /// let err = sem.acquire().flow("a").timeout(std::future::ready(())).await.unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// # });
+    /// ```
+    pub fn timeout<T: Future>(self, timer: T) -> Timeout<Self, T> {
+        Timeout::new(self, Some(timer))
     }
 }
 
@@ -269,6 +318,45 @@ where
     pub fn weight(mut self, weight: u32) -> Self {
         self.request.set_weight(weight);
         self
+    }
+
+    /// Bounds the line this request is willing to join; as
+    /// [`FairAcquire::queue_limit`].
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::is_queue_full`] when it would have queued behind `limit` or more
+    /// waiting requests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # futures::executor::block_on(async {
+    /// let sem: Arc<prio_semaphore::fair::FairSemaphore<&str>> = Arc::new(prio_semaphore::fair::FairSemaphore::new(0));
+    /// let err = sem.acquire_owned().flow("a").queue_limit(0).await.unwrap_err();
+    /// assert!(err.is_queue_full());
+    /// # });
+    /// ```
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.request.set_queue_limit(limit);
+        self
+    }
+
+    /// Gives up waiting when `timer` completes; as [`FairAcquire::timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # futures::executor::block_on(async {
+    /// let sem: Arc<prio_semaphore::fair::FairSemaphore<&str>> = Arc::new(prio_semaphore::fair::FairSemaphore::new(0));
+    /// let err = sem.acquire_owned().timeout(std::future::ready(())).await.unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// # });
+    /// ```
+    pub fn timeout<T: Future>(self, timer: T) -> Timeout<Self, T> {
+        Timeout::new(self, Some(timer))
     }
 }
 

@@ -33,8 +33,9 @@ pub(crate) trait FairHandle {
     /// request needs no place in the fair order); `Some(Err)` if the line is closed.
     fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>>;
 
-    /// The core's request for `permits` permits at `key`.
-    fn line(&self, permits: u32, key: FairKey<Self::Priority>) -> Self::Line;
+    /// The core's request for `permits` permits at `key`, refused if `queue_limit` or more
+    /// requests already wait (`Acquire::queue_limit`).
+    fn line(&self, permits: u32, key: FairKey<Self::Priority>, queue_limit: usize) -> Self::Line;
 }
 
 /// Counts a request with the clock; the keys' code runs under the clock's lock, marked as
@@ -83,6 +84,9 @@ pin_project_lite::pin_project! {
     pub(crate) struct FairRequest<H: FairHandle> {
         sem: H,
         permits: u32,
+        // For the core's request (`Acquire::queue_limit`), saturated to a `u32` beside
+        // `permits`, so it costs no space: the core reads `u32::MAX - 1` and up as none.
+        queue_limit: u32,
         stage: Stage<H::Priority, H::Key>,
         #[pin]
         line: LineRequest<H::Line>,
@@ -105,6 +109,7 @@ impl<H: FairHandle> FairRequest<H> {
         Self {
             sem,
             permits,
+            queue_limit: u32::MAX,
             stage: Stage::Unpolled {
                 priority: None,
                 flow: None,
@@ -137,6 +142,11 @@ impl<H: FairHandle> FairRequest<H> {
 
     pub(crate) fn set_flow(&mut self, flow: H::Key) {
         *self.unpolled().1 = Some(flow);
+    }
+
+    /// Sets the queue limit the core's request will get (see `Acquire::queue_limit`).
+    pub(crate) fn set_queue_limit(&mut self, limit: usize) {
+        self.queue_limit = u32::try_from(limit).unwrap_or(u32::MAX);
     }
 
     /// # Panics
@@ -196,7 +206,10 @@ where
             if let Some(ticket) = ticket {
                 *this.stage = Stage::Counted(ticket);
             }
-            let request = this.sem.line(permits, FairKey::new(priority, tag));
+            // A request the line refuses (`queue_limit`) ends below as one dropped: the
+            // clock takes its tag back.
+            let key = FairKey::new(priority, tag);
+            let request = this.sem.line(permits, key, *this.queue_limit as usize);
             this.line.set(LineRequest::Waiting { request });
         }
         let LineProj::Waiting { request } = this.line.project() else {

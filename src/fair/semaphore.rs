@@ -415,9 +415,11 @@ where
         without_waiting(line.try_acquire_many(permits))
     }
 
-    fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {
+    fn line(&self, permits: u32, key: FairKey<P>, queue_limit: usize) -> Self::Line {
         let line: &'a Semaphore<FairKey<P>, L> = &self.line;
-        line.acquire_many(permits).priority(key)
+        line.acquire_many(permits)
+            .priority(key)
+            .queue_limit(queue_limit)
     }
 }
 
@@ -441,9 +443,10 @@ where
         without_waiting(Arc::clone(&self.line).try_acquire_many_owned(permits))
     }
 
-    fn line(&self, permits: u32, key: FairKey<P>) -> Self::Line {
+    fn line(&self, permits: u32, key: FairKey<P>, queue_limit: usize) -> Self::Line {
         Arc::clone(&self.line)
             .acquire_many_owned(permits)
             .priority(key)
+            .queue_limit(queue_limit)
     }
 }

@@ -6,15 +6,17 @@ use core::task::{ready, Context, Poll};
 
 use tower_service::Service;
 
+use super::kind::{Plain, SemaphoreKind};
 use super::refuse::OnRefused;
+use crate::error::AcquireError;
 use crate::lock::RawLock;
 use crate::timeout::Timeout;
-use crate::{AcquireOwned, OwnedPermit};
 
 pin_project_lite::pin_project! {
     /// The response future of [`PriorityLimit`](super::PriorityLimit): it waits in line for a
-    /// permit at the request's priority, then makes its clone of the inner service ready,
-    /// calls it, and holds the permit until the inner response future completes.
+    /// permit at the request's priority (and, with a fair semaphore, in its flow), then
+    /// makes its clone of the inner service ready, calls it, and holds the permit until the
+    /// inner response future completes. `M` is the kind of semaphore ([`SemaphoreKind`]).
     ///
     /// A request refused a permit (the semaphore closed, or the layer's overload bounds:
     /// the line too long to join, or its timer `W` firing first) completes with the
@@ -30,15 +32,16 @@ pin_project_lite::pin_project! {
     ///
     /// Polling it again after it completed panics.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct ResponseFuture<S, Req, P, L: RawLock, C, W>
+    pub struct ResponseFuture<S, Req, P, L: RawLock, C, W, M = Plain>
     where
         S: Service<Req>,
+        M: SemaphoreKind<P, L>,
     {
         #[pin]
-        acquire: Timeout<AcquireOwned<P, L>, W>,
+        acquire: Timeout<M::Acquire, W>,
         #[pin]
         response: Option<S::Future>,
-        permit: Option<OwnedPermit<P, L>>,
+        permit: Option<M::Permit>,
         inner: S,
         request: Option<Req>,
         on_refused: C,
@@ -59,9 +62,14 @@ enum Phase {
     Done,
 }
 
-impl<S: Service<Req>, Req, P, L: RawLock, C, W> ResponseFuture<S, Req, P, L, C, W> {
+impl<S, Req, P, L, C, W, M> ResponseFuture<S, Req, P, L, C, W, M>
+where
+    S: Service<Req>,
+    L: RawLock,
+    M: SemaphoreKind<P, L>,
+{
     pub(super) fn new(
-        acquire: Timeout<AcquireOwned<P, L>, W>,
+        acquire: Timeout<M::Acquire, W>,
         inner: S,
         request: Req,
         on_refused: C,
@@ -78,13 +86,14 @@ impl<S: Service<Req>, Req, P, L: RawLock, C, W> ResponseFuture<S, Req, P, L, C, 
     }
 }
 
-impl<S, Req, P, L, C, W> Future for ResponseFuture<S, Req, P, L, C, W>
+impl<S, Req, P, L, C, W, M> Future for ResponseFuture<S, Req, P, L, C, W, M>
 where
     S: Service<Req>,
-    P: Ord,
     L: RawLock,
     C: OnRefused<S::Response, S::Error>,
     W: Future,
+    M: SemaphoreKind<P, L>,
+    M::Acquire: Future<Output = Result<M::Permit, AcquireError>>,
 {
     type Output = Result<S::Response, S::Error>;
 
@@ -128,8 +137,11 @@ where
     }
 }
 
-impl<S: Service<Req>, Req, P, L: RawLock, C, W> core::fmt::Debug
-    for ResponseFuture<S, Req, P, L, C, W>
+impl<S, Req, P, L, C, W, M> core::fmt::Debug for ResponseFuture<S, Req, P, L, C, W, M>
+where
+    S: Service<Req>,
+    L: RawLock,
+    M: SemaphoreKind<P, L>,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ResponseFuture")

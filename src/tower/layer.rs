@@ -1,24 +1,27 @@
 //! [`PriorityLimitLayer`] and the service it makes, [`PriorityLimit`].
 
 use alloc::sync::Arc;
+use core::future::Future;
 use core::task::{Context, Poll};
+use core::time::Duration;
 
 use tower_layer::Layer;
 use tower_service::Service;
 
-use core::time::Duration;
-
 use super::bounds::{MaxWait, NoQueueLimit, NoTimer, QueueLimitFn, Timer};
 use super::future::ResponseFuture;
+use super::kind::{Ask, Fair, FlowFn, NoFlows, Plain, SemaphoreKind};
 use super::refuse::{OnRefused, Refuse};
 use crate::error::AcquireError;
+use crate::fair::{FairSemaphore, FlowStore};
 use crate::into_priority::IntoPriority;
 use crate::lock::{RawLock, SpinLock};
 use crate::semaphore::Semaphore;
 use crate::timeout::Timeout;
 
-/// A tower [`Layer`] that limits concurrency through a shared [`Semaphore`], serving waiting
-/// requests by a priority computed from each request.
+/// A tower [`Layer`] that limits concurrency through a shared [`Semaphore`] or
+/// [`FairSemaphore`], serving waiting requests by a priority (and, with a fair semaphore, a
+/// flow) computed from each request.
 ///
 /// See the [module docs](crate::tower) for how it meets tower's readiness contract and how
 /// long a permit is held.
@@ -30,6 +33,10 @@ use crate::timeout::Timeout;
 /// * `C`: what a refused request gets ([`OnRefused`]; [`Refuse`] by default).
 /// * `Q`, `T`: the overload bounds, [`queue_limit`](PriorityLimitLayer::queue_limit) and
 ///   [`max_wait`](PriorityLimitLayer::max_wait); none by default.
+/// * `M`: the kind of semaphore, [`Plain`] (the default, made by
+///   [`new`](PriorityLimitLayer::new)) or [`Fair`] (made by
+///   [`fair`](PriorityLimitLayer::fair)).
+/// * `G`: the flow function of a fair layer ([`FlowFn`]); [`NoFlows`] for a plain one.
 ///
 /// # Examples
 ///
@@ -66,9 +73,12 @@ pub struct PriorityLimitLayer<
     C = Refuse,
     Q = NoQueueLimit,
     T = NoTimer,
+    M: SemaphoreKind<P, L> = Plain,
+    G = NoFlows,
 > {
-    semaphore: Arc<Semaphore<P, L>>,
+    semaphore: Arc<M::Semaphore>,
     priority: F,
+    flow: G,
     on_refused: C,
     queue_limit: Q,
     timer: T,
@@ -100,6 +110,7 @@ impl<F, P, L: RawLock> PriorityLimitLayer<F, P, L> {
         Self {
             semaphore,
             priority,
+            flow: NoFlows,
             on_refused: Refuse::default(),
             queue_limit: NoQueueLimit,
             timer: NoTimer,
@@ -132,7 +143,105 @@ impl<F, P, L: RawLock> PriorityLimitLayer<F, P, L> {
     }
 }
 
-impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
+impl<F, G, K, P, S, L> PriorityLimitLayer<F, P, L, Refuse, NoQueueLimit, NoTimer, Fair<K, S>, G>
+where
+    P: Ord + Default + Clone + 'static,
+    S: FlowStore<P, K>,
+    L: RawLock,
+{
+    /// A layer whose requests wait for a permit of the fair `semaphore` at
+    /// `priority(&request)`, in the flow `flow(&request)`: `Some((key, weight))`, or `None`
+    /// for the priority's unkeyed flow.
+    ///
+    /// Requests of one priority are served by weighted fair queuing among their flows
+    /// ([`FairSemaphore`] has the order and its bound), so a tenant that floods the layer
+    /// does not delay another tenant's request behind the whole flood. Everything else is
+    /// as for [`new`](PriorityLimitLayer::new): refusals,
+    /// [`queue_limit`](PriorityLimitLayer::queue_limit) and
+    /// [`max_wait`](PriorityLimitLayer::max_wait). For HTTP services,
+    /// [`fair_http`](PriorityLimitLayer::fair_http) is the same with closures that need no
+    /// type annotation.
+    ///
+    /// `flow` must be `Clone`, as `priority` must; it runs in `call`, after `priority`.
+    ///
+    /// # Panics
+    ///
+    /// A request whose weight is 0 panics in `call`, before anything is queued, as a
+    /// panicking priority function does ([module docs](crate::tower#panics)).
+    ///
+    /// # Examples
+    ///
+    /// Each customer's jobs form a flow: a customer that submits a thousand batch jobs
+    /// delays another customer's batch job by about one job, not a thousand.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use prio_semaphore::{fair::FairSemaphore, tower::PriorityLimitLayer};
+    /// use tower::{BoxError, Layer, ServiceExt};
+    ///
+    /// struct Job { customer: u64, interactive: bool }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let workers: Arc<FairSemaphore<u64>> = Arc::new(FairSemaphore::new(2));
+    /// let run = tower::service_fn(|job: Job| async move { Ok::<_, BoxError>(job.customer) });
+    /// let limited = PriorityLimitLayer::fair(
+    ///     workers,
+    ///     |job: &Job| if job.interactive { 0 } else { 10 },
+    ///     |job: &Job| Some((job.customer, 1)), // weight 1: equal shares
+    /// )
+    /// .layer(run);
+    /// assert_eq!(limited.oneshot(Job { customer: 7, interactive: false }).await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fair(semaphore: Arc<FairSemaphore<K, P, S, L>>, priority: F, flow: G) -> Self {
+        Self {
+            semaphore,
+            priority,
+            flow,
+            on_refused: Refuse::default(),
+            queue_limit: NoQueueLimit,
+            timer: NoTimer,
+        }
+    }
+
+    /// [`fair`](PriorityLimitLayer::fair) for HTTP services (axum, hyper, tonic): both
+    /// functions take an `http::Request<B>`, so closures need no annotation.
+    ///
+    /// # Examples
+    ///
+    /// An axum router whose requests are flows by their `x-tenant` header (requests
+    /// without one share a flow), realtime ones first:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::{http::HeaderValue, routing::get, Router};
+    /// use prio_semaphore::{fair::FairSemaphore, tower::PriorityLimitLayer};
+    ///
+    /// let backend: Arc<FairSemaphore<HeaderValue>> = Arc::new(FairSemaphore::new(4));
+    /// let app: Router = Router::new().route("/work", get(|| async { "done" })).layer(
+    ///     PriorityLimitLayer::fair_http(
+    ///         backend,
+    ///         |request| if request.headers().contains_key("x-realtime") { 0 } else { 10 },
+    ///         |request| Some((request.headers().get("x-tenant")?.clone(), 1)),
+    ///     ),
+    /// );
+    /// # drop(app);
+    /// ```
+    pub fn fair_http<B, R>(semaphore: Arc<FairSemaphore<K, P, S, L>>, priority: F, flow: G) -> Self
+    where
+        F: Fn(&http::Request<B>) -> R,
+        R: IntoPriority<P>,
+        G: Fn(&http::Request<B>) -> Option<(K, u32)>,
+    {
+        Self::fair(semaphore, priority, flow)
+    }
+}
+
+impl<F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G>
+    PriorityLimitLayer<F, P, L, C, Q, T, M, G>
+{
     /// Sets what a refused request gets (the semaphore closed, or overload):
     /// `on_refused(error)` is the result of its response future. Any
     /// `Fn(AcquireError) -> Result<Response, Error>` that is `Clone` will do.
@@ -157,13 +266,14 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     pub fn on_refused<C2, Response, Error>(
         self,
         on_refused: C2,
-    ) -> PriorityLimitLayer<F, P, L, C2, Q, T>
+    ) -> PriorityLimitLayer<F, P, L, C2, Q, T, M, G>
     where
         C2: Fn(AcquireError) -> Result<Response, Error> + Clone,
     {
         PriorityLimitLayer {
             semaphore: self.semaphore,
             priority: self.priority,
+            flow: self.flow,
             on_refused,
             queue_limit: self.queue_limit,
             timer: self.timer,
@@ -181,10 +291,11 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     ///     .refuse_with(Refuse::too_many_requests().retry_after(Some(2)));
     /// # drop(layer);
     /// ```
-    pub fn refuse_with(self, refuse: Refuse) -> PriorityLimitLayer<F, P, L, Refuse, Q, T> {
+    pub fn refuse_with(self, refuse: Refuse) -> PriorityLimitLayer<F, P, L, Refuse, Q, T, M, G> {
         PriorityLimitLayer {
             semaphore: self.semaphore,
             priority: self.priority,
+            flow: self.flow,
             on_refused: refuse,
             queue_limit: self.queue_limit,
             timer: self.timer,
@@ -194,7 +305,8 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     /// Sheds load: a request of priority `p` that would wait while `queue_limit(&p)` or
     /// more requests already wait is refused at once
     /// ([`Acquire::queue_limit`](crate::Acquire::queue_limit) has the rule: the limit
-    /// counts the whole line). Give urgent classes a larger limit, or `usize::MAX` for none.
+    /// counts the whole line, every flow's too). Give urgent classes a larger limit, or
+    /// `usize::MAX` for none.
     ///
     /// # Examples
     ///
@@ -209,13 +321,14 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     ///     .queue_limit(|&priority| if priority == 0 { usize::MAX } else { 64 });
     /// # drop(layer);
     /// ```
-    pub fn queue_limit<Q2>(self, queue_limit: Q2) -> PriorityLimitLayer<F, P, L, C, Q2, T>
+    pub fn queue_limit<Q2>(self, queue_limit: Q2) -> PriorityLimitLayer<F, P, L, C, Q2, T, M, G>
     where
         Q2: Fn(&P) -> usize + Clone,
     {
         PriorityLimitLayer {
             semaphore: self.semaphore,
             priority: self.priority,
+            flow: self.flow,
             on_refused: self.on_refused,
             queue_limit,
             timer: self.timer,
@@ -236,18 +349,19 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     ///     .max_wait(Duration::from_millis(250), tokio::time::sleep);
     /// # drop(layer);
     /// ```
-    pub fn max_wait<G, S>(
+    pub fn max_wait<W, S>(
         self,
         after: Duration,
-        sleep: G,
-    ) -> PriorityLimitLayer<F, P, L, C, Q, MaxWait<G>>
+        sleep: W,
+    ) -> PriorityLimitLayer<F, P, L, C, Q, MaxWait<W>, M, G>
     where
-        G: Fn(Duration) -> S + Clone,
-        S: core::future::Future,
+        W: Fn(Duration) -> S + Clone,
+        S: Future,
     {
         PriorityLimitLayer {
             semaphore: self.semaphore,
             priority: self.priority,
+            flow: self.flow,
             on_refused: self.on_refused,
             queue_limit: self.queue_limit,
             timer: MaxWait::new(after, sleep),
@@ -265,35 +379,42 @@ impl<F, P, L: RawLock, C, Q, T> PriorityLimitLayer<F, P, L, C, Q, T> {
     /// let layer = PriorityLimitLayer::new(Arc::new(Semaphore::new(4)), |_: &()| 0);
     /// assert_eq!(layer.semaphore().available_permits(), 4);
     /// ```
-    pub fn semaphore(&self) -> &Arc<Semaphore<P, L>> {
+    pub fn semaphore(&self) -> &Arc<M::Semaphore> {
         &self.semaphore
     }
 }
 
-impl<S, F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Layer<S>
-    for PriorityLimitLayer<F, P, L, C, Q, T>
+impl<S, F, P, L, C, Q, T, M, G> Layer<S> for PriorityLimitLayer<F, P, L, C, Q, T, M, G>
+where
+    L: RawLock,
+    M: SemaphoreKind<P, L>,
+    Self: Clone,
 {
-    type Service = PriorityLimit<S, F, P, L, C, Q, T>;
+    type Service = PriorityLimit<S, F, P, L, C, Q, T, M, G>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PriorityLimit {
             inner,
-            semaphore: Arc::clone(&self.semaphore),
-            priority: self.priority.clone(),
-            on_refused: self.on_refused.clone(),
-            queue_limit: self.queue_limit.clone(),
-            timer: self.timer.clone(),
+            layer: self.clone(),
         }
     }
 }
 
-impl<F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Clone
-    for PriorityLimitLayer<F, P, L, C, Q, T>
+impl<F, P, L, C, Q, T, M, G> Clone for PriorityLimitLayer<F, P, L, C, Q, T, M, G>
+where
+    F: Clone,
+    L: RawLock,
+    C: Clone,
+    Q: Clone,
+    T: Clone,
+    M: SemaphoreKind<P, L>,
+    G: Clone,
 {
     fn clone(&self) -> Self {
         Self {
             semaphore: Arc::clone(&self.semaphore),
             priority: self.priority.clone(),
+            flow: self.flow.clone(),
             on_refused: self.on_refused.clone(),
             queue_limit: self.queue_limit.clone(),
             timer: self.timer.clone(),
@@ -301,7 +422,9 @@ impl<F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Clone
     }
 }
 
-impl<F, P, L: RawLock, C, Q, T> core::fmt::Debug for PriorityLimitLayer<F, P, L, C, Q, T> {
+impl<F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G> core::fmt::Debug
+    for PriorityLimitLayer<F, P, L, C, Q, T, M, G>
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PriorityLimitLayer")
             .field("semaphore", &self.semaphore)
@@ -309,8 +432,9 @@ impl<F, P, L: RawLock, C, Q, T> core::fmt::Debug for PriorityLimitLayer<F, P, L,
     }
 }
 
-/// A service that waits for a permit of a shared [`Semaphore`], at a priority computed from
-/// each request, before calling its inner service. Made by [`PriorityLimitLayer`].
+/// A service that waits for a permit of a shared [`Semaphore`] or [`FairSemaphore`], at a
+/// priority (and in a flow) computed from each request, before calling its inner service.
+/// Made by [`PriorityLimitLayer`].
 ///
 /// Its `poll_ready` is always ready; the waiting happens in the [`ResponseFuture`] (see the
 /// [module docs](crate::tower)).
@@ -322,16 +446,17 @@ pub struct PriorityLimit<
     C = Refuse,
     Q = NoQueueLimit,
     T = NoTimer,
+    M: SemaphoreKind<P, L> = Plain,
+    G = NoFlows,
 > {
     inner: S,
-    semaphore: Arc<Semaphore<P, L>>,
-    priority: F,
-    on_refused: C,
-    queue_limit: Q,
-    timer: T,
+    /// What it was made from: the semaphore and the functions and bounds for each request.
+    layer: PriorityLimitLayer<F, P, L, C, Q, T, M, G>,
 }
 
-impl<S, F, P, L: RawLock, C, Q, T> PriorityLimit<S, F, P, L, C, Q, T> {
+impl<S, F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G>
+    PriorityLimit<S, F, P, L, C, Q, T, M, G>
+{
     /// The inner service.
     ///
     /// # Examples
@@ -362,7 +487,7 @@ impl<S, F, P, L: RawLock, C, Q, T> PriorityLimit<S, F, P, L, C, Q, T> {
     }
 }
 
-impl<S, F, R, Req, P, L, C, Q, T> Service<Req> for PriorityLimit<S, F, P, L, C, Q, T>
+impl<S, F, R, Req, P, L, C, Q, T, M, G> Service<Req> for PriorityLimit<S, F, P, L, C, Q, T, M, G>
 where
     S: Service<Req> + Clone,
     F: Fn(&Req) -> R,
@@ -372,10 +497,13 @@ where
     C: OnRefused<S::Response, S::Error> + Clone,
     Q: QueueLimitFn<P>,
     T: Timer,
+    M: SemaphoreKind<P, L>,
+    M::Acquire: Future<Output = Result<M::Permit, AcquireError>>,
+    G: FlowFn<Req, M::Flow>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, P, L, C, T::Sleep>;
+    type Future = ResponseFuture<S, Req, P, L, C, T::Sleep, M>;
 
     /// Always ready: the permit is awaited in the response future, at the request's
     /// priority, and the inner service is made ready after that.
@@ -384,44 +512,48 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
+        let layer = &self.layer;
         // A panic here leaves nothing behind: nothing is queued yet.
-        let priority: P = (self.priority)(&request).into_priority();
-        let limit = self.queue_limit.queue_limit(&priority);
-        let acquire = Arc::clone(&self.semaphore)
-            .acquire_owned_at(priority)
-            .queue_limit(limit);
-        let acquire = Timeout::new(acquire, self.timer.sleep());
+        let priority: P = (layer.priority)(&request).into_priority();
+        let flow = layer.flow.flow(&request);
+        let queue_limit = layer.queue_limit.queue_limit(&priority);
+        let ask = Ask {
+            priority,
+            flow,
+            queue_limit,
+        };
+        let acquire = Timeout::new(M::acquire(&layer.semaphore, ask), layer.timer.sleep());
         ResponseFuture::new(
             acquire,
             self.inner.clone(),
             request,
-            self.on_refused.clone(),
+            layer.on_refused.clone(),
         )
     }
 }
 
-impl<S: Clone, F: Clone, P, L: RawLock, C: Clone, Q: Clone, T: Clone> Clone
-    for PriorityLimit<S, F, P, L, C, Q, T>
+impl<S, F, P, L, C, Q, T, M, G> Clone for PriorityLimit<S, F, P, L, C, Q, T, M, G>
+where
+    S: Clone,
+    L: RawLock,
+    M: SemaphoreKind<P, L>,
+    PriorityLimitLayer<F, P, L, C, Q, T, M, G>: Clone,
 {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            semaphore: Arc::clone(&self.semaphore),
-            priority: self.priority.clone(),
-            on_refused: self.on_refused.clone(),
-            queue_limit: self.queue_limit.clone(),
-            timer: self.timer.clone(),
+            layer: self.layer.clone(),
         }
     }
 }
 
-impl<S: core::fmt::Debug, F, P, L: RawLock, C, Q, T> core::fmt::Debug
-    for PriorityLimit<S, F, P, L, C, Q, T>
+impl<S: core::fmt::Debug, F, P, L: RawLock, C, Q, T, M: SemaphoreKind<P, L>, G> core::fmt::Debug
+    for PriorityLimit<S, F, P, L, C, Q, T, M, G>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PriorityLimit")
             .field("inner", &self.inner)
-            .field("semaphore", &self.semaphore)
+            .field("semaphore", &self.layer.semaphore)
             .finish_non_exhaustive()
     }
 }

@@ -283,6 +283,44 @@ fn cancelling_the_latest_request_gives_its_flow_place_back() {
     assert_exact(sem.semaphore(), 1);
 }
 
+/// The overload bounds of the core work on fair requests: one refused by its queue limit,
+/// or whose timer fired, takes no place in the fair order.
+#[test]
+fn queue_limits_and_timeouts_leave_no_place_behind() {
+    let sem: FairSemaphore<&str> = FairSemaphore::new(1);
+    let mut line = Line::new(&sem);
+    line.queue(0, sem.acquire().flow("a"));
+    line.queue(1, sem.acquire().flow("a"));
+    let before = tags(&sem);
+    let cx = &mut Context::from_waker(Waker::noop());
+    let refused = pin!(sem.acquire().flow("a").queue_limit(2)).poll(cx);
+    assert!(matches!(refused, Poll::Ready(Err(e)) if e.is_queue_full()));
+    let timed_out = pin!(sem.acquire().flow("a").timeout(std::future::ready(()))).poll(cx);
+    assert!(matches!(timed_out, Poll::Ready(Err(e)) if e.is_timed_out()));
+    assert_eq!(tags(&sem), before, "the line is as it was");
+    // The next request of the flow starts where the refused ones would have.
+    line.queue(2, sem.acquire().flow("a").queue_limit(2 + 1));
+    let third = tags(&sem)[2];
+    assert_eq!(third - before[1], before[1] - before[0]);
+    assert_eq!(line.grants(3), [0, 1, 2]);
+    drop(line);
+    assert_eq!(sem.entries(), (0, 0), "nothing left counted");
+    assert_exact(sem.semaphore(), 1);
+
+    // Owned requests alike.
+    let sem: Arc<FairSemaphore<&str>> = Arc::new(FairSemaphore::new(1));
+    let held = sem.try_acquire().unwrap();
+    let mut waiting = Box::pin(sem.clone().acquire_owned().flow("b"));
+    assert!(waiting.as_mut().poll(cx).is_pending());
+    let refused = pin!(sem.clone().acquire_owned().flow("b").queue_limit(1)).poll(cx);
+    assert!(matches!(refused, Poll::Ready(Err(e)) if e.is_queue_full()));
+    let timed_out = pin!(sem.clone().acquire_owned().timeout(std::future::ready(()))).poll(cx);
+    assert!(matches!(timed_out, Poll::Ready(Err(e)) if e.is_timed_out()));
+    drop((held, waiting));
+    assert_eq!(sem.entries(), (0, 0));
+    assert_exact(sem.semaphore(), 1);
+}
+
 #[test]
 fn cancellation_in_every_state_loses_nothing() {
     let sem: FairSemaphore<u8> = FairSemaphore::new(2);

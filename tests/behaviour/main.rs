@@ -35,6 +35,8 @@ mod sizes;
 mod snapshot;
 mod tokio_parity;
 #[cfg(feature = "tower")]
+mod tower_flows;
+#[cfg(feature = "tower")]
 mod tower_layer;
 #[cfg(feature = "tracing")]
 mod tracing_events;

@@ -27,6 +27,14 @@
 //! with them (batch refused while `QUEUE_LIMIT` requests wait, every request refused after
 //! `MAX_WAIT`, answered `503` with `Retry-After`). It prints each class's latency, the
 //! refused counts and the peak heap of each run (a counting allocator).
+//!
+//! With `--tenants` it runs the fairness comparison instead: the same load, but both kinds
+//! of request at the same priority, told apart by the tenant they come from: the batch
+//! clients are tenant `flood` (`x-tenant: flood`), the trickle is tenant `trickle`. The
+//! backend is limited by a `FairSemaphore` through `PriorityLimitLayer::fair_http`, once
+//! without a flow key (the flow function answers `None`: one line in arrival order, so the
+//! trickle waits behind the flood's backlog) and once with the tenant header as the flow
+//! key (the trickle waits for about one job).
 
 #[path = "../../common/mod.rs"]
 mod common;
@@ -40,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -50,6 +58,7 @@ use common::Latencies;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use prio_semaphore::fair::FairSemaphore;
 use prio_semaphore::tower::PriorityLimitLayer;
 use tokio::time::sleep;
 
@@ -114,11 +123,17 @@ async fn serve(app: Router) -> std::io::Result<SocketAddr> {
 
 type HttpClient = Client<HttpConnector, Body>;
 
-/// `GET /job` with the given class; the end-to-end latency, body included.
-async fn request(client: &HttpClient, addr: SocketAddr, realtime: bool) -> Duration {
+/// A request header: name and value.
+type Header = (&'static str, &'static str);
+
+/// `x-priority: realtime`.
+const REALTIME_HEADER: Header = ("x-priority", "realtime");
+
+/// `GET /job` with the given header, if any; the end-to-end latency, body included.
+async fn request(client: &HttpClient, addr: SocketAddr, header: Option<Header>) -> Duration {
     let mut builder = Request::get(format!("http://{addr}/job"));
-    if realtime {
-        builder = builder.header("x-priority", "realtime");
+    if let Some((name, value)) = header {
+        builder = builder.header(name, value);
     }
     let started = Instant::now();
     let response = client
@@ -131,8 +146,13 @@ async fn request(client: &HttpClient, addr: SocketAddr, realtime: bool) -> Durat
     started.elapsed()
 }
 
-/// Runs the load against `addr`: returns (realtime, batch) latencies.
-async fn load(addr: SocketAddr) -> (Vec<Duration>, Vec<Duration>) {
+/// Runs the load against `addr`, the batch clients' requests with `batch_header` and the
+/// trickle's with `trickle_header`: returns (trickle, batch) latencies.
+async fn load(
+    addr: SocketAddr,
+    batch_header: Option<Header>,
+    trickle_header: Header,
+) -> (Vec<Duration>, Vec<Duration>) {
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(BATCH_CLIENTS + 8)
         .build_http();
@@ -143,7 +163,7 @@ async fn load(addr: SocketAddr) -> (Vec<Duration>, Vec<Duration>) {
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while Instant::now() < until {
-                    latencies.push(request(&client, addr, false).await);
+                    latencies.push(request(&client, addr, batch_header).await);
                 }
                 latencies
             })
@@ -156,9 +176,9 @@ async fn load(addr: SocketAddr) -> (Vec<Duration>, Vec<Duration>) {
     while Instant::now() + REALTIME_EVERY < until {
         tick.tick().await;
         let client = client.clone();
-        realtime.push(tokio::spawn(
-            async move { request(&client, addr, true).await },
-        ));
+        realtime.push(tokio::spawn(async move {
+            request(&client, addr, Some(trickle_header)).await
+        }));
     }
     let mut realtime_latencies = Vec::new();
     for request in realtime {
@@ -326,11 +346,50 @@ async fn overload() {
     }
 }
 
+/// The fairness comparison: one tenant's flood and another's trickle at one priority,
+/// without and with the tenant as the flow key.
+async fn tenants() -> std::io::Result<()> {
+    println!(
+        "backend: {PERMITS} permits, {} ms per job; tenant `flood`: {BATCH_CLIENTS} clients \
+         back to back; tenant `trickle`: a request every {} ms; all at one priority, {} s per \
+         run\n",
+        JOB.as_millis(),
+        REALTIME_EVERY.as_millis(),
+        RUN_FOR.as_secs()
+    );
+    println!("| flow key | tenant | requests | p50 | p99 |\n|---|---|---|---|---|");
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    for keyed in [false, true] {
+        let limit: Arc<FairSemaphore<HeaderValue>> = Arc::new(FairSemaphore::new(PERMITS));
+        let layer = PriorityLimitLayer::fair_http(limit, priority, move |request| {
+            let tenant = request.headers().get("x-tenant")?;
+            keyed.then(|| (tenant.clone(), 1))
+        });
+        let addr = serve(Router::new().route("/job", get(job)).layer(layer)).await?;
+        let flood = Some(("x-tenant", "flood"));
+        let (trickle, flood) = load(addr, flood, ("x-tenant", "trickle")).await;
+        for (tenant, samples) in [("trickle", trickle), ("flood", flood)] {
+            let count = samples.len();
+            let latencies = Latencies::new(samples);
+            println!(
+                "| {} | {tenant} | {count} | {} | {} |",
+                if keyed { "`x-tenant`" } else { "none" },
+                ms(latencies.percentile(50)),
+                ms(latencies.percentile(99)),
+            );
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     if std::env::args().any(|arg| arg == "--overload") {
         overload().await;
         return Ok(());
+    }
+    if std::env::args().any(|arg| arg == "--tenants") {
+        return tenants().await;
     }
     println!(
         "backend: {PERMITS} permits, {} ms per job; {BATCH_CLIENTS} batch clients back to back, \
@@ -359,7 +418,7 @@ async fn main() -> std::io::Result<()> {
                 plot::sample(limit, &kinds, every, stop).await
             })
         });
-        let (realtime, batch) = load(addr).await;
+        let (realtime, batch) = load(addr, None, REALTIME_HEADER).await;
         finished.store(true, std::sync::atomic::Ordering::Relaxed);
         if let (Some(sampler), Some(path)) = (sampler, &plot_to) {
             let ms =
