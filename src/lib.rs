@@ -233,7 +233,7 @@
 //! | `std` | yes | implies `alloc`; blocking acquire for threads (`Acquire::wait`, and tokio's `Semaphore::blocking_acquire` and its variants); ambient priority (`with_priority`, `priority_scope`) |
 //! | `alloc` | via `std` | owned permits through an `Arc` (`Semaphore::acquire_owned`, `OwnedPermit`); `PollSemaphore`, acquire by polling; `limited`, at most `n` futures at a time over inputs of any length |
 //! | `overtake-limit` | no | anti-starvation, [`Semaphore::with_overtake_limit`]: no waiter is overtaken by more than `limit` later arrivals. Costs every acquire future 16 bytes ("Sizes" above), limit or not |
-//! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request, queue limits and a maximum wait |
+//! | `tower` | no | implies `std`; [`tower::PriorityLimitLayer`](crate::tower), a concurrency limit for axum, hyper and other tower services with a priority computed from each request (and, over a `FairSemaphore`, a flow), queue limits and a maximum wait |
 //! | `critical-section` | no | `CriticalSectionLock`, an interrupt-safe lock for embedded targets; on targets without compare-and-swap, also the atomics' fallback |
 //! | `embassy-sync` | no | `EmbassyRawMutexLock`: an embassy-sync `RawMutex` as the semaphore's lock (needs Rust 1.88; the crate otherwise 1.85) |
 //! | `unsafe-assume-single-core` | no | on targets without compare-and-swap, emulates it by masking interrupts: single-core chips running privileged code only |
