@@ -281,6 +281,30 @@ fn every_operation_against_a_paused_redis_times_out_within_the_io_timeout() {
     drop(sem);
 }
 
+/// Queues a waiter at priority 5 that records `label` in `order` when granted, and
+/// returns once its acquire has reached Redis.
+async fn queue(
+    server: &RedisServer,
+    sem: &RedisSemaphore,
+    label: &'static str,
+    order: &Arc<Mutex<Vec<&'static str>>>,
+) -> tokio::task::JoinHandle<()> {
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "order-loss");
+    let task = tokio::spawn({
+        let (sem, order) = (sem.clone(), order.clone());
+        async move {
+            let permit = sem.acquire().priority(5).await.expect(label);
+            order.lock().unwrap().push(label);
+            permit.release().await.unwrap();
+        }
+    });
+    while support::arrival(&mut connection, "order-loss") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task
+}
+
 /// Equal priorities keep their order across a data loss: a waiter queued before Redis
 /// lost everything re-enters with its old arrival number, and every later arrival gets a
 /// larger one (the server time is its floor).
@@ -294,34 +318,10 @@ async fn equal_priorities_keep_their_order_across_a_data_loss() {
     let early_sem = open_with_lease(&url, "order-loss", lease).await;
     let gate = gate_sem.acquire().await.expect("gate");
     let order = Arc::new(Mutex::new(Vec::new()));
-    let mut connection = server.connection();
-    let before = support::arrival(&mut connection, "order-loss");
-    let early = tokio::spawn({
-        let (sem, order) = (early_sem.clone(), order.clone());
-        async move {
-            let permit = sem.acquire().priority(5).await.expect("early");
-            order.lock().unwrap().push("early");
-            permit.release().await.unwrap();
-        }
-    });
-    while support::arrival(&mut connection, "order-loss") == before {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let early = queue(&server, &early_sem, "early", &order).await;
     server.restart(); // empty: every key is gone, the arrival counter too
     let late_sem = open_with_lease(&url, "order-loss", lease).await;
-    let mut connection = server.connection();
-    let before = support::arrival(&mut connection, "order-loss");
-    let late = tokio::spawn({
-        let (sem, order) = (late_sem.clone(), order.clone());
-        async move {
-            let permit = sem.acquire().priority(5).await.expect("late");
-            order.lock().unwrap().push("late");
-            permit.release().await.unwrap();
-        }
-    });
-    while support::arrival(&mut connection, "order-loss") == before {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let late = queue(&server, &late_sem, "late", &order).await;
     drop(gate); // its lease is gone with the data; dropping it changes nothing
     tokio::time::timeout(Duration::from_secs(20), async {
         early.await.unwrap();

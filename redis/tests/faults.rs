@@ -173,6 +173,22 @@ impl Scenario {
         log
     }
 
+    /// A holder A that keeps its permit (through `url_a`, run by `wrapper_a`), and once it
+    /// holds, a holder B that takes short turns (through `url_b`, run by `wrapper_b`),
+    /// queued behind A. Returns their logs.
+    fn holder_and_waiter(
+        &mut self,
+        (url_a, wrapper_a): (&str, &[&str]),
+        (url_b, wrapper_b): (&str, &[&str]),
+    ) -> (PathBuf, PathBuf) {
+        let a = self.holder(url_a, 0, Duration::from_secs(600), wrapper_a);
+        wait_until("A holds", Duration::from_secs(30), || {
+            last_event(&a).as_deref() == Some("granted")
+        });
+        let b = self.holder(url_b, 0, Duration::from_millis(200), wrapper_b);
+        (a, b)
+    }
+
     fn kill(&mut self, log: &PathBuf) {
         let (child, _) = self
             .children
@@ -312,11 +328,7 @@ fn frozen_holder(name: &'static str, lease: Duration, io_timeout: Duration) {
     let mut scenario = Scenario::new(name, lease, io_timeout);
     scenario.create(&server);
     let proxy = Proxy::start(server.port);
-    let a = scenario.holder(&proxy.url(), 0, Duration::from_secs(600), &[]);
-    wait_until("A holds", Duration::from_secs(20), || {
-        last_event(&a).as_deref() == Some("granted")
-    });
-    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    let (a, b) = scenario.holder_and_waiter((&proxy.url(), &[]), (&server.url(), &[]));
     std::thread::sleep(lease / 2);
     proxy.freeze();
     let frozen = Instant::now();
@@ -370,12 +382,8 @@ fn skewed_clocks_change_nothing() {
     scenario.create(&server);
     let proxy = Proxy::start(server.port);
     let slow = ["faketime", "-m", "-f", "x0.997"];
-    let a = scenario.holder(&proxy.url(), 0, Duration::from_secs(600), &slow);
-    wait_until("A holds", Duration::from_secs(30), || {
-        last_event(&a).as_deref() == Some("granted")
-    });
     let ahead = ["faketime", "-m", "--exclude-monotonic", "-f", "+3h"];
-    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &ahead);
+    let (_, b) = scenario.holder_and_waiter((&proxy.url(), &slow), (&server.url(), &ahead));
     std::thread::sleep(lease / 2);
     proxy.freeze();
     wait_until("B is granted", lease * 3, || grants_in(&b) > 0);
@@ -423,11 +431,8 @@ fn a_restart_without_data_never_leaves_two_holders() {
     let mut server = RedisServer::start();
     let mut scenario = Scenario::new(name, lease, io_timeout);
     scenario.create(&server);
-    let a = scenario.holder(&server.url(), 0, Duration::from_secs(600), &[]);
-    wait_until("A holds", Duration::from_secs(20), || {
-        last_event(&a).as_deref() == Some("granted")
-    });
-    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    let url = server.url();
+    let (_, b) = scenario.holder_and_waiter((&url, &[]), (&url, &[]));
     std::thread::sleep(lease / 3);
     server.restart();
     let restarted = Instant::now();
@@ -489,11 +494,8 @@ fn a_holder_killed_right_after_a_renewal_returns_its_permit_within_a_lease() {
     let server = RedisServer::start();
     let mut scenario = Scenario::new(name, lease, io_timeout);
     scenario.create(&server);
-    let a = scenario.holder(&server.url(), 0, Duration::from_secs(600), &[]);
-    wait_until("A holds", Duration::from_secs(20), || {
-        last_event(&a).as_deref() == Some("granted")
-    });
-    let b = scenario.holder(&server.url(), 0, Duration::from_millis(200), &[]);
+    let url = server.url();
+    let (a, b) = scenario.holder_and_waiter((&url, &[]), (&url, &[]));
     let mut redis = server.connection();
     let first = lease_expiry(&mut redis, name).expect("A's lease");
     wait_until("A renews", lease, || {
