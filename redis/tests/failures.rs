@@ -243,6 +243,12 @@ fn every_operation_against_a_paused_redis_times_out_within_the_io_timeout() {
         let held = sem.acquire_many(1).await.expect("acquire");
         (sem, held)
     });
+    let connect = || {
+        RedisSemaphore::builder(&url, "paused-timeouts", 1)
+            .lease(lease)
+            .io_timeout(IO_TIMEOUT)
+            .connect()
+    };
     server.pause();
     rt.block_on(async {
         // On tokio: the fast path's own connection.
@@ -255,27 +261,13 @@ fn every_operation_against_a_paused_redis_times_out_within_the_io_timeout() {
         })
         .await;
         times_out("close (tokio)", sem.close()).await;
-        times_out("connect (tokio)", async {
-            RedisSemaphore::builder(&url, "paused-timeouts", 1)
-                .lease(lease)
-                .io_timeout(IO_TIMEOUT)
-                .connect()
-                .await
-        })
-        .await;
+        times_out("connect (tokio)", connect()).await;
     });
     // Off tokio (smol, futures' executor, ...): everything goes through the thread.
     futures::executor::block_on(async {
         times_out("acquire (no runtime)", sem.acquire()).await;
         times_out("release (no runtime)", held.release()).await;
-        times_out("connect (no runtime)", async {
-            RedisSemaphore::builder(&url, "paused-timeouts", 1)
-                .lease(lease)
-                .io_timeout(IO_TIMEOUT)
-                .connect()
-                .await
-        })
-        .await;
+        times_out("connect (no runtime)", connect()).await;
     });
     server.resume();
     drop(sem);
