@@ -433,7 +433,7 @@ impl Agent {
     }
 
     /// What a renewal reported: leases lost, grants not heard of, this process's place.
-    fn after_sync(&mut self, reply: Reply) {
+    fn after_sync(&mut self, mut reply: Reply) {
         for member in &reply.lost {
             self.settings.leases.lose(member);
         }
@@ -444,7 +444,7 @@ impl Agent {
         } else {
             Standing::Entry(reply.member.clone())
         });
-        for grant in reply.grants.clone() {
+        for grant in std::mem::take(&mut reply.grants) {
             self.deliver(grant, None);
         }
         match reply.status.as_str() {

@@ -93,6 +93,12 @@ async fn attempt(
     mode: Mode,
     deadline: Instant,
 ) -> Fast {
+    // Counted in flight by `Line::begin_acquire` (queue mode): uncounted however this
+    // ends, even if the future is dropped mid-call. Made first, before any way out.
+    let mut counted = InFlight {
+        shared,
+        armed: mode == Mode::Queue,
+    };
     let Some(fast) = shared.fast.as_ref() else {
         return Fast::Busy;
     };
@@ -101,12 +107,6 @@ async fn attempt(
         .arg(permits)
         .arg(if mode == Mode::Try { "try" } else { "wait" })
         .arg("0");
-    // Counted in flight by `Line::begin_acquire` (queue mode): uncounted however this
-    // ends, even if the future is dropped mid-call.
-    let mut counted = InFlight {
-        shared,
-        armed: mode == Mode::Queue,
-    };
     let sent = Instant::now();
     let result = fast.link.call(&call, deadline).await;
     let line = &shared.line;
