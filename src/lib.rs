@@ -70,7 +70,7 @@
 //!
 //! | type | default features | with `overtake-limit` | with `tracing` (and `std`) |
 //! |---|---|---|---|
-//! | [`Semaphore`] | 72 bytes | 104 bytes | 1,912 bytes (the futurelock watch) |
+//! | [`Semaphore`] | 80 bytes | 112 bytes | 1,920 bytes (the futurelock watch) |
 //! | [`Acquire`], `AcquireOwned` | 88 bytes | 104 bytes | 168 bytes (120 without `std`) |
 //! | [`Permit`], `OwnedPermit` | 16 bytes | 16 bytes | 16 bytes |
 //!
@@ -78,15 +78,17 @@
 //! waker), so an awaiting task grows by that much; tokio's acquire future is 88 bytes too.
 //! Feature `overtake-limit` adds the arrival links its anti-starvation reads, 16 bytes per
 //! future whether a semaphore sets a limit or not, which is why it is opt-in; `tracing`
-//! adds what its events show. With both (and `std`): 1,936 and 184 bytes.
+//! adds what its events show. With both (and `std`): 1,944 and 184 bytes. A semaphore's last
+//! 8 bytes say whether its line holds a [`fair::FairSemaphore`]'s flows (`fair`, "Costs").
 //!
 //! The fair-share layers wrap a core request and leave the core's types as they are. With
-//! the default features: a [`fair::FairAcquire`] is 152 bytes (the core request for
-//! `FairKey<i64>`, 96 bytes, and 56 for what it asks for until its first poll and the way
-//! back to its semaphore), a [`fair::FairSemaphore`] 224 bytes (an `Arc` of its line, and
-//! the flow table's vectors and maps, whose entries are on the heap; inline with
-//! `ArrayFlows`), a [`share::ShareAcquire`] 128 bytes (88 + 40) and a
-//! [`share::ShareSemaphore`] 976 bytes (8 class lines and the books). Features grow them as
+//! the default features: a [`fair::FairAcquire`] is 168 bytes (the core request for
+//! `FairKey<i64>`, 112 bytes, of which 16 are the key's flow in the line, and 56 for what
+//! it asks for until its first poll and the way back to its semaphore), a
+//! [`fair::FairSemaphore`] 256 bytes (an `Arc` of its line, and the flow table's vectors
+//! and maps, whose entries are on the heap; inline with `ArrayFlows`), a
+//! [`share::ShareAcquire`] 128 bytes (88 + 40) and a [`share::ShareSemaphore`] 1,040 bytes
+//! (8 class lines and the books). Features grow them as
 //! they grow the core request they wrap.
 //!
 //! # Seeing who waits

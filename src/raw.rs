@@ -77,6 +77,12 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
         self.overtake_limit = OvertakeLimit::new(limit);
     }
 
+    /// Puts the line in lane mode (`crate::waitlist`, lanes), before the semaphore is
+    /// shared.
+    pub(crate) fn set_lanes(&self, lanes: crate::waitlist::LaneOf<P>) {
+        self.waiters.with(|list| list.set_lanes(lanes));
+    }
+
     #[cfg(feature = "overtake-limit")]
     pub(crate) fn overtake_limit(&self) -> Option<usize> {
         self.overtake_limit.get()

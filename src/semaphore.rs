@@ -228,6 +228,14 @@ impl<P, L: RawLock> Semaphore<P, L> {
         self
     }
 
+    /// Makes the line's runs the flows of a fair semaphore (`crate::fair`), which `lanes`
+    /// reads from each waiter's priority: one more waiter of a flow that waits is then
+    /// O(1). Before the semaphore is shared.
+    pub(crate) fn with_lanes(self, lanes: crate::waitlist::LaneOf<P>) -> Self {
+        self.raw.set_lanes(lanes);
+        self
+    }
+
     /// The anti-starvation bound set by
     /// [`with_overtake_limit`](Semaphore::with_overtake_limit), if any.
     ///
@@ -932,6 +940,23 @@ impl<P, L: RawLock> Semaphore<P, L> {
         P: Copy,
     {
         crate::snapshot::snapshot(&self.raw)
+    }
+
+    /// [`snapshot`](Semaphore::snapshot), each priority shown as `show` makes it, under
+    /// the lock: crate code that runs no user code (`crate::fair`'s keys).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn snapshot_as<Q>(&self, show: impl Fn(&P) -> Q) -> Snapshot<Q> {
+        crate::snapshot::snapshot_as(&self.raw, show)
+    }
+
+    /// [`snapshot_into`](Semaphore::snapshot_into), each priority shown as `show` makes
+    /// it (see [`snapshot_as`](Semaphore::snapshot_as)).
+    pub(crate) fn snapshot_into_as<Q>(
+        &self,
+        buf: &mut [ClassInfo<Q>],
+        show: impl Fn(&P) -> Q,
+    ) -> Summary {
+        crate::snapshot::snapshot_into_as(&self.raw, buf, show)
     }
 }
 

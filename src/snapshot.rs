@@ -260,12 +260,23 @@ pub(crate) fn snapshot_into<P: Copy, L: RawLock>(
     raw: &RawSemaphore<P, L>,
     buf: &mut [ClassInfo<P>],
 ) -> Summary {
+    snapshot_into_as(raw, buf, |p| *p)
+}
+
+/// [`snapshot_into`], each priority shown as `show` makes it: the crate's own function,
+/// which runs under the lock and so must run no user code (a bitwise copy, as
+/// `fair::FairKey`'s).
+pub(crate) fn snapshot_into_as<P, Q, L: RawLock>(
+    raw: &RawSemaphore<P, L>,
+    buf: &mut [ClassInfo<Q>],
+    show: impl Fn(&P) -> Q,
+) -> Summary {
     let (available, closed, total, (facts, written, more)) = raw.observe(|list| {
         let mut written = 0;
         let more = list.for_each_class(buf.len(), |priority, waiters, permits| {
-            // A bitwise copy into a `Copy` slot: no `clone`, no `drop`, no user code.
+            // A bitwise copy into a slot whose `drop` is none: no user code.
             buf[written] = ClassInfo {
-                priority: *priority,
+                priority: show(priority),
                 waiters,
                 permits,
             };
@@ -283,15 +294,24 @@ pub(crate) fn snapshot_into<P: Copy, L: RawLock>(
 /// [`Semaphore::snapshot`]: allocates outside the lock only.
 #[cfg(feature = "alloc")]
 pub(crate) fn snapshot<P: Copy, L: RawLock>(raw: &RawSemaphore<P, L>) -> Snapshot<P> {
+    snapshot_as(raw, |p| *p)
+}
+
+/// [`snapshot`], each priority shown as `show` makes it (see [`snapshot_into_as`]).
+#[cfg(feature = "alloc")]
+pub(crate) fn snapshot_as<P, Q, L: RawLock>(
+    raw: &RawSemaphore<P, L>,
+    show: impl Fn(&P) -> Q,
+) -> Snapshot<Q> {
     let mut capacity = 8;
     loop {
         // Sized outside the lock; `None` slots so no priority value is needed.
-        let mut slots: Vec<Option<ClassInfo<P>>> = alloc::vec![None; capacity];
+        let mut slots: Vec<Option<ClassInfo<Q>>> = (0..capacity).map(|_| None).collect();
         let (available, closed, total, (facts, more)) = raw.observe(|list| {
             let mut written = 0;
             let more = list.for_each_class(capacity, |priority, waiters, permits| {
                 slots[written] = Some(ClassInfo {
-                    priority: *priority,
+                    priority: show(priority),
                     waiters,
                     permits,
                 });
@@ -303,7 +323,7 @@ pub(crate) fn snapshot<P: Copy, L: RawLock>(raw: &RawSemaphore<P, L>) -> Snapsho
             capacity *= 2;
             continue;
         }
-        let classes: Vec<ClassInfo<P>> = slots.into_iter().flatten().collect();
+        let classes: Vec<ClassInfo<Q>> = slots.into_iter().flatten().collect();
         let summary = Summary {
             classes: classes.len(),
             ..Summary::new(facts, available, closed, total)

@@ -128,6 +128,7 @@ mod treap;
 mod waiter;
 
 pub(crate) use overtake::OvertakeLimit;
+pub(crate) use treap::lanes::{Lane, LaneCell, LaneId, LaneOf};
 pub(crate) use waiter::{QueueLimit, Waiter, WaiterState};
 
 use grants::Grants;
@@ -177,6 +178,12 @@ impl<P> WaitList<P> {
             grants: Grants::new(),
             len: 0,
         }
+    }
+
+    /// Puts the list in lane mode (`treap::lanes`): its runs are the flows of a fair
+    /// semaphore, which `lanes` reads from each waiter's priority. Only while nobody waits.
+    pub(crate) fn set_lanes(&mut self, lanes: LaneOf<P>) {
+        self.runs.set_lanes(lanes);
     }
 
     /// For the futurelock watch (`crate::diag`), at the end of a locked operation: records
@@ -426,5 +433,7 @@ impl<P: Ord> WaitList<P> {
 
 #[cfg(all(test, not(loom)))]
 mod check;
+#[cfg(all(test, not(loom)))]
+mod lane_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -22,6 +22,7 @@ use core::num::NonZeroU32;
 
 use super::entry::Flow;
 use super::store::Table;
+use crate::waitlist::LaneId;
 
 /// Virtual time per permit at weight 1. Tags are `u64`: one level busy without a break
 /// saturates after `2^48` permits at weight 1 (about nine years at a million grants a
@@ -42,9 +43,10 @@ pub(crate) struct Ticket {
     cost: u64,
 }
 
-/// A request's tag, and its ticket if it is counted (`None`: no level slot was free; the
-/// request waits at tag 0, in arrival order, as without flows).
-pub(crate) type Assigned = (u64, Option<Ticket>);
+/// A request's tag, its ticket if it is counted (`None`: no level slot was free; the
+/// request waits at tag 0, in arrival order, as without flows), and its lane in the line
+/// ([`LaneId::NONE`] where it has no ticket).
+pub(crate) type Assigned = (u64, Option<Ticket>, LaneId);
 
 /// A request's cost in virtual time: `permits / weight`, at least 1 so that tags of one
 /// flow strictly increase.
@@ -59,6 +61,9 @@ pub(crate) struct Clock<T> {
     sweep_at: usize,
     /// Tickets out: when none is left, every entry is idle and the table is emptied.
     tickets: usize,
+    /// Requests counted so far (wrapping): each one's arrival number, the order among
+    /// equal tags.
+    arrivals: u32,
 }
 
 impl<T> Clock<T> {
@@ -67,6 +72,7 @@ impl<T> Clock<T> {
             table,
             sweep_at: MIN_SWEEP,
             tickets: 0,
+            arrivals: 0,
         }
     }
 }
@@ -92,6 +98,7 @@ impl<T> Clock<T> {
         key: Option<K>,
         permits: u32,
         weight: NonZeroU32,
+        cells: &<T as Table<P, K>>::Cells,
     ) -> Assigned
     where
         T: Table<P, K>,
@@ -100,8 +107,10 @@ impl<T> Clock<T> {
             self.sweep();
         }
         let Some(level) = self.table.level(priority) else {
-            return (0, None);
+            return (0, None, LaneId::NONE);
         };
+        self.arrivals = self.arrivals.wrapping_add(1);
+        let seq = self.arrivals;
         let lv = *self.table.level_at(level);
         let Some(slot) = self.table.flow(level, key) else {
             // No flow slot: behind everything handed out at the level so far.
@@ -114,7 +123,12 @@ impl<T> Clock<T> {
                 start: l.max_finish,
                 cost: 0,
             };
-            return (ticket.start, Some(ticket));
+            let lane = LaneId {
+                cell: None,
+                level,
+                seq,
+            };
+            return (ticket.start, Some(ticket), lane);
         };
         let f = self.table.flow_at(slot);
         if f.level != level || f.level_gen != lv.gen {
@@ -136,7 +150,12 @@ impl<T> Clock<T> {
             start,
             cost,
         };
-        (start, Some(ticket))
+        let lane = LaneId {
+            cell: Some(self.table.lane(slot, cells)),
+            level,
+            seq,
+        };
+        (start, Some(ticket), lane)
     }
 
     /// The request of `ticket` was served: the level's virtual time reaches its start tag.
@@ -230,16 +249,17 @@ mod tests {
     #[test]
     fn one_flow_gets_increasing_tags_and_an_idle_flow_banks_nothing() {
         let mut clock = Clock::new(Small::new());
-        let (a0, t0) = clock.assign(&5, Some(1), 1, one());
-        let (a1, t1) = clock.assign(&5, Some(1), 1, one());
+        let cells = Small::new_cells();
+        let (a0, t0, _) = clock.assign(&5, Some(1), 1, one(), &cells);
+        let (a1, t1, _) = clock.assign(&5, Some(1), 1, one(), &cells);
         assert_eq!((a0, a1), (0, SCALE));
         // Flow 2 joins while flow 1 has two requests out: it starts at the level's time.
-        let (b0, tb) = clock.assign(&5, Some(2), 1, one());
+        let (b0, tb, _) = clock.assign(&5, Some(2), 1, one(), &cells);
         assert_eq!(b0, 0);
         clock.granted::<i64, u8>(&t0.unwrap());
         clock.granted::<i64, u8>(&tb.unwrap());
         // Flow 2 idle; a later request starts at the level's time, not before it.
-        let (b1, tb1) = clock.assign(&5, Some(2), 1, one());
+        let (b1, tb1, _) = clock.assign(&5, Some(2), 1, one(), &cells);
         assert_eq!(b1, SCALE);
         clock.granted::<i64, u8>(&t1.unwrap());
         clock.granted::<i64, u8>(&tb1.unwrap());
@@ -253,10 +273,11 @@ mod tests {
     #[test]
     fn withdrawing_the_latest_request_rolls_its_flow_back() {
         let mut clock = Clock::new(Small::new());
-        let (_, t0) = clock.assign(&0, Some(1), 1, one());
-        let (s1, t1) = clock.assign(&0, Some(1), 3, one());
+        let cells = Small::new_cells();
+        let (_, t0, _) = clock.assign(&0, Some(1), 1, one(), &cells);
+        let (s1, t1, _) = clock.assign(&0, Some(1), 3, one(), &cells);
         clock.withdrawn::<i64, u8>(&t1.unwrap());
-        let (s2, _t2) = clock.assign(&0, Some(1), 1, one());
+        let (s2, _t2, _) = clock.assign(&0, Some(1), 1, one(), &cells);
         assert_eq!(s1, s2, "the next request takes the withdrawn one's place");
         let _ = t0;
     }
@@ -277,13 +298,14 @@ mod tests {
     #[test]
     fn a_full_table_degrades_to_arrival_order() {
         let mut clock = Clock::new(ArrayTable::<i64, u8, 1>::new());
-        let (s, t) = clock.assign(&0, Some(1), 1, one());
+        let cells = ArrayTable::<i64, u8, 1>::new_cells();
+        let (s, t, _) = clock.assign(&0, Some(1), 1, one(), &cells);
         assert_eq!(s, 0);
         // No second flow slot: behind everything handed out at the level.
-        let (s2, t2) = clock.assign(&0, Some(2), 1, one());
+        let (s2, t2, _) = clock.assign(&0, Some(2), 1, one(), &cells);
         assert_eq!(s2, SCALE);
         // No second level slot: tag 0, uncounted.
-        let (s3, t3) = clock.assign(&1, Some(1), 1, one());
+        let (s3, t3, _) = clock.assign(&1, Some(1), 1, one(), &cells);
         assert_eq!((s3, t3.is_none()), (0, true));
         clock.granted::<i64, u8>(&t.unwrap());
         clock.granted::<i64, u8>(&t2.unwrap());

@@ -8,13 +8,14 @@ use core::num::NonZeroU32;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 
-use super::clock::{Clock, Ticket};
+use super::clock::{Assigned, Clock, Ticket};
 use super::key::FairKey;
 use super::store::Table;
 use crate::error::AcquireError;
 use crate::line_request::{LineProj, LineRequest};
 use crate::lock::{Mutex, RawLock};
 use crate::max_permits::MAX_PERMITS;
+use crate::waitlist::LaneId;
 
 /// How a fair request reaches its semaphore (a borrow or an `Arc`): the clock, and the
 /// core's line it joins. Implemented beside `FairSemaphore` (`super::semaphore`).
@@ -28,6 +29,9 @@ pub(crate) trait FairHandle {
     type Permit;
 
     fn clock(&self) -> &Mutex<Self::Lock, Clock<Self::Table>>;
+
+    /// The lane cells kept beside the table (`Table::Cells`).
+    fn cells(&self) -> &<Self::Table as Table<Self::Priority, Self::Key>>::Cells;
 
     /// `permits` permits without waiting, if they are free and nobody waits (then the
     /// request needs no place in the fair order); `Some(Err)` if the line is closed.
@@ -47,9 +51,9 @@ fn assign<H: FairHandle>(
     flow: Option<H::Key>,
     permits: u32,
     weight: NonZeroU32,
-) -> (u64, Option<Ticket>) {
-    let clock = sem.clock();
-    clock.with(|c| clock.running_user_code(|| c.assign(priority, flow, permits, weight)))
+) -> Assigned {
+    let (clock, cells) = (sem.clock(), sem.cells());
+    clock.with(|c| clock.running_user_code(|| c.assign(priority, flow, permits, weight, cells)))
 }
 
 /// Tells the clock how a counted request ended: served (`true`) or not.
@@ -94,10 +98,12 @@ pin_project_lite::pin_project! {
 
     impl<H: FairHandle> PinnedDrop for FairRequest<H> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
             if let Stage::Counted(ticket) = mem::replace(this.stage, Stage::Uncounted) {
-                // Given back first; the core's request is dropped after this (a queued one
-                // leaves the line, a granted one hands its permits on).
+                // The core's request goes first (a queued one leaves the line, a granted
+                // one hands its permits on): its flow's lane cell must outlive its place
+                // in the line, and the ticket keeps the flow, so its cell, in the table.
+                this.line.set(LineRequest::Idle);
                 finish(this.sem, &ticket, false);
             }
         }
@@ -197,9 +203,9 @@ where
                 return Poll::Ready(done);
             }
             let priority = priority.unwrap_or_else(ambient_or_default);
-            let (tag, ticket) = if permits == 0 || permits as usize > MAX_PERMITS {
+            let (tag, ticket, lane) = if permits == 0 || permits as usize > MAX_PERMITS {
                 // Granted or failed at once by the core: nothing to order.
-                (0, None)
+                (0, None, LaneId::NONE)
             } else {
                 assign(this.sem, &priority, flow, permits, weight)
             };
@@ -208,7 +214,7 @@ where
             }
             // A request the line refuses (`queue_limit`) ends below as one dropped: the
             // clock takes its tag back.
-            let key = FairKey::new(priority, tag);
+            let key = FairKey::new(priority, tag, lane);
             let request = this.sem.line(permits, key, *this.queue_limit as usize);
             this.line.set(LineRequest::Waiting { request });
         }

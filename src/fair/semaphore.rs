@@ -17,6 +17,9 @@ use crate::permit::OwnedPermit;
 use crate::permit::Permit;
 use crate::request::without_waiting;
 use crate::semaphore::Semaphore;
+#[cfg(feature = "alloc")]
+use crate::snapshot::Snapshot;
+use crate::snapshot::{ClassInfo, Summary};
 
 use super::request::FairHandle;
 use crate::acquire::Acquire;
@@ -83,7 +86,13 @@ type Line<P, L> = Semaphore<FairKey<P>, L>;
 pub struct FairSemaphore<K = u64, P = i64, S: FlowStore<P, K> = HashFlows, L: RawLock = SpinLock> {
     line: Line<P, L>,
     clock: Mutex<L, Clock<S::Table>>,
+    /// The flows' lane cells that live beside the table (`Table::Cells`): the line points
+    /// to them while their flows wait, so they are never reached through the clock's lock.
+    cells: Cells<P, K, S>,
 }
+
+/// The lane cells a store keeps beside its table.
+type Cells<P, K, S> = <<S as FlowStore<P, K>>::Table as Table<P, K>>::Cells;
 
 #[cfg(feature = "std")]
 impl<K: core::hash::Hash + Eq> FairSemaphore<K> {
@@ -122,13 +131,14 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn new_generic(permits: usize) -> Self {
-        let line = Semaphore::new_generic(permits);
+        let line = Semaphore::new_generic(permits).with_lanes(FairKey::lane_of);
         Self {
             #[cfg(feature = "alloc")]
             line: Arc::new(line),
             #[cfg(not(feature = "alloc"))]
             line,
             clock: Mutex::new(Clock::new(S::Table::new())),
+            cells: S::Table::new_cells(),
         }
     }
 
@@ -293,8 +303,8 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
     }
 
     /// The line itself: the core semaphore whose waiters are ordered by [`FairKey`], for
-    /// [`summary`](Semaphore::summary), [`snapshot_into`](Semaphore::snapshot_into) and
-    /// the waiter count.
+    /// [`summary`](Semaphore::summary) and the waiter count. Its classes are shown by
+    /// [`FairSemaphore::snapshot`] and [`FairSemaphore::snapshot_into`].
     ///
     /// # Examples
     ///
@@ -304,6 +314,67 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
     /// ```
     pub fn semaphore(&self) -> &Semaphore<FairKey<P>, L> {
         &self.line
+    }
+
+    /// The line as [`Semaphore::snapshot_into`] shows it: one class per flow that waits
+    /// (with the key of its next request) and per request of no flow, in the order of the
+    /// line.
+    ///
+    /// A flow's requests wait as one class: that is what makes one more request of a
+    /// waiting flow O(1) (module docs, "Costs"). `P: Copy`, as for the core's snapshots:
+    /// nothing but a bitwise copy runs under the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::fair::FairSemaphore;
+    /// use prio_semaphore::ClassInfo;
+    ///
+    /// let sem: FairSemaphore<&str> = FairSemaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a1 = pin!(sem.acquire().priority(5).flow("a"));
+    /// let mut a2 = pin!(sem.acquire().priority(5).flow("a"));
+    /// let mut b = pin!(sem.acquire().priority(5).flow("b"));
+    /// assert!(a1.as_mut().poll(cx).is_pending() && a2.as_mut().poll(cx).is_pending());
+    /// assert!(b.as_mut().poll(cx).is_pending());
+    ///
+    /// let mut buf = [ClassInfo::default(); 4];
+    /// let summary = sem.snapshot_into(&mut buf);
+    /// let classes: Vec<_> = buf[..summary.classes].iter().map(|c| c.waiters).collect();
+    /// assert_eq!(classes, [2, 1]); // flow "a" (two requests), then flow "b"
+    /// ```
+    pub fn snapshot_into(&self, buf: &mut [ClassInfo<FairKey<P>>]) -> Summary
+    where
+        P: Copy,
+    {
+        self.line.snapshot_into_as(buf, FairKey::shown)
+    }
+
+    /// The line as [`Semaphore::snapshot`] shows it, classes as in
+    /// [`snapshot_into`](FairSemaphore::snapshot_into).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, task::{Context, Waker}};
+    /// use prio_semaphore::fair::FairSemaphore;
+    ///
+    /// let sem: FairSemaphore<&str> = FairSemaphore::new(0);
+    /// let cx = &mut Context::from_waker(Waker::noop());
+    /// let mut a = pin!(sem.acquire().priority(1).flow("a"));
+    /// assert!(a.as_mut().poll(cx).is_pending());
+    /// let snapshot = sem.snapshot();
+    /// assert_eq!(*snapshot.classes[0].priority.priority(), 1);
+    /// assert_eq!(snapshot.summary.waiters, 1);
+    /// ```
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn snapshot(&self) -> Snapshot<FairKey<P>>
+    where
+        P: Copy,
+    {
+        self.line.snapshot_as(FairKey::shown)
     }
 
     /// How many levels (priority values) and flows the table holds entries for now:
@@ -410,6 +481,10 @@ where
         &self.clock
     }
 
+    fn cells(&self) -> &Cells<P, K, S> {
+        &self.cells
+    }
+
     fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {
         let line: &'a Semaphore<FairKey<P>, L> = &self.line;
         without_waiting(line.try_acquire_many(permits))
@@ -437,6 +512,10 @@ where
 
     fn clock(&self) -> &Mutex<L, Clock<S::Table>> {
         &self.clock
+    }
+
+    fn cells(&self) -> &Cells<P, K, S> {
+        &self.cells
     }
 
     fn try_line(&self, permits: u32) -> Option<Result<Self::Permit, AcquireError>> {

@@ -9,22 +9,34 @@
 
 #[cfg(feature = "alloc")]
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 use super::entry::{Flow, Level};
+use crate::waitlist::LaneCell;
 
 #[cfg(feature = "alloc")]
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 
 pub(crate) use sealed::Table;
 
 mod sealed {
-    use super::{Flow, Level};
+    use super::{Flow, LaneCell, Level, NonNull};
 
     /// A table of levels (by priority) and flows (by level and flow key). Sealed: the
     /// clock's invariants rest on how slots are handed out and freed.
     pub trait Table<P, K> {
+        /// The flows' lane cells where they cannot live in the table: beside it, outside
+        /// the lock that hands the table out as `&mut` (a `&mut` over a cell would
+        /// invalidate the line's pointers to it). `()` where the table boxes its cells.
+        type Cells;
         /// An empty table.
         fn new() -> Self;
+        /// The cells of a new table.
+        fn new_cells() -> Self::Cells;
+        /// The lane cell of the flow in `slot`: at the same address for as long as the
+        /// table and `cells` live and stay in place (the line's pointers to it rest on
+        /// that, `crate::waitlist`, lanes).
+        fn lane(&self, slot: u32, cells: &Self::Cells) -> NonNull<LaneCell>;
         /// The slot of the level of `priority`, a fresh one if it has none; `None` if the
         /// table is full.
         fn level(&mut self, priority: &P) -> Option<u32>;
@@ -281,6 +293,10 @@ impl<T> Slots<T> {
 pub struct MapTable<P, K, LI, FI> {
     levels: Slots<Level>,
     flows: Slots<Flow>,
+    /// One lane cell per flow slot ever taken, boxed so it stays in place as the vector
+    /// grows (the line points to it); freed with the table.
+    #[allow(clippy::vec_box, reason = "each cell must keep its address")]
+    lanes: Vec<Box<LaneCell>>,
     level_index: LI,
     flow_index: FI,
     _keys: PhantomData<(P, K)>,
@@ -293,10 +309,13 @@ where
     LI: Index<P>,
     FI: Index<(u32, Option<K>)>,
 {
+    type Cells = ();
+
     fn new() -> Self {
         Self {
             levels: Slots::new(),
             flows: Slots::new(),
+            lanes: Vec::new(),
             level_index: LI::empty(),
             flow_index: FI::empty(),
             _keys: PhantomData,
@@ -331,7 +350,16 @@ where
         let at = self.flows.next();
         self.flow_index.put(key, at);
         self.flows.take(at, Flow::new(level, u32::MAX));
+        if at.slot as usize == self.lanes.len() {
+            self.lanes.push(Box::new(LaneCell::new()));
+        }
         Some(at.slot)
+    }
+
+    fn new_cells() {}
+
+    fn lane(&self, slot: u32, (): &()) -> NonNull<LaneCell> {
+        NonNull::from(&*self.lanes[slot as usize])
     }
 
     fn flow_at(&mut self, slot: u32) -> &mut Flow {
@@ -382,6 +410,16 @@ pub struct ArrayTable<P, K, const N: usize> {
 }
 
 impl<P: Eq + Clone, K: Eq, const N: usize> sealed::Table<P, K> for ArrayTable<P, K, N> {
+    type Cells = [LaneCell; N];
+
+    fn new_cells() -> [LaneCell; N] {
+        core::array::from_fn(|_| LaneCell::new())
+    }
+
+    fn lane(&self, slot: u32, cells: &[LaneCell; N]) -> NonNull<LaneCell> {
+        NonNull::from(&cells[slot as usize])
+    }
+
     fn new() -> Self {
         Self {
             levels: [const { None }; N],

@@ -21,6 +21,10 @@ use core::ptr::NonNull;
 
 use super::waiter::{node, Link, Waiter};
 
+pub(crate) mod lanes;
+
+use lanes::LaneOf;
+
 /// The start of every message of a structural check that fails. Such checks guard each
 /// write into a tree slot; no input, `Ord` or waker can make them fail, so one failing means
 /// a bug in this module, and panicking beats linking over a waiter.
@@ -37,6 +41,8 @@ pub(super) struct Treap<P> {
     pub(super) first: Link<P>,
     /// xorshift32 state for treap keys.
     rng: u32,
+    /// Set: runs are lanes, not priority values (`lanes`).
+    lanes: Option<LaneOf<P>>,
 }
 
 /// Where a new waiter goes.
@@ -57,6 +63,7 @@ impl<P> Treap<P> {
             root: None,
             first: None,
             rng: 0x9E37_79B9,
+            lanes: None,
         }
     }
 
@@ -80,6 +87,9 @@ impl<P> Treap<P> {
                     self.insert_run_head(w, parent, left);
                     if becomes_first {
                         self.first = Some(w);
+                    }
+                    if self.lane_mode() {
+                        self.lane_started(w);
                     }
                 }
             }
@@ -106,13 +116,16 @@ impl<P> Treap<P> {
             if (*n).treap_key == NOT_A_HEAD {
                 (*node(prev)).next = Some(next);
                 (*node(next)).prev.link = Some(prev);
-            } else if next != w {
-                // The next waiter of the run takes this one's place in the tree.
-                (*node(prev)).next = Some(next);
-                (*node(next)).prev.link = Some(prev);
-                self.replace_in_tree(w, next);
-            } else {
+            } else if next == w {
                 self.remove_from_tree(w);
+                if self.lane_mode() {
+                    self.lane_emptied(w);
+                }
+            } else if self.lane_mode() {
+                // The next waiter of the lane has a key of its own: the run moves.
+                self.rekey(w, next);
+            } else {
+                self.replace_head(w, next);
             }
         }
     }
@@ -156,6 +169,12 @@ impl<P: Ord> Treap<P> {
     pub(super) unsafe fn find_place(&self, w: NonNull<Waiter<P>>) -> Place<P> {
         // SAFETY: (whole body) the caller's conditions; only shared reads of priorities.
         unsafe {
+            let lane_mode = self.lane_mode();
+            if lane_mode {
+                if let Some(head) = self.lane_run(w) {
+                    return Place::Run(head);
+                }
+            }
             let prio = &(*node(w)).priority;
             let Some(first) = self.first else {
                 return Place::NewRun {
@@ -166,7 +185,8 @@ impl<P: Ord> Treap<P> {
             };
             // The front run is the most common target: check it before walking the tree.
             match prio.cmp(&(*node(first)).priority) {
-                core::cmp::Ordering::Equal => return Place::Run(first),
+                // In lane mode equal priorities still make runs of their own (`lanes`).
+                core::cmp::Ordering::Equal if !lane_mode => return Place::Run(first),
                 // `first` is leftmost, so its left slot is free.
                 core::cmp::Ordering::Less => {
                     return Place::NewRun {
@@ -175,7 +195,7 @@ impl<P: Ord> Treap<P> {
                         becomes_first: true,
                     }
                 }
-                core::cmp::Ordering::Greater => {}
+                core::cmp::Ordering::Equal | core::cmp::Ordering::Greater => {}
             }
             let mut cur = self.root.expect("non-empty list has a root");
             // Whether every step so far went left: then the free slot found is `first`'s.
@@ -186,9 +206,12 @@ impl<P: Ord> Treap<P> {
                 // the next node speculatively instead of waiting for the comparison
                 // (`docs/benchmarks.md`, "Tried and reverted").
                 let (next, left) = match prio.cmp(&(*c).priority) {
-                    core::cmp::Ordering::Equal => return Place::Run(cur),
+                    core::cmp::Ordering::Equal if !lane_mode => return Place::Run(cur),
                     core::cmp::Ordering::Less => ((*c).left, true),
-                    core::cmp::Ordering::Greater => ((*c).right, false),
+                    // In lane mode: after the equal runs, as the newest.
+                    core::cmp::Ordering::Equal | core::cmp::Ordering::Greater => {
+                        ((*c).right, false)
+                    }
                 };
                 only_left &= left;
                 match next {
@@ -239,8 +262,27 @@ impl<P> Treap<P> {
     unsafe fn insert_run_head(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
         // SAFETY: the caller's conditions.
         unsafe {
+            let n = node(w);
+            (*n).next = Some(w);
+            (*n).prev.link = Some(w);
+            self.insert_in_tree(w, parent, left);
+        }
+    }
+
+    /// Links the run head `w` into the tree as a leaf in the slot of `parent` that `left`
+    /// names, then rotates it up to its heap place. Its run links are left as they are.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `w` is live and not in the tree, and the slot
+    /// is free.
+    #[inline]
+    unsafe fn insert_in_tree(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
+        // SAFETY: the caller's conditions.
+        unsafe {
             // A real check, not only a debug one: linking over an occupied slot would
-            // strand the waiter there. `find_place` never answers one, whatever `Ord` says.
+            // strand the waiter there. `find_place` and `rekey` never answer one, whatever
+            // `Ord` says.
             let slot = match parent {
                 None => self.root,
                 Some(p) if left => (*node(p)).left,
@@ -252,8 +294,6 @@ impl<P> Treap<P> {
         // SAFETY: the caller's conditions.
         unsafe {
             let n = node(w);
-            (*n).next = Some(w);
-            (*n).prev.link = Some(w);
             (*n).left = None;
             (*n).right = None;
             (*n).parent = parent;
@@ -269,6 +309,22 @@ impl<P> Treap<P> {
                 }
                 self.rotate_up(w);
             }
+        }
+    }
+
+    /// Unlinks the run head `w` and puts `next`, the waiter after it in its run (of equal
+    /// priority), in its place in the tree.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `w` heads a run of more than one.
+    unsafe fn replace_head(&mut self, w: NonNull<Waiter<P>>, next: NonNull<Waiter<P>>) {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            let prev = (*node(w)).prev.link.expect("linked waiter has a run");
+            (*node(prev)).next = Some(next);
+            (*node(next)).prev.link = Some(prev);
+            self.replace_in_tree(w, next);
         }
     }
 

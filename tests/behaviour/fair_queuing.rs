@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use crate::common::counting_alloc::allocations;
 use crate::common::{assert_exact, expect_panic, FlagWaker};
 use prio_semaphore::fair::{ArrayFlows, FairKey, FairSemaphore, FlowStore, PollFairSemaphore};
-use prio_semaphore::{AcquireError, ClassInfo, Permit};
+use prio_semaphore::{AcquireError, Permit};
 
 /// Under miri each poll costs a lot: scale the workloads down.
 fn scaled(n: usize) -> usize {
@@ -248,12 +248,19 @@ fn priorities_come_before_flows() {
     assert!(position(&order, (9, 3)) <= 2, "{order:?}");
 }
 
-/// The tags in the line, by start tag (a snapshot copies the keys out).
-fn tags(sem: &FairSemaphore<&str>) -> Vec<u64> {
-    let mut buf = [ClassInfo::default(); 16];
-    let s = sem.semaphore().snapshot_into(&mut buf);
-    buf[..s.classes].iter().map(|c| c.priority.tag()).collect()
+/// The line as a snapshot shows it: per flow that waits, its next request's start tag and
+/// how many of its requests wait.
+fn classes(sem: &FairSemaphore<&str>) -> Vec<(u64, usize)> {
+    let snapshot = sem.snapshot();
+    snapshot
+        .classes
+        .iter()
+        .map(|c| (c.priority.tag(), c.waiters))
+        .collect()
 }
+
+/// Virtual time per permit at weight 1 (`fair` module docs).
+const PERMIT: u64 = 1 << 16;
 
 #[test]
 fn cancelling_the_latest_request_gives_its_flow_place_back() {
@@ -261,22 +268,21 @@ fn cancelling_the_latest_request_gives_its_flow_place_back() {
     let mut line = Line::new(&sem);
     line.queue(0, sem.acquire().flow("a"));
     line.queue(1, sem.acquire_many(3).flow("a"));
-    let before = tags(&sem);
+    let [(t0, 2)] = classes(&sem)[..] else {
+        panic!("one flow of two requests: {:?}", classes(&sem))
+    };
     line.cancel(1);
     line.queue(2, sem.acquire().flow("a"));
-    assert_eq!(
-        tags(&sem),
-        before[..1]
-            .iter()
-            .chain(&before[1..2])
-            .copied()
-            .collect::<Vec<_>>()
-    );
-    // Cancelling an earlier one leaves the later ones where they are (a hole), and once
-    // the flow has nothing left its place is that of its last request served.
     line.queue(3, sem.acquire().flow("a"));
-    line.cancel(2);
     assert_eq!(line.grant(), 0);
+    // Request 2 starts where the cancelled one did, one permit after request 0 (not three
+    // more permits later).
+    assert_eq!(classes(&sem), [(t0 + PERMIT, 2)]);
+    // Cancelling an earlier one (2, now its flow's next) leaves the later ones where they
+    // are (a hole), and once the flow has nothing left its place is that of its last
+    // request served.
+    line.cancel(2);
+    assert_eq!(classes(&sem), [(t0 + 2 * PERMIT, 1)]);
     assert_eq!(line.grant(), 3);
     drop(line);
     assert_eq!(sem.entries(), (0, 0), "nothing left counted");
@@ -291,18 +297,22 @@ fn queue_limits_and_timeouts_leave_no_place_behind() {
     let mut line = Line::new(&sem);
     line.queue(0, sem.acquire().flow("a"));
     line.queue(1, sem.acquire().flow("a"));
-    let before = tags(&sem);
+    let before = classes(&sem);
     let cx = &mut Context::from_waker(Waker::noop());
     let refused = pin!(sem.acquire().flow("a").queue_limit(2)).poll(cx);
     assert!(matches!(refused, Poll::Ready(Err(e)) if e.is_queue_full()));
     let timed_out = pin!(sem.acquire().flow("a").timeout(std::future::ready(()))).poll(cx);
     assert!(matches!(timed_out, Poll::Ready(Err(e)) if e.is_timed_out()));
-    assert_eq!(tags(&sem), before, "the line is as it was");
-    // The next request of the flow starts where the refused ones would have.
+    assert_eq!(classes(&sem), before, "the line is as it was");
+    // The next request of the flow starts where the refused ones would have: one permit
+    // after request 1, as request 1 after request 0.
     line.queue(2, sem.acquire().flow("a").queue_limit(2 + 1));
-    let third = tags(&sem)[2];
-    assert_eq!(third - before[1], before[1] - before[0]);
-    assert_eq!(line.grants(3), [0, 1, 2]);
+    let t0 = before[0].0;
+    assert_eq!(line.grant(), 0);
+    assert_eq!(classes(&sem), [(t0 + PERMIT, 2)]);
+    assert_eq!(line.grant(), 1);
+    assert_eq!(classes(&sem), [(t0 + 2 * PERMIT, 1)]);
+    assert_eq!(line.grant(), 2);
     drop(line);
     assert_eq!(sem.entries(), (0, 0), "nothing left counted");
     assert_exact(sem.semaphore(), 1);

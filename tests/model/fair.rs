@@ -330,15 +330,29 @@ impl<'s> FairLockstep<'s> {
                 format_args!("future #{} woken {got} times, expected {expected}", f.id),
             );
         }
-        let mut expected: Vec<Key> = m.queue.iter().map(|w| w.priority).collect();
+        // The line shows one class per flow that waits (its next request's key, and how
+        // many wait), in key order.
+        let mut lanes: HashMap<(i64, Option<u8>), (Key, usize)> = HashMap::new();
+        for w in &m.queue {
+            let (priority, flow, _) = self.asks[w.future];
+            let lane = lanes.entry((priority, flow)).or_insert((w.priority, 0));
+            lane.0 = lane.0.min(w.priority);
+            lane.1 += 1;
+        }
+        let mut expected: Vec<(Key, usize)> = lanes.into_values().collect();
         expected.sort();
-        expected.dedup();
-        let real: Vec<Key> = (self.sem.semaphore().snapshot().classes.iter())
-            .map(|c| (*c.priority.priority(), c.priority.tag()))
+        let real: Vec<(Key, usize)> = (self.sem.snapshot().classes.iter())
+            .map(|c| ((*c.priority.priority(), c.priority.tag()), c.waiters))
             .collect();
         self.check(
-            real == expected,
-            format_args!("keys in line: {real:?}, expected {expected:?}"),
+            real.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+            format_args!("classes in key order: {real:?}"),
+        );
+        let mut sorted = real.clone();
+        sorted.sort();
+        self.check(
+            sorted == expected,
+            format_args!("classes in line: {real:?}, expected {expected:?}"),
         );
     }
 
