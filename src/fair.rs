@@ -46,11 +46,13 @@
 //! finish F = S + n / w          where the flow's next request starts
 //! ```
 //!
-//! and waits in the core's line at the key [`FairKey`]` = (priority, S)`. The core already
-//! serves by any `Ord` key, smaller first and equal keys in arrival order, so the fair
-//! order needs no change to the core's line, its lock or its hand-off: fair queuing is a
-//! layer above it, and a semaphore that uses no flows pays nothing for it. Tags are
-//! fixed-point (`65,536` per permit at weight 1) in a `u64`.
+//! and waits in the core's line at the key [`FairKey`]` = (priority, S)`, smaller first, equal
+//! keys in arrival order. The line is the core's, with its lock and its hand-off, holding
+//! its waiters by flow: a flow's waiting requests form one **run** in arrival order (their
+//! tags ascend along it), and the line's tree holds one run per waiting flow, placed by the
+//! key of its next request. A request of a flow that already waits joins the end of its
+//! flow's run; when a run's first request leaves (served or dropped), the run moves to its
+//! next request's key. Tags are fixed-point (`65,536` per permit at weight 1) in a `u64`.
 //!
 //! * One flow's tags strictly increase (each request costs at least one unit), so one flow
 //!   is served in arrival order.
@@ -58,10 +60,11 @@
 //! * When a level has no request waiting, its busy period ends and the next one starts
 //!   afresh (SFQ would move `V` past every finish tag; starting over is the same order).
 //!
-//! **Why SFQ**: a request's start tag is fixed when it joins, which is what a key in the
-//! core's line must be. Deficit round robin would need a queue per flow beside the line,
-//! and WF²Q the set of eligible requests at each grant, neither of which a static key can
-//! carry. SFQ also needs no notion of the server's speed, which a semaphore does not have.
+//! **Why SFQ**: a request's start tag is fixed when it joins, so one flow's requests keep
+//! their order and their keys, and only the first of each flow competes. Deficit round
+//! robin would need rounds and quanta beside the line, and WF²Q the set of eligible
+//! requests at each grant. SFQ also needs no notion of the server's speed, which a
+//! semaphore does not have.
 //!
 //! # The fairness bound
 //!
@@ -98,26 +101,29 @@
 //!
 //! # Costs
 //!
+//! With f the flows that have requests in line (all levels together):
+//!
 //! | operation | cost |
 //! |---|---|
 //! | a request that does not wait (fast path), or `try_acquire` | the core's: no flow table, nothing counted |
-//! | first poll of a request that waits | two lookups in the flow table, its level and its flow (hashes; O(log entries) for [`OrdFlows`], O(N) for [`ArrayFlows`]), then the core's enqueue |
-//! | its place in the line | O(log r) expected, r = distinct `(priority, start)` keys queued |
-//! | served, or dropped | one lock of the flow table and O(1) counts, beside the core's |
+//! | first poll of a request that waits | two lookups in the flow table, its level and its flow (hashes; O(log entries) for [`OrdFlows`], O(N) for [`ArrayFlows`]), then joining the line: |
+//! | — its flow already waits | **O(1)**: the end of its flow's run, no comparison |
+//! | — its flow's first request in line | O(log f) expected comparisons of keys |
+//! | served, or dropped | one lock of the flow table and O(1) counts; if it was its flow's first in line and others follow, the run moves: O(log f) expected, comparing tags only (no user code) |
 //!
-//! `r` is the honest part: every waiting request of a flow has its own start tag, so it
-//! is a run of its own in the core's treap, and one more waiter of an existing flow is
-//! O(log r) expected, not O(1), where r can be the number of waiters (a flood of 10,000
-//! from one tenant is 10,000 keys). It is the core's cost for a new priority, logarithmic
-//! in the depth, and small in practice: benchmark group h (one more waiter of an existing
-//! flow, 8 flows at weights 1 to 8) measured about 115 ns at every depth from 100 to
-//! 100,000 waiters (within 3 %), against 34 ns for one more waiter of an existing class of
-//! the core (group e), the difference being the flow table's lock and lookups. An
-//! O(log flows) insertion needs one run per flow re-keyed as its head changes, which a
-//! line sorted by fixed keys cannot express.
+//! None depends on the number of waiters: a flood of 10,000 requests from one tenant is one
+//! run. Benchmark group h (one more request of a waiting flow, 8 flows at weights 1 to 8)
+//! is flat from 100 to 100,000 waiters, and `tests/behaviour/fair_costs.rs` counts the
+//! comparisons: none for one more request of a waiting flow at any depth.
+//!
+//! What is shown follows the runs: [`FairSemaphore::snapshot`] lists one class per waiting
+//! flow, with the key of its next request and how many of its requests wait.
+//!
+//! A semaphore that uses no flows pays nothing: the core's line checks one word to know
+//! that its runs are not flows (8 bytes of every [`Semaphore`](crate::Semaphore)).
 //!
 //! Sizes are in the crate docs ("Sizes"): a [`FairAcquire`] is the core's request for
-//! `FairKey<P>` plus 56 bytes.
+//! `FairKey<P>` (whose last 16 bytes say where its flow's run is) plus 56 bytes.
 //!
 //! # Memory
 //!

@@ -79,8 +79,13 @@ impl<P, L: RawLock> RawSemaphore<P, L> {
 
     /// Puts the line in lane mode (`crate::waitlist`, lanes), before the semaphore is
     /// shared.
-    pub(crate) fn set_lanes(&self, lanes: crate::waitlist::LaneOf<P>) {
-        self.waiters.with(|list| list.set_lanes(lanes));
+    ///
+    /// # Safety
+    ///
+    /// As for `WaitList::set_lanes`.
+    pub(crate) unsafe fn set_lanes(&self, lanes: crate::waitlist::LaneOf<P>) {
+        // SAFETY: the caller's promise, passed on.
+        self.waiters.with(|list| unsafe { list.set_lanes(lanes) });
     }
 
     #[cfg(feature = "overtake-limit")]

@@ -231,8 +231,15 @@ impl<P, L: RawLock> Semaphore<P, L> {
     /// Makes the line's runs the flows of a fair semaphore (`crate::fair`), which `lanes`
     /// reads from each waiter's priority: one more waiter of a flow that waits is then
     /// O(1). Before the semaphore is shared.
-    pub(crate) fn with_lanes(self, lanes: crate::waitlist::LaneOf<P>) -> Self {
-        self.raw.set_lanes(lanes);
+    ///
+    /// # Safety
+    ///
+    /// As for `WaitList::set_lanes`: while a waiter is linked, `lanes` answers the same for
+    /// it, and every lane cell it names stays alive and in place and is named by waiters
+    /// of this semaphore only.
+    pub(crate) unsafe fn with_lanes(self, lanes: crate::waitlist::LaneOf<P>) -> Self {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.raw.set_lanes(lanes) };
         self
     }
 

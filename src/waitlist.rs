@@ -9,6 +9,7 @@
 //! | `waitlist.rs` | these docs, [`WaitList`] and its operations |
 //! | `waitlist/waiter.rs` | [`Waiter`] and its state machine, as its owner sees it; the node the lock holder links |
 //! | `waitlist/treap.rs` | `Treap`, the runs of equal priorities and the treap of their heads |
+//! | `waitlist/treap/lanes.rs` | lane mode: runs that are a fair semaphore's flows, and moving a run when its head leaves |
 //! | `waitlist/overtake.rs` | the overtake limit, and `Arrivals`, the arrival list it reads |
 //! | `waitlist/grants.rs` | `Grants`: the surplus, the partial grant, the grant clock |
 //! | `waitlist/inspect.rs` | read-only walks for `crate::snapshot` |
@@ -26,6 +27,11 @@
 //!   min-heap on a random `treap_key`, which keeps its expected depth O(log d) for d
 //!   distinct queued priorities, whatever order they arrive in). `first` caches the leftmost
 //!   head: the waiter to serve next by priority.
+//! * In **lane mode** (a [`crate::fair::FairSemaphore`]'s line only), a run is one flow's
+//!   waiters instead of one priority value's: a waiter of a flow that already waits joins
+//!   its flow's run through the flow's cell (no comparison), and when a run's head leaves
+//!   the run moves to the next waiter's key, comparing flows' tags only (`treap/lanes.rs`
+//!   has the details and the invariants). The tree then holds one run per waiting flow.
 //! * With an overtake limit `k` (opt-in anti-starvation, feature `overtake-limit`), every
 //!   waiter is also on an **arrival list** (`older`/`newer`, oldest first); its `ticket`
 //!   records the list's grant count when it arrived. A waiter that has seen `k` grants
@@ -60,6 +66,9 @@
 //! | serve the front waiter | O(1) while its run has more waiters, else O(1) amortised |
 //! | cancel a waiter | O(1) unless it is alone in its run, then O(log d) expected |
 //!
+//! In lane mode d is the number of waiting flows: joining a waiting flow is O(1), serving
+//! or cancelling the head of a flow's run that goes on is O(log d) expected.
+//!
 //! None depends on n, and with a handful of priority classes (the common case) d is small, so
 //! every operation is a few pointer writes: the lock is held for a short, bounded time.
 //! A binary heap would cost O(log n) per operation and needs a heap allocation.
@@ -67,7 +76,9 @@
 //! # What runs under the lock
 //!
 //! Of user code, only the priorities' `Ord` ([`WaitList::enqueue`], which compares before
-//! it writes anything, so a panic changes nothing). Wakers are only moved in and out of
+//! it writes anything, so a panic changes nothing). In lane mode, moving a run compares the
+//! flows' tags that the fair layer's own function reads from the keys, never the keys'
+//! `Ord`, so releases and cancellations run no user code there either. Wakers are only moved in and out of
 //! nodes: `enqueue` stores one into a node that holds none, [`WaitList::cancel`] and
 //! [`WaitList::replace_waker`] hand the old one back for the caller to drop after
 //! unlocking, `distribute` and `close_batch` collect them to be woken after unlocking, and
@@ -100,7 +111,8 @@
 //! Every dereference of a pointer to a waiter is in this module or its children, each
 //! argued from the invariants above. Elsewhere in the crate `unsafe` is only:
 //!
-//! * these functions' contracts, passed on: `crate::raw` calls the `unsafe fn`s here
+//! * these functions' contracts, passed on: `crate::fair` (its semaphore) promises what
+//!   [`WaitList::set_lanes`] asks of the cells its keys name; `crate::raw` calls the `unsafe fn`s here
 //!   ([`WaitList::enqueue`], [`WaitList::cancel`], [`WaitList::waker_will_wake`],
 //!   [`WaitList::replace_waker`]) with its pinned waiter, and the `unsafe fn`s of
 //!   `RawAcquire` (one semaphore per request, cancelled before it is dropped) pass their
@@ -111,7 +123,9 @@
 //!   follows its thread-local chain of priority scopes (pointers to stack frames),
 //!   `crate::lock` hands out its `UnsafeCell` as `&mut` while the lock is held, and
 //!   `crate::limited` pins futures in place in its slots (`Pin::new_unchecked`);
-//! * `unsafe impl`s: `Send`/`Sync` of the wait list's types (here) and of the locks, and the
+//! * `unsafe impl`s: `Send`/`Sync` of the wait list's types (here, and the lane cells and
+//!   ids of `treap/lanes.rs`, which the fair layer keeps and never dereferences) and of the
+//!   locks, and the
 //!   [`RawLock`](crate::lock::RawLock) contract (`crate::lock` and the lock adapters).
 
 use core::pin::Pin;
@@ -182,8 +196,15 @@ impl<P> WaitList<P> {
 
     /// Puts the list in lane mode (`treap::lanes`): its runs are the flows of a fair
     /// semaphore, which `lanes` reads from each waiter's priority. Only while nobody waits.
-    pub(crate) fn set_lanes(&mut self, lanes: LaneOf<P>) {
-        self.runs.set_lanes(lanes);
+    ///
+    /// # Safety
+    ///
+    /// The promise of [`LaneOf`]: while a waiter is linked here, `lanes` answers the same
+    /// for it, and every lane cell it names stays alive and in place and is named by
+    /// waiters of this list only.
+    pub(crate) unsafe fn set_lanes(&mut self, lanes: LaneOf<P>) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.runs.set_lanes(lanes) };
     }
 
     /// For the futurelock watch (`crate::diag`), at the end of a locked operation: records

@@ -5,8 +5,9 @@
 //! `depth` waiters of 8 flows at priority 0, flow `f` at weight `f + 1`, so their start
 //! tags spread over the line (flow 0's reach `depth / 8` permits of virtual time, flow 7's
 //! `depth / 64`); the newcomer joins flow 3, whose next tag falls in the middle of them.
-//! Every queued waiter has a start tag of its own, so the newcomer is a new key in the
-//! core's treap: O(log r) expected, r the keys queued (the `fair` module docs, "Costs").
+//! Flow 3 already waits, so the newcomer joins the end of its flow's run in the line: O(1)
+//! at every depth (the `fair` module docs, "Costs"; `tests/behaviour/fair_costs.rs` counts
+//! its comparisons: none).
 
 use std::future::Future;
 use std::hint::black_box;

@@ -78,3 +78,29 @@ fn one_flow_is_served_in_order_under_a_concurrent_release() {
         assert_eq!(sem.entries(), (0, 0));
     });
 }
+
+/// The first request of a flow that has another behind it is dropped while another thread
+/// adds the permit: whether the permit reaches it first or not, its flow's run moves to
+/// the next request's key (behind the other flow's), and the permit goes on in that order.
+#[test]
+fn a_flows_run_moves_when_its_head_leaves_under_a_concurrent_release() {
+    model(|| {
+        let sem: Arc<FairSemaphore<u8>> = Arc::new(FairSemaphore::new(0));
+        let first = Polled::start(sem.acquire().flow(1));
+        let mut second = Polled::start(sem.acquire().flow(1));
+        let mut other = Polled::start(sem.acquire().flow(2));
+        let releaser = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.add_permits(1))
+        };
+        drop(first);
+        releaser.join().unwrap();
+        assert!(!second.poll(), "flow 1's next went before flow 2's first");
+        assert!(other.poll());
+        drop(other.output().unwrap());
+        assert!(second.poll());
+        drop(second.output().unwrap());
+        assert_eq!(sem.available_permits(), 1);
+        assert_eq!(sem.entries(), (0, 0));
+    });
+}

@@ -131,7 +131,14 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn new_generic(permits: usize) -> Self {
-        let line = Semaphore::new_generic(permits).with_lanes(FairKey::lane_of);
+        // SAFETY: `lane_of` reads a key's lane, fixed when the key is made. Keys with a lane
+        // are made only by this semaphore's requests (`FairRequest::poll`), which move them
+        // into this line, and a clone forgets the lane; each names a cell of this
+        // semaphore's table (`Table::lane`: alive and in place while the table and
+        // `cells` are, so while this semaphore is, which every request borrows or holds
+        // an `Arc` of), and a request leaves the line before it gives back the ticket
+        // that keeps its flow's slot, so its cell, for its flow.
+        let line = unsafe { Semaphore::new_generic(permits).with_lanes(FairKey::lane_of) };
         Self {
             #[cfg(feature = "alloc")]
             line: Arc::new(line),

@@ -160,7 +160,9 @@ fn lanes_serve_in_fair_order_through_joins_cancels_and_grants() {
         // Half the rounds start the arrival numbers just below wrapping.
         let mut bench = Bench::new(if round % 2 == 0 { 0 } else { u32::MAX - 20 });
         let mut list: WaitList<Key> = WaitList::new();
-        list.set_lanes(lane_of);
+        // SAFETY: the cells live in `bench` (or `cells`) past the list's last use, and
+        // keys keep their lanes.
+        unsafe { list.set_lanes(lane_of) };
         let steps = if cfg!(miri) { 60 } else { 400 };
         let mut waiters: Vec<Pin<Box<Waiter<Key>>>> = Vec::new();
         let mut linked: Vec<usize> = Vec::new();
@@ -232,7 +234,9 @@ fn the_tree_holds_one_run_per_lane() {
     let mut rng = Rng(7);
     let mut bench = Bench::new(0);
     let mut list: WaitList<Key> = WaitList::new();
-    list.set_lanes(lane_of);
+    // SAFETY: the cells live in `bench` past the list's last use, and keys keep their
+    // lanes.
+    unsafe { list.set_lanes(lane_of) };
     let n = if cfg!(miri) { 50 } else { 2_000 };
     let waiters: Vec<_> = (0..n)
         .map(|i| bench.waiter(&mut rng, 0, Some(i % 3)))

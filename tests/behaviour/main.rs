@@ -23,6 +23,7 @@ mod blocking;
 mod cancellation;
 mod debug_output;
 mod drop_in;
+mod fair_costs;
 mod fair_queuing;
 mod fast_paths;
 mod no_alloc;

@@ -233,3 +233,88 @@ fn a_panicking_waker_in_one_class_strands_no_other() {
     assert_eq!(sem.available_permits(), 2);
     assert_eq!((sem.assigned(0), sem.assigned(1)), (0, 0));
 }
+
+thread_local! {
+    /// The generator behind `Fickle`'s answers, and whether it may panic.
+    static FICKLE: Cell<(u64, bool)> = const { Cell::new((0x2545_F491_4F6C_DD1D, false)) };
+}
+
+/// A priority whose `Ord` answers at random and, while allowed, sometimes panics. Its
+/// `Hash` and `Eq` are honest, so the flow table finds its levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Fickle(u8);
+
+impl PartialOrd for Fickle {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Fickle {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        let (mut x, panicky) = FICKLE.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        FICKLE.set((x, panicky));
+        assert!(!panicky || x % 5 != 0, "Fickle::cmp");
+        (x % 3).cmp(&1)
+    }
+}
+
+/// Flows whose runs join and move in a line ordered by a lying, sometimes panicking
+/// priority: a request whose comparison panics fails alone, the runs of the others keep
+/// every waiter, and every permit comes back.
+#[test]
+fn priorities_that_lie_or_panic_lose_no_flow() {
+    let sem: FairSemaphore<u8, Fickle> = FairSemaphore::new_generic(2);
+    let mut pick = Rng(5);
+    let held = sem.try_acquire_many(2).unwrap();
+    let mut requests: Vec<Pin<Box<_>>> = Vec::new();
+    let mut failed = 0;
+    for _ in 0..if cfg!(miri) { 16 } else { 300 } {
+        let mut request = Box::pin(
+            sem.acquire_many(1 + pick.below(2) as u32)
+                .priority(Fickle(pick.below(3) as u8))
+                .flow(pick.below(4) as u8)
+                .weight(1 + pick.below(3) as u32),
+        );
+        FICKLE.set((FICKLE.get().0, true));
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_noop(request.as_mut())));
+        FICKLE.set((FICKLE.get().0, false));
+        match polled {
+            Ok(poll) => {
+                assert!(poll.is_pending());
+                requests.push(request);
+            }
+            Err(_) => failed += 1,
+        }
+        if pick.below(4) == 0 && !requests.is_empty() {
+            let at = pick.below(requests.len() as u64) as usize;
+            drop(requests.remove(at));
+        }
+    }
+    assert!(failed > 0, "some comparisons panicked");
+    assert_eq!(sem.semaphore().waiter_count(), requests.len());
+    drop(held);
+    let mut served = 0;
+    loop {
+        let before = requests.len();
+        requests.retain_mut(|r| match poll_noop(r.as_mut()) {
+            Poll::Ready(permit) => {
+                drop(permit.unwrap());
+                served += 1;
+                false
+            }
+            Poll::Pending => true,
+        });
+        if requests.is_empty() || requests.len() == before {
+            break;
+        }
+    }
+    assert!(requests.is_empty(), "{} requests stranded", requests.len());
+    assert!(served > 0);
+    assert_eq!(sem.entries(), (0, 0), "nothing left counted");
+    assert_exact(sem.semaphore(), 2);
+}

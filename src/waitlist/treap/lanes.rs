@@ -66,7 +66,7 @@ impl LaneCell {
 #[cfg(all(test, not(loom)))]
 impl LaneCell {
     /// The head stored (for the tests' checks, with the list exclusively borrowed).
-    pub(in crate::waitlist) fn head_for_tests(&self) -> Option<NonNull<()>> {
+    pub(crate) fn head_for_tests(&self) -> Option<NonNull<()>> {
         self.head.with_mut(|head| {
             // SAFETY: the tests call this with the list exclusively borrowed.
             unsafe { *head }
@@ -132,12 +132,20 @@ impl Lane {
 }
 
 /// Reads a waiter's lane from its priority. Crate code (the fair layer's), never user
-/// code: it must not panic, and every cell it names must keep the module's invariants.
+/// code: it must not panic. Whoever sets it promises (`WaitList::set_lanes` is unsafe) that
+/// while a waiter is linked it answers the same for it, and that every cell it names stays
+/// alive and in place and is named by waiters of that one list only.
 pub(crate) type LaneOf<P> = fn(&P) -> Option<Lane>;
 
 impl<P> Treap<P> {
     /// Puts the list in lane mode (while it is empty).
-    pub(in crate::waitlist) fn set_lanes(&mut self, lanes: LaneOf<P>) {
+    ///
+    /// # Safety
+    ///
+    /// See [`LaneOf`]: while a waiter is linked here, `lanes` gives the same answer for
+    /// it, and every cell it names stays alive and in place and is named by waiters of
+    /// this list only.
+    pub(crate) unsafe fn set_lanes(&mut self, lanes: LaneOf<P>) {
         assert!(self.first.is_none(), "lanes are set before anyone waits");
         self.lanes = Some(lanes);
     }
