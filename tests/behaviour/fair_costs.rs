@@ -87,7 +87,7 @@ fn one_more_request_of_a_waiting_flow_compares_nothing_at_any_depth() {
 #[test]
 fn a_new_flow_compares_a_logarithm_of_the_flows_not_of_the_waiters() {
     let counts: &[u32] = if cfg!(miri) {
-        &[4, 32]
+        &[4, 16]
     } else {
         &[4, 64, 1_024]
     };
