@@ -161,20 +161,31 @@ impl<P: Ord> Treap<P> {
     /// comparisons agreeing: the new run becomes the first iff its place is reached by
     /// going left only (the leftmost free slot is `first`'s left one). So an `Ord` that
     /// answers inconsistently can only put the waiter somewhere unspecified in the order,
-    /// never corrupt the structure.
+    /// never corrupt the structure. In lane mode, see `lanes`.
     ///
     /// # Safety
     ///
     /// The tree's conditions (module docs); `w` is live.
+    #[inline]
     pub(super) unsafe fn find_place(&self, w: NonNull<Waiter<P>>) -> Place<P> {
+        if self.lane_mode() {
+            // SAFETY: the caller's conditions.
+            return unsafe { self.lane_place(w) };
+        }
+        // SAFETY: the caller's conditions.
+        unsafe { self.search::<true>(w) }
+    }
+
+    /// [`Treap::find_place`]'s walk down the tree. `MERGE`: an equal priority joins its
+    /// run; else (lane mode) it makes a run of its own after the equal ones, as the newest.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions (module docs); `w` is live.
+    #[inline]
+    pub(super) unsafe fn search<const MERGE: bool>(&self, w: NonNull<Waiter<P>>) -> Place<P> {
         // SAFETY: (whole body) the caller's conditions; only shared reads of priorities.
         unsafe {
-            let lane_mode = self.lane_mode();
-            if lane_mode {
-                if let Some(head) = self.lane_run(w) {
-                    return Place::Run(head);
-                }
-            }
             let prio = &(*node(w)).priority;
             let Some(first) = self.first else {
                 return Place::NewRun {
@@ -185,8 +196,7 @@ impl<P: Ord> Treap<P> {
             };
             // The front run is the most common target: check it before walking the tree.
             match prio.cmp(&(*node(first)).priority) {
-                // In lane mode equal priorities still make runs of their own (`lanes`).
-                core::cmp::Ordering::Equal if !lane_mode => return Place::Run(first),
+                core::cmp::Ordering::Equal if MERGE => return Place::Run(first),
                 // `first` is leftmost, so its left slot is free.
                 core::cmp::Ordering::Less => {
                     return Place::NewRun {
@@ -206,9 +216,8 @@ impl<P: Ord> Treap<P> {
                 // the next node speculatively instead of waiting for the comparison
                 // (`docs/benchmarks.md`, "Tried and reverted").
                 let (next, left) = match prio.cmp(&(*c).priority) {
-                    core::cmp::Ordering::Equal if !lane_mode => return Place::Run(cur),
+                    core::cmp::Ordering::Equal if MERGE => return Place::Run(cur),
                     core::cmp::Ordering::Less => ((*c).left, true),
-                    // In lane mode: after the equal runs, as the newest.
                     core::cmp::Ordering::Equal | core::cmp::Ordering::Greater => {
                         ((*c).right, false)
                     }
@@ -272,11 +281,13 @@ impl<P> Treap<P> {
     /// Links the run head `w` into the tree as a leaf in the slot of `parent` that `left`
     /// names, then rotates it up to its heap place. Its run links are left as they are.
     ///
+    /// Always inlined: the enqueue path's copy is what its cost is (`lanes` has another).
+    ///
     /// # Safety
     ///
     /// The tree's conditions (module docs); `w` is live and not in the tree, and the slot
     /// is free.
-    #[inline]
+    #[inline(always)]
     unsafe fn insert_in_tree(&mut self, w: NonNull<Waiter<P>>, parent: Link<P>, left: bool) {
         // SAFETY: the caller's conditions.
         unsafe {
@@ -315,9 +326,12 @@ impl<P> Treap<P> {
     /// Unlinks the run head `w` and puts `next`, the waiter after it in its run (of equal
     /// priority), in its place in the tree.
     ///
+    /// Always inlined, as [`Treap::insert_in_tree`].
+    ///
     /// # Safety
     ///
     /// The tree's conditions (module docs); `w` heads a run of more than one.
+    #[inline(always)]
     unsafe fn replace_head(&mut self, w: NonNull<Waiter<P>>, next: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {
@@ -354,11 +368,13 @@ impl<P> Treap<P> {
         }
     }
 
-    /// Removes the head of a run of one from the tree.
+    /// Removes the head of a run of one from the tree. Always inlined, as
+    /// [`Treap::insert_in_tree`].
     ///
     /// # Safety
     ///
     /// The tree's conditions (module docs).
+    #[inline(always)]
     unsafe fn remove_from_tree(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         unsafe {

@@ -31,7 +31,7 @@
 
 use core::ptr::NonNull;
 
-use super::{Treap, CORRUPT};
+use super::{Place, Treap, CORRUPT};
 use crate::loom::UnsafeCell;
 use crate::waitlist::waiter::{node, Link, Waiter};
 
@@ -173,7 +173,7 @@ impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions; `w` is live.
-    pub(super) unsafe fn lane_run(&self, w: NonNull<Waiter<P>>) -> Link<P> {
+    unsafe fn lane_run(&self, w: NonNull<Waiter<P>>) -> Link<P> {
         // SAFETY: the caller's conditions; cells are only reached under the lock.
         let cell = unsafe { self.lane(w) }?.id.cell?;
         // SAFETY: a cell named by a live waiter's lane stays in place (module invariants).
@@ -185,6 +185,8 @@ impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions; `w` was just linked as a new run's head.
+    #[cold]
+    #[inline(never)]
     pub(super) unsafe fn lane_started(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         if let Some(cell) = unsafe { self.lane(w) }.and_then(|l| l.id.cell) {
@@ -201,6 +203,8 @@ impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions; `w` is live and was its run's only waiter.
+    #[cold]
+    #[inline(never)]
     pub(super) unsafe fn lane_emptied(&mut self, w: NonNull<Waiter<P>>) {
         // SAFETY: the caller's conditions.
         if let Some(cell) = unsafe { self.lane(w) }.and_then(|l| l.id.cell) {
@@ -220,6 +224,8 @@ impl<P> Treap<P> {
     /// # Safety
     ///
     /// The tree's conditions; `w` heads a run in the tree and `next` is the waiter after it.
+    #[cold]
+    #[inline(never)]
     pub(super) unsafe fn rekey(&mut self, w: NonNull<Waiter<P>>, next: NonNull<Waiter<P>>) {
         // SAFETY: (whole body) the caller's conditions; every link followed is to a linked
         // waiter, and `next` is unlinked from the tree (not a head) until inserted below.
@@ -275,6 +281,27 @@ impl<P> Treap<P> {
             if let Some(cell) = own {
                 assert_eq!(read::<P>(cell), Some(w), "{CORRUPT}: a lane lost its run");
                 write(cell, Some(next));
+            }
+        }
+    }
+}
+
+impl<P: Ord> Treap<P> {
+    /// Where `w` goes in lane mode: the end of its lane's run if the lane has one (no
+    /// comparison), else a run of its own, after the runs of equal priority. Out of line,
+    /// so that a list without lanes pays one branch for it.
+    ///
+    /// # Safety
+    ///
+    /// The tree's conditions; `w` is live.
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn lane_place(&self, w: NonNull<Waiter<P>>) -> Place<P> {
+        // SAFETY: the caller's conditions.
+        unsafe {
+            match self.lane_run(w) {
+                Some(head) => Place::Run(head),
+                None => self.search::<false>(w),
             }
         }
     }
