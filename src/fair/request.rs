@@ -67,6 +67,18 @@ fn finish<H: FairHandle>(sem: &H, ticket: &Ticket, served: bool) {
     });
 }
 
+/// Gives a withdrawn request's ticket back when dropped, unwinding or not.
+struct GiveBack<'a, H: FairHandle> {
+    sem: &'a H,
+    ticket: Ticket,
+}
+
+impl<H: FairHandle> Drop for GiveBack<'_, H> {
+    fn drop(&mut self) {
+        finish(self.sem, &self.ticket, false);
+    }
+}
+
 /// Where a fair request stands with the clock.
 #[derive(Debug)]
 enum Stage<P, K> {
@@ -101,10 +113,14 @@ pin_project_lite::pin_project! {
             let mut this = this.project();
             if let Stage::Counted(ticket) = mem::replace(this.stage, Stage::Uncounted) {
                 // The core's request goes first (a queued one leaves the line, a granted
-                // one hands its permits on): its flow's lane cell must outlive its place
-                // in the line, and the ticket keeps the flow, so its cell, in the table.
+                // one hands its permits on), so that its flow and level, which the ticket
+                // keeps, are its own for as long as it is in the line. The ticket goes back
+                // even if that drop panics (a waker's drop is user code).
+                let _give_back = GiveBack {
+                    sem: &*this.sem,
+                    ticket,
+                };
                 this.line.set(LineRequest::Idle);
-                finish(this.sem, &ticket, false);
             }
         }
     }

@@ -318,3 +318,41 @@ fn priorities_that_lie_or_panic_lose_no_flow() {
     assert_eq!(sem.entries(), (0, 0), "nothing left counted");
     assert_exact(sem.semaphore(), 2);
 }
+
+/// A queued fair request is dropped and the waker the line kept panics in its drop: the
+/// panic reaches the dropper, and the request's place in the fair order is given back all
+/// the same (nothing stays counted, no permit is lost).
+#[test]
+fn a_waker_whose_drop_panics_leaves_no_fair_count_behind() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let armed = Arc::new(AtomicBool::new(false));
+    let (hooks, waker) = hook_waker(Hooks::new().on_drop({
+        let armed = armed.clone();
+        move || assert!(!armed.load(Ordering::SeqCst), "waker drop panics")
+    }));
+    let sem: FairSemaphore<u8> = FairSemaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    let mut first = Box::pin(sem.acquire().flow(1));
+    let mut second = Box::pin(sem.acquire().flow(1));
+    assert!(poll_with(first.as_mut(), &waker).is_pending());
+    assert!(poll_noop(second.as_mut()).is_pending());
+    armed.store(true, Ordering::SeqCst);
+    let message = expect_panic(move || drop(first));
+    armed.store(false, Ordering::SeqCst);
+    assert!(message.contains("waker drop panics"), "{message}");
+    assert!(hooks.drops() >= 1);
+    assert_eq!(
+        sem.semaphore().waiter_count(),
+        1,
+        "the dropped request left the line"
+    );
+    drop(held);
+    assert!(
+        poll_noop(second.as_mut()).is_ready(),
+        "its flow's next is served"
+    );
+    drop(second);
+    assert_eq!(sem.entries(), (0, 0), "nothing left counted");
+    assert_exact(sem.semaphore(), 1);
+    drop(waker);
+}

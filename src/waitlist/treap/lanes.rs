@@ -231,12 +231,15 @@ impl<P> Treap<P> {
         // waiter, and `next` is unlinked from the tree (not a head) until inserted below.
         unsafe {
             let own = self.lane(w).and_then(|l| l.id.cell);
+            if let Some(cell) = own {
+                // Checked before anything changes: a failure is a bug, found with the
+                // structure intact.
+                assert_eq!(read::<P>(cell), Some(w), "{CORRUPT}: a lane lost its run");
+                write(cell, Some(next));
+            }
             let Some(to) = self.lane(next) else {
                 // Not a lane (only a cell's run has more than one waiter): keep the place.
                 self.replace_head(w, next);
-                if let Some(cell) = own {
-                    write(cell, Some(next));
-                }
                 return;
             };
             // Whether the run head `r` is served before `next`: of another level, it is
@@ -278,10 +281,6 @@ impl<P> Treap<P> {
             (*node(next)).prev.link = Some(tail);
             self.insert_in_tree(next, Some(parent), left);
             self.remove_from_tree(w);
-            if let Some(cell) = own {
-                assert_eq!(read::<P>(cell), Some(w), "{CORRUPT}: a lane lost its run");
-                write(cell, Some(next));
-            }
         }
     }
 }
