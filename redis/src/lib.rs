@@ -265,6 +265,8 @@ mod link;
 mod listener;
 mod names;
 mod permit;
+#[cfg(feature = "tokio")]
+mod push;
 mod scripts;
 mod semaphore;
 mod shared;

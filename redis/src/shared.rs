@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     pub(crate) leases: Arc<Leases>,
     /// This process's waiters and its place in the line.
     pub(crate) line: Arc<Line>,
+    /// Whether the fast path's connection hears this process's grants (then the pub/sub
+    /// thread does not).
+    pub(crate) hearing: Arc<crate::listener::Hearing>,
     /// Tells the pub/sub thread to stop.
     pub(crate) stop: Arc<AtomicBool>,
 }
