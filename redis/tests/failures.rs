@@ -94,6 +94,42 @@ async fn a_queued_waiter_fails_when_redis_stays_away() {
         .expect("the held lease is presumed lost");
 }
 
+/// A process idle for over a lease (its thread made no call meanwhile) queues a waiter on
+/// the fast path, then Redis pauses for less than a lease: the waiter waits on, since the
+/// call that queued it reached Redis; "unreachable for a whole lease" counts from there.
+#[tokio::test]
+async fn a_waiter_of_a_long_idle_process_outlives_a_short_outage() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let holder = open(&url, "idle").await;
+    let held = holder.acquire().await.expect("acquire");
+    // A short I/O timeout: each renewal during the pause fails within it.
+    let idle = RedisSemaphore::builder(&url, "idle", 1)
+        .lease(LEASE)
+        .io_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    tokio::time::sleep(LEASE * 3 / 2).await;
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "idle");
+    let waiter = tokio::spawn(async move { idle.acquire().await });
+    while support::arrival(&mut connection, "idle") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.pause();
+    tokio::time::sleep(LEASE * 7 / 10).await;
+    server.resume();
+    // Released, or lost in the pause and expired: either way the waiter's turn comes.
+    let _ = held.release().await;
+    let permit = tokio::time::timeout(LEASE * 10, waiter)
+        .await
+        .expect("the waiter must not hang")
+        .unwrap()
+        .expect("granted, not failed: Redis was away for less than a lease");
+    permit.release().await.expect("release");
+}
+
 #[tokio::test]
 async fn connecting_to_nothing_fails_in_bounded_time() {
     let url = {
