@@ -40,20 +40,21 @@
 //! `prelude.lua`, its body; the prelude's header is the scripts' contract: keys,
 //! arguments, reply), run atomically by Redis with the server's `TIME`. Uncontended, an
 //! acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis the acquire runs
-//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`ZREM`,
-//! `HINCRBY`, `EXISTS`: no clock, nothing read or published when nobody waits). Every key
+//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`EXISTS`,
+//! `ZREM`, `HINCRBY`: no clock, nothing read or published when nobody waits). Every key
 //! of a semaphore has the hash tag `{name}` (one Redis Cluster slot); the scripts read
 //! only `KEYS` and `ARGV`, never code built from input.
 //!
 //! **Keys** (`prio-semaphore:{name}:…`): `config` (limit, permits in use, closed, grace,
 //! fencing counter, arrival counter), `holders` (lease → expiry, where a lease is the
 //! string `member process permits token`: it names its holder, so only that process can
-//! release or renew it), `line` (the global line, one member per process), `entries`
-//! (line member → process, permits, "more behind"), `clients` (process → its line
-//! member) and `alive` (process → expiry of its place); pub/sub channel `events`
-//! announces closing, and `events:<client>` each grant to that process. Processes built
-//! with an older layout must not share a semaphore with these (the scripts refuse a lease
-//! in an older form with an error rather than miscount it).
+//! release or renew it), `line` (the global line, one entry per process: the string
+//! `member process permits more`, so the front is read whole in one command), `clients`
+//! (process → its line entry) and `alive` (process → expiry of its place); pub/sub
+//! channel `events` announces closing, and `events:<client>` each grant to that process.
+//! Processes built with an older layout must not share a semaphore with these (the
+//! scripts refuse a lease or a line entry in an older form with an error rather than
+//! miscount it).
 //!
 //! **The line holds processes, not waiters.** Each waiter gets a *key*: its priority as
 //! 16 order-preserving hex digits followed by its arrival number as 16 hex digits, so

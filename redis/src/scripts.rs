@@ -99,10 +99,11 @@ pub(crate) struct Grant {
 }
 
 /// Every script answers `{status, number, member, lost, grants, server time}`, except the
-/// fast paths:
+/// fast paths and the calls that have nothing to report to the caller but their outcome:
 /// they answer one string, `status [number [member]]` (`granted <token> <member>` for an
-/// uncontended grant, `released` or `missing` for an uncontended release), which Redis
-/// returns faster than a table; what it leaves out reads as 0, empty and none.
+/// uncontended grant, `queued 0 <member>` for a waiter queued, `released` or `missing`
+/// for a release that granted this process nothing), which Redis returns, and this crate
+/// reads, faster than a table; what it leaves out reads as 0, empty and none.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reply {
     pub(crate) status: String,

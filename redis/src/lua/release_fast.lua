@@ -3,11 +3,13 @@
 -- only its holder can remove it. When nobody waits, this is the whole release: no clock,
 -- no configuration read, nothing to grant or announce.
 local time, cfg
-local status = 'missing'
-if redis.call('ZREM', KEYS[2], ARGV[6] .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[8]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'used', -ARGV[7])
-  status = 'released'
-end
+local lease = ARGV[6] .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[8]
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  return status
+  if redis.call('ZREM', KEYS[2], lease) == 1 then
+    redis.call('HINCRBY', KEYS[1], 'used', -ARGV[7])
+    return 'released'
+  end
+  return 'missing'
 end
+-- Someone waits: the permits in use are counted down with the rest, in one write.
+local released = redis.call('ZREM', KEYS[2], lease) == 1

@@ -32,9 +32,8 @@ local place = ''
 local place_n = 0
 if current then
   redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
-  place = current
-  local _, n = parse_entry(redis.call('HGET', K_ENTRIES, current))
-  place_n = n
+  local _
+  place, _, place_n = parse_entry(current)
 end
 save()
 local state = 'open'
