@@ -245,6 +245,56 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     drop(creator);
 }
 
+/// A process's first waiter, while every permit is in use, joins the line in one call of
+/// 8 commands, before the shared prelude runs (the contended fast path of the acquire
+/// script).
+#[tokio::test]
+async fn a_contended_acquire_joins_the_line_in_one_call_of_eight_commands() {
+    let server = RedisServer::start();
+    let url = server.url();
+    // Created with a short lease (its grace period), then used with long ones, so that no
+    // renewal falls inside the window counted.
+    let creator = open(&url, "joins").await;
+    drop(creator.acquire().await.expect("first acquire"));
+    let long = || {
+        RedisSemaphore::builder(&url, "joins", 1)
+            .lease(Duration::from_secs(60))
+            .connect()
+    };
+    let holder = long().await.unwrap();
+    let held = holder.acquire().await.expect("the permit");
+    let waiter = long().await.unwrap();
+    // Opens the waiter's fast connection first (a one-time cost, not counted).
+    let busy = waiter.try_acquire().await;
+    assert!(busy.is_err(), "the permit is held");
+    let lines = monitor(&server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mark = lines.lock().unwrap().len();
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "joins");
+    let waiting = tokio::spawn(async move { waiter.acquire().await });
+    while support::arrival(&mut connection, "joins") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent: Vec<String> = client_commands(&lines, mark)
+        .into_iter()
+        .filter(|line| line.contains("\"EVALSHA\""))
+        .collect();
+    assert_eq!(sent.len(), 1, "the waiter sent {sent:#?}");
+    // TIME, HMGET config, ZRANGEBYSCORE holders (an expired lease?), HGET clients (a place
+    // already?), ZADD line, HSET clients, ZADD alive, HSET config.
+    let inside: Vec<String> = script_commands(&lines, mark)
+        .into_iter()
+        .filter(|line| !line.contains("\"HGET\" \"prio-semaphore:{joins}:config\" \"arrival\""))
+        .collect();
+    assert_eq!(inside.len(), 8, "the acquire script ran {inside:#?}");
+    held.release().await.expect("release");
+    let permit = waiting.await.unwrap().expect("granted");
+    permit.release().await.expect("release");
+    drop(creator);
+}
+
 /// How long past the I/O timeout an operation may take to report it: local work and
 /// thread hand-offs (a few milliseconds when measured), with room for a loaded CI machine.
 const SLACK: Duration = Duration::from_millis(250);

@@ -66,6 +66,8 @@ local closed = cfg[3] == '1'
 local grace_until = tonumber(cfg[4])
 local fence = tonumber(cfg[5] or '0')
 local arrival = tonumber(cfg[6] or '0') -- the last arrival number taken
+-- As stored: save() writes only what changed.
+local saved_used, saved_fence, saved_arrival = used, fence, arrival
 local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), expiry ms, ...
 
 local function fmt(x) return string.format('%d', x) end
@@ -222,7 +224,23 @@ local function serve()
 end
 
 local function save()
-  redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence), 'arrival', fmt(arrival))
+  local changed = {}
+  if used ~= saved_used then
+    table.insert(changed, 'used')
+    table.insert(changed, fmt(used))
+  end
+  if fence ~= saved_fence then
+    table.insert(changed, 'fence')
+    table.insert(changed, fmt(fence))
+  end
+  if arrival ~= saved_arrival then
+    table.insert(changed, 'arrival')
+    table.insert(changed, fmt(arrival))
+  end
+  if #changed > 0 then
+    redis.call('HSET', K_CONFIG, unpack(changed))
+    saved_used, saved_fence, saved_arrival = used, fence, arrival
+  end
 end
 
 -- The lease of this process whose member is `member`, if any (a grant it may not have
