@@ -137,8 +137,8 @@ async function main() {
   lines.push('the difference is work inside Redis and in the client. An uncontended acquire here runs');
   lines.push('5 commands in its script (`TIME`, one `HMGET` of the config, `EXISTS` of the line, one');
   lines.push('`ZADD` of the lease with its expiry, one `HSET` of permits in use, fencing token and');
-  lines.push('arrival counter) and a release 3 (`ZREM` of the lease, `HINCRBY` of permits in use,');
-  lines.push('`EXISTS` of the line: no clock, nothing else when nobody waits); the npm package runs 4');
+  lines.push('arrival counter) and a release 3 (`ZRANGE` of the line\'s front, `ZREM` of the lease, `HINCRBY` of permits in use:');
+  lines.push('no clock, nothing else when nobody waits); the npm package runs 4');
   lines.push('commands in its acquire script and a plain `ZREM` to release (no fencing token, no');
   lines.push('order, client clock). Contended, the npm waiters poll every 10 ms and whoever polls at');
   lines.push('the right moment wins (the p99 shows the losers; a holder that releases and acquires');

@@ -40,8 +40,11 @@
 //! `prelude.lua`, its body; the prelude's header is the scripts' contract: keys,
 //! arguments, reply), run atomically by Redis with the server's `TIME`. Uncontended, an
 //! acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis the acquire runs
-//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`EXISTS`,
-//! `ZREM`, `HINCRBY`: no clock, nothing read or published when nobody waits). Every key
+//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`ZRANGE`
+//! of the line's front, `ZREM`, `HINCRBY`: no clock, nothing else read or published when
+//! nobody waits). Contended, the common cases also end in the scripts' first parts: a
+//! process's first waiter joins the line in 8 commands, and a release hands its permit
+//! to the next process in 10. Every key
 //! of a semaphore has the hash tag `{name}` (one Redis Cluster slot); the scripts read
 //! only `KEYS` and `ARGV`, never code built from input.
 //!

@@ -239,17 +239,18 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let release = client_commands(&lines, mark);
     assert_eq!(release.len(), 1, "release sent {release:#?}");
     assert!(release[0].contains("\"EVALSHA\""), "{release:?}");
-    // Nobody waits: ZREM holders, HINCRBY config, EXISTS line; no clock, no PUBLISH.
+    // Nobody waits: ZRANGE line (its front), ZREM holders, HINCRBY config; no clock, no
+    // PUBLISH.
     let inside = script_commands(&lines, mark);
     assert_eq!(inside.len(), 3, "the release script ran {inside:#?}");
     drop(creator);
 }
 
-/// A process's first waiter, while every permit is in use, joins the line in one call of
-/// 8 commands, before the shared prelude runs (the contended fast path of the acquire
-/// script).
+/// Contended, the common cases end in the scripts' first parts, before the shared prelude:
+/// a process's first waiter, while every permit is in use, joins the line in one call of
+/// 8 commands, and a release hands its permit to the next process in one call of 10.
 #[tokio::test]
-async fn a_contended_acquire_joins_the_line_in_one_call_of_eight_commands() {
+async fn a_contended_acquire_and_release_are_one_call_each_of_few_commands() {
     let server = RedisServer::start();
     let url = server.url();
     // Created with a short lease (its grace period), then used with long ones, so that no
@@ -289,8 +290,20 @@ async fn a_contended_acquire_joins_the_line_in_one_call_of_eight_commands() {
         .filter(|line| !line.contains("\"HGET\" \"prio-semaphore:{joins}:config\" \"arrival\""))
         .collect();
     assert_eq!(inside.len(), 8, "the acquire script ran {inside:#?}");
+    let mark = lines.lock().unwrap().len();
     held.release().await.expect("release");
     let permit = waiting.await.unwrap().expect("granted");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = client_commands(&lines, mark);
+    assert_eq!(sent.len(), 1, "the holder sent {sent:#?}");
+    // ZRANGE line (its front), ZREM holders, TIME, HMGET config, ZSCORE alive (the next
+    // process is alive), ZADD holders, ZREM line, HDEL clients, PUBLISH, HSET config.
+    let inside = script_commands(&lines, mark);
+    assert_eq!(inside.len(), 10, "the release script ran {inside:#?}");
+    assert!(
+        inside.iter().any(|c| c.contains("\"PUBLISH\"")),
+        "{inside:#?}"
+    );
     permit.release().await.expect("release");
     drop(creator);
 }
