@@ -223,6 +223,8 @@ impl Builder {
                         },
                         self.io_timeout,
                     ),
+                    acquire: context.command_prefix(&crate::scripts::scripts().acquire),
+                    release: context.command_prefix(&crate::scripts::scripts().release),
                     context,
                 }),
                 Topology::Cluster { .. } => None,

@@ -126,12 +126,13 @@ impl FastLink {
         Ok(connection)
     }
 
-    /// One script call, given up at `deadline`. Like the blocking side, a call that fails
-    /// at once on a kept connection (a restarted Redis) is sent once more on a fresh one;
-    /// one that timed out is not.
+    /// One call of `script` (`call` is its `EVALSHA`), given up at `deadline`. Like the
+    /// blocking side, a call that fails at once on a kept connection (a restarted Redis)
+    /// is sent once more on a fresh one; one that timed out is not.
     pub(crate) async fn call(
         &self,
-        call: &redis::ScriptInvocation<'_>,
+        script: &redis::Script,
+        call: &redis::Cmd,
         deadline: Instant,
     ) -> Result<Reply, Error> {
         let reused = self.cached();
@@ -140,12 +141,14 @@ impl FastLink {
             Some(connection) => connection,
             None => self.connect(deadline).await?,
         };
-        let mut result = self.call_once(&mut connection, call, deadline).await;
+        let mut result = self
+            .call_once(&mut connection, script, call, deadline)
+            .await;
         if let Err(error) = &result {
             self.set_cached(None);
             if retry && !error.is_timeout() {
                 let mut fresh = self.connect(deadline).await?;
-                result = self.call_once(&mut fresh, call, deadline).await;
+                result = self.call_once(&mut fresh, script, call, deadline).await;
                 if result.is_err() {
                     self.set_cached(None);
                 }
@@ -157,10 +160,11 @@ impl FastLink {
     async fn call_once(
         &self,
         connection: &mut MultiplexedConnection,
-        call: &redis::ScriptInvocation<'_>,
+        script: &redis::Script,
+        call: &redis::Cmd,
         deadline: Instant,
     ) -> Result<Reply, Error> {
-        let value = timer::timeout(deadline, call.invoke_async::<redis::Value>(connection))
+        let value = timer::timeout(deadline, eval(connection, script, call))
             .await
             .ok_or_else(|| self.timed_out())?
             .map_err(|e| Error::from_redis_within(e, self.io_timeout))?;
@@ -170,5 +174,23 @@ impl FastLink {
                 "unexpected script reply",
             )))
         })
+    }
+}
+
+/// `call`, the `EVALSHA` of `script`; after a `NOSCRIPT` (a restarted or flushed Redis) the
+/// script is loaded and the call sent once more, as `ScriptInvocation::invoke_async` does.
+async fn eval(
+    connection: &mut MultiplexedConnection,
+    script: &redis::Script,
+    call: &redis::Cmd,
+) -> redis::RedisResult<redis::Value> {
+    match call.query_async(connection).await {
+        Err(error)
+            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+        {
+            script.load_async(connection).await?;
+            call.query_async(connection).await
+        }
+        other => other,
     }
 }

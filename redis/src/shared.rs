@@ -17,6 +17,9 @@ use crate::line::Line;
 pub(crate) struct FastPath {
     pub(crate) link: crate::fast_link::FastLink,
     pub(crate) context: crate::scripts::Context,
+    /// `Context::command_prefix` of the acquire and release scripts.
+    pub(crate) acquire: redis::Cmd,
+    pub(crate) release: redis::Cmd,
 }
 
 #[derive(Debug)]
