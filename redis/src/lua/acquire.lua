@@ -51,10 +51,10 @@ else
   if current_n > 0 and current_more ~= '1' then
     local entry = entry_of(current_member, CLIENT, current_n, '1')
     redis.call('ZREM', K_LINE, current)
-    redis.call('ZADD', K_LINE, 0, entry)
+    redis.call('ZADD', K_LINE, '0', entry)
     redis.call('HSET', K_CLIENTS, CLIENT, entry)
   end
-  redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+  redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
 end
 save()
 if #mine == 0 then return 'queued 0 ' .. member end -- one string, as for a release

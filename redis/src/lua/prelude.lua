@@ -141,7 +141,7 @@ end
 local function grant(member, client, n, barrier, expiry)
   fence = math.max(fence + 1, NOW_US)
   local token = fence
-  redis.call('ZADD', K_HOLDERS, expiry, lease_id(member, client, n, token))
+  redis.call('ZADD', K_HOLDERS, fmt(expiry), lease_id(member, client, n, token))
   used = used + n
   if client == CLIENT then
     table.insert(mine, member)
@@ -191,7 +191,7 @@ local function granting() return (not closed) and NOW_MS >= grace_until end
 local function serve()
   while true do
     if used >= LIMIT then return nil end
-    local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
+    local front = redis.call('ZRANGE', K_LINE, '0', '0')[1]
     if not front then return nil end
     local member, client, n, more = parse_entry(front)
     if not granting() then return member end
@@ -210,7 +210,7 @@ local function serve()
       redis.call('ZREM', K_LINE, front)
       if more == '1' then
         local kept = entry_of(member, client, 0, '0')
-        redis.call('ZADD', K_LINE, 0, kept)
+        redis.call('ZADD', K_LINE, '0', kept)
         redis.call('HSET', K_CLIENTS, client, kept)
       else
         redis.call('HDEL', K_CLIENTS, client)
@@ -273,9 +273,9 @@ local function set_entry(current, member, n, more)
   end
   if member ~= '' then
     local entry = entry_of(member, CLIENT, n, more)
-    redis.call('ZADD', K_LINE, 0, entry)
+    redis.call('ZADD', K_LINE, '0', entry)
     redis.call('HSET', K_CLIENTS, CLIENT, entry)
-    redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+    redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
   end
 end
 

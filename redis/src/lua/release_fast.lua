@@ -3,11 +3,11 @@
 -- only its holder can remove it. The two common cases end here, before the prelude.
 local time, cfg
 local lease = ARGV[6] .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[8]
-local front = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+local front = redis.call('ZRANGE', KEYS[3], '0', '0')[1]
 if not front then
   -- Nobody waits: no clock, no configuration read, nothing to grant or announce.
   if redis.call('ZREM', KEYS[2], lease) == 1 then
-    redis.call('HINCRBY', KEYS[1], 'used', -ARGV[7])
+    redis.call('HINCRBY', KEYS[1], 'used', '-' .. ARGV[7])
     return 'released'
   end
   return 'missing'
@@ -28,8 +28,8 @@ if released then
   if cfg[3] == '0' and cfg[1] == ARGV[3] and now_ms >= tonumber(cfg[4]) and more == '0'
     and client and client ~= ARGV[2] then
     local used = cfg[2] - ARGV[7]
-    n = tonumber(n)
-    if n >= 1 and used + n == tonumber(cfg[1]) then
+    local permits = tonumber(n) -- `n` stays a string: Lua would format the number as '%.14g'
+    if permits >= 1 and used + permits == tonumber(cfg[1]) then
       local alive = tonumber(redis.call('ZSCORE', KEYS[6], client))
       if alive and alive > now_ms then
         -- Its lease runs until its place in the line would expire (see serve()).

@@ -31,7 +31,7 @@ local current = redis.call('HGET', K_CLIENTS, CLIENT)
 local place = ''
 local place_n = 0
 if current then
-  redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+  redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
   local _
   place, _, place_n = parse_entry(current)
 end
