@@ -177,7 +177,8 @@
 //! * **Failover** to a replica is asynchronous replication, the `everysec` case (a
 //!   coordinated `CLUSTER FAILOVER` loses nothing).
 //! * **Pub/sub is at most once:** a missed grant message is found by the poll every lease
-//!   / 3, and the pub/sub thread asks for a poll whenever it subscribes again.
+//!   / 3, and the pub/sub thread asks for a poll whenever it subscribes again, including
+//!   when it takes the process's channel back from a fast-path connection that went.
 //!
 //! # Redis Cluster
 //!
@@ -206,7 +207,12 @@
 //! arrival); a release always. An acquire behind other waiters of the same process goes
 //! through the thread, which keeps their order. The proof above covers both paths
 //! unchanged (`src/line.rs` says why the view each acts on may lag without harm). The
-//! runtime needs no timer (the crate keeps its own).
+//! runtime needs no timer (the crate keeps its own). That connection speaks RESP3 and
+//! subscribes to the process's own channel, so grants arrive on the caller's runtime
+//! without waking the pub/sub thread, which leaves that channel meanwhile (a server
+//! without RESP3 gets a RESP2 connection, and the thread keeps the channel). The runtime
+//! that made the connection must keep running for grants to arrive promptly: if it stops
+//! without dropping the connection, grants wait for the next poll (every lease / 3).
 //!
 //! # Fair share across processes: not yet, and what it would take
 //!
