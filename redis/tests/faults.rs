@@ -660,6 +660,44 @@ fn a_waiter_whose_fast_connection_is_dropped_is_still_granted() {
     assert_nothing_leaked(&server, name, lease);
 }
 
+/// The runtime that made a handle's fast connection (which hears its grants) is dropped,
+/// and the handle goes on off tokio: its pub/sub thread takes the channel back, and a
+/// waiter queued there is granted when the permit is released elsewhere.
+#[test]
+fn grants_still_arrive_after_the_fast_paths_runtime_is_gone() {
+    let name = "runtime-gone";
+    let lease = Duration::from_millis(1500);
+    let server = RedisServer::start();
+    let open = || {
+        RedisSemaphore::builder(server.url(), name, 1)
+            .lease(lease)
+            .connect()
+    };
+    let first = runtime();
+    let (sem, holder) = first.block_on(async {
+        let sem = open().await.unwrap();
+        // Opens the fast connection on this runtime.
+        sem.acquire().await.unwrap().release().await.unwrap();
+        (sem, open().await.unwrap())
+    });
+    let held = first.block_on(holder.acquire()).expect("the permit");
+    drop(first);
+    let waiter = std::thread::spawn(move || futures::executor::block_on(sem.acquire()));
+    let mut redis = server.connection();
+    wait_until("the waiter is in line", Duration::from_secs(20), || {
+        let line: usize = redis::cmd("ZCARD")
+            .arg(key(name, "line"))
+            .query(&mut redis)
+            .unwrap();
+        line == 1
+    });
+    futures::executor::block_on(held.release()).expect("release");
+    let permit = waiter.join().unwrap().expect("granted");
+    futures::executor::block_on(permit.release()).expect("release");
+    drop(holder);
+    assert_nothing_leaked(&server, name, lease);
+}
+
 #[test]
 fn the_checker_finds_an_overlap() {
     let dir = std::env::temp_dir().join(format!("history-check-{}", std::process::id()));
