@@ -465,9 +465,14 @@ impl Agent {
         let lost = self.settings.leases.take_lost();
         self.unreleased.extend(lost);
         let now = Instant::now();
-        if self.settings.line.has_waiters()
-            && now.duration_since(self.last_success) >= self.settings.lease
-        {
+        // The call that queued the newest waiter counts as a success too: on the fast path
+        // this thread made no call, and may have made none for a while before (idle).
+        let reached = self
+            .settings
+            .line
+            .last_queued()
+            .map_or(self.last_success, |queued| queued.max(self.last_success));
+        if self.settings.line.has_waiters() && now.duration_since(reached) >= self.settings.lease {
             let error = self.last_error.clone().unwrap_or(Error::Stopped);
             self.settings.line.fail_all(&error, false);
         }

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::leases::Leases;
 use crate::line::Line;
 use crate::link::Link;
-use crate::listener::Listener;
+use crate::listener::{Hearing, Listener};
 use crate::names::{check_name, new_client_id, Keys};
 use crate::scripts::Context as ScriptContext;
 use crate::semaphore::RedisSemaphore;
@@ -199,8 +199,10 @@ impl Builder {
     ) -> Shared {
         #[cfg(not(feature = "tokio"))]
         let _ = (topology, client, context);
+        let leases = Arc::new(Leases::default());
+        let line = Arc::new(Line::default());
+        let hearing = Arc::new(Hearing::default());
         Shared {
-            commands,
             name: self.name.clone(),
             limit: self.permits,
             lease: self.lease,
@@ -209,13 +211,28 @@ impl Builder {
             #[cfg(feature = "tokio")]
             fast: match topology {
                 Topology::Single(_) => Some(crate::shared::FastPath {
-                    link: crate::fast_link::FastLink::new(client.clone(), self.io_timeout),
+                    link: crate::fast_link::FastLink::new(
+                        client.clone(),
+                        crate::push::Hearer {
+                            channel: context.keys.channel.clone(),
+                            client_id: context.client.clone(),
+                            commands: commands.clone(),
+                            line: line.clone(),
+                            leases: leases.clone(),
+                            hearing: hearing.clone(),
+                        },
+                        self.io_timeout,
+                    ),
+                    acquire: context.command_prefix(&crate::scripts::scripts().acquire),
+                    release: context.command_prefix(&crate::scripts::scripts().release),
                     context,
                 }),
                 Topology::Cluster { .. } => None,
             },
-            leases: Arc::new(Leases::default()),
-            line: Arc::new(Line::default()),
+            commands,
+            leases,
+            line,
+            hearing,
             stop: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -239,6 +256,7 @@ impl Builder {
             line: shared.line.clone(),
             leases: shared.leases.clone(),
             stop: shared.stop.clone(),
+            hearing: shared.hearing.clone(),
         };
         let (subscribed, first) = mpsc::sync_channel(1);
         std::thread::Builder::new()

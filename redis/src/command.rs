@@ -30,6 +30,12 @@ impl Lease {
     pub(crate) fn push_args(&self, call: &mut redis::ScriptInvocation<'_>) {
         call.arg(&self.member).arg(self.permits).arg(self.token);
     }
+
+    /// The same, to a command (the fast path's).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn push_cmd_args(&self, cmd: &mut redis::Cmd) {
+        cmd.arg(&self.member).arg(self.permits).arg(self.token);
+    }
 }
 
 /// A grant handed to the async side (it becomes a `RedisPermit`).

@@ -102,13 +102,14 @@ async fn attempt(
     let Some(fast) = shared.fast.as_ref() else {
         return Fast::Busy;
     };
-    let mut call = fast.context.invocation(&scripts().acquire);
-    call.arg(encode_priority(priority))
+    let mut call = fast.acquire.clone();
+    call.arg(fast.context.seen_arg())
+        .arg(encode_priority(priority))
         .arg(permits)
         .arg(if mode == Mode::Try { "try" } else { "wait" })
         .arg("0");
     let sent = Instant::now();
-    let result = fast.link.call(&call, deadline).await;
+    let result = fast.link.call(&scripts().acquire, &call, deadline).await;
     let line = &shared.line;
     let reply = match result {
         Ok(reply) => reply,
@@ -228,13 +229,15 @@ impl Fallback {
         let Some(fast) = self.shared.fast.as_ref() else {
             return Err(Error::Stopped); // never: the fast path is only taken when it exists
         };
-        let mut call = fast.context.invocation(&scripts().release);
+        let mut call = fast.release.clone();
+        call.arg(fast.context.seen_arg());
         self.lease
             .as_ref()
             .expect("set until completed")
-            .push_args(&mut call);
+            .push_cmd_args(&mut call);
         let sent = Instant::now();
-        let reply = fast.link.call(&call, self.shared.deadline()).await?;
+        let deadline = self.shared.deadline();
+        let reply = fast.link.call(&scripts().release, &call, deadline).await?;
         self.lease = None;
         let time = reply.server_time(sent);
         for grant in reply.grants {

@@ -40,20 +40,24 @@
 //! `prelude.lua`, its body; the prelude's header is the scripts' contract: keys,
 //! arguments, reply), run atomically by Redis with the server's `TIME`. Uncontended, an
 //! acquire is one `EVALSHA` and a release is one `EVALSHA`; inside Redis the acquire runs
-//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`ZREM`,
-//! `HINCRBY`, `EXISTS`: no clock, nothing read or published when nobody waits). Every key
+//! 5 commands (`TIME`, `HMGET`, `EXISTS`, `ZADD`, `HSET`) and the release 3 (`ZRANGE`
+//! of the line's front, `ZREM`, `HINCRBY`: no clock, nothing else read or published when
+//! nobody waits). Contended, the common cases also end in the scripts' first parts: a
+//! process's first waiter joins the line in 8 commands, and a release hands its permit
+//! to the next process in 10. Every key
 //! of a semaphore has the hash tag `{name}` (one Redis Cluster slot); the scripts read
 //! only `KEYS` and `ARGV`, never code built from input.
 //!
 //! **Keys** (`prio-semaphore:{name}:…`): `config` (limit, permits in use, closed, grace,
 //! fencing counter, arrival counter), `holders` (lease → expiry, where a lease is the
 //! string `member process permits token`: it names its holder, so only that process can
-//! release or renew it), `line` (the global line, one member per process), `entries`
-//! (line member → process, permits, "more behind"), `clients` (process → its line
-//! member) and `alive` (process → expiry of its place); pub/sub channel `events`
-//! announces closing, and `events:<client>` each grant to that process. Processes built
-//! with an older layout must not share a semaphore with these (the scripts refuse a lease
-//! in an older form with an error rather than miscount it).
+//! release or renew it), `line` (the global line, one entry per process: the string
+//! `member process permits more`, so the front is read whole in one command), `clients`
+//! (process → its line entry) and `alive` (process → expiry of its place); pub/sub
+//! channel `events` announces closing, and `events:<client>` each grant to that process.
+//! Processes built with an older layout must not share a semaphore with these (the
+//! scripts refuse a lease or a line entry in an older form with an error rather than
+//! miscount it).
 //!
 //! **The line holds processes, not waiters.** Each waiter gets a *key*: its priority as
 //! 16 order-preserving hex digits followed by its arrival number as 16 hex digits, so
@@ -173,7 +177,8 @@
 //! * **Failover** to a replica is asynchronous replication, the `everysec` case (a
 //!   coordinated `CLUSTER FAILOVER` loses nothing).
 //! * **Pub/sub is at most once:** a missed grant message is found by the poll every lease
-//!   / 3, and the pub/sub thread asks for a poll whenever it subscribes again.
+//!   / 3, and the pub/sub thread asks for a poll whenever it subscribes again, including
+//!   when it takes the process's channel back from a fast-path connection that went.
 //!
 //! # Redis Cluster
 //!
@@ -202,7 +207,12 @@
 //! arrival); a release always. An acquire behind other waiters of the same process goes
 //! through the thread, which keeps their order. The proof above covers both paths
 //! unchanged (`src/line.rs` says why the view each acts on may lag without harm). The
-//! runtime needs no timer (the crate keeps its own).
+//! runtime needs no timer (the crate keeps its own). That connection speaks RESP3 and
+//! subscribes to the process's own channel, so grants arrive on the caller's runtime
+//! without waking the pub/sub thread, which leaves that channel meanwhile (a server
+//! without RESP3 gets a RESP2 connection, and the thread keeps the channel). The runtime
+//! that made the connection must keep running for grants to arrive promptly: if it stops
+//! without dropping the connection, grants wait for the next poll (every lease / 3).
 //!
 //! # Fair share across processes: not yet, and what it would take
 //!
@@ -265,6 +275,8 @@ mod link;
 mod listener;
 mod names;
 mod permit;
+#[cfg(feature = "tokio")]
+mod push;
 mod scripts;
 mod semaphore;
 mod shared;

@@ -62,6 +62,9 @@ struct State {
     in_flight: usize,
     /// Grants heard of for a member not registered yet, while acquires were in flight.
     early: Vec<(Grant, Option<ServerTime>)>,
+    /// When the newest waiter was registered: the call that queued it reached Redis then,
+    /// whichever thread made it.
+    last_queued: Option<Instant>,
     closed: bool,
 }
 
@@ -121,6 +124,7 @@ impl Default for Line {
                 server_time: None,
                 in_flight: 0,
                 early: Vec::new(),
+                last_queued: None,
                 closed: false,
             }),
         }
@@ -144,6 +148,11 @@ impl Line {
 
     pub(crate) fn has_waiters(&self) -> bool {
         !self.lock().local.is_empty()
+    }
+
+    /// When the newest waiter was queued (a call that reached Redis), if ever.
+    pub(crate) fn last_queued(&self) -> Option<Instant> {
+        self.lock().last_queued
     }
 
     /// Whether there is anything to renew or poll for: waiters or a place in the line.
@@ -191,6 +200,7 @@ impl Line {
         leases: &Leases,
     ) -> Handoff {
         let mut state = self.lock();
+        state.last_queued = Some(Instant::now());
         let better = match &state.standing {
             Standing::None => true,
             Standing::Entry(p) | Standing::Barrier(p) => member < *p,

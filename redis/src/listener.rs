@@ -6,8 +6,14 @@
 //!
 //! In a cluster every node carries every message, so when its node goes away the thread
 //! moves on to the next node it knows.
+//!
+//! On tokio the fast path's own connection hears this process's grants instead (RESP3
+//! push, `push.rs`): one thread hop fewer again, the grant reaches the caller's runtime
+//! directly. While such a connection is subscribed ([`Hearing`]) this thread leaves the
+//! process's own channel, so a grant is not heard twice; when it goes, the thread takes
+//! the channel back and asks for a poll, which claims the grants nobody heard meanwhile.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +24,32 @@ use crate::line::Line;
 use crate::scripts::Event;
 use crate::topology;
 
-/// How often the thread looks at its stop flag while no message comes.
+/// How often the thread looks at its stop flag and at [`Hearing`] while no message comes.
 const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// How many fast-path connections hear this process's own channel now (0 or 1, briefly 2
+/// while one replaces another): while any does, the thread does not.
+#[derive(Debug, Default)]
+pub(crate) struct Hearing {
+    fast: AtomicUsize,
+}
+
+impl Hearing {
+    #[cfg(feature = "tokio")]
+    pub(crate) fn fast_subscribed(&self) {
+        self.fast.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Only after a matching [`fast_subscribed`](Self::fast_subscribed).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn fast_gone(&self) {
+        self.fast.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn by_fast(&self) -> bool {
+        self.fast.load(Ordering::Acquire) > 0
+    }
+}
 
 pub(crate) struct Listener {
     /// The nodes to subscribe on, tried in turn.
@@ -31,6 +61,7 @@ pub(crate) struct Listener {
     pub(crate) line: Arc<Line>,
     pub(crate) leases: Arc<Leases>,
     pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) hearing: Arc<Hearing>,
 }
 
 impl Listener {
@@ -60,9 +91,13 @@ impl Listener {
         let mut pubsub = connection.as_pubsub();
         // Grants to this process come on its own channel, the closing on the shared one.
         let own = format!("{}:{}", self.channel, self.client_id);
-        pubsub
-            .subscribe(&[self.channel.as_str(), own.as_str()])
-            .map_err(within)?;
+        let mut own_heard = !self.hearing.by_fast();
+        if own_heard {
+            pubsub.subscribe(&[self.channel.as_str(), own.as_str()])
+        } else {
+            pubsub.subscribe(self.channel.as_str())
+        }
+        .map_err(within)?;
         pubsub.set_read_timeout(Some(STOP_CHECK)).map_err(within)?;
         match first.take() {
             Some(report) => {
@@ -75,6 +110,22 @@ impl Listener {
             }
         }
         while !self.stop.load(Ordering::Acquire) {
+            // Before each read: hands the own channel over (after the fast connection
+            // subscribed, so nothing falls between) or takes it back (then polls).
+            if own_heard == self.hearing.by_fast() {
+                let changed = if own_heard {
+                    pubsub.unsubscribe(own.as_str())
+                } else {
+                    pubsub.subscribe(own.as_str())
+                };
+                if changed.is_err() {
+                    return Ok(()); // subscribe again
+                }
+                own_heard = !own_heard;
+                if own_heard && self.commands.send(Command::Resync).is_err() {
+                    return Ok(());
+                }
+            }
             let message = match pubsub.get_message() {
                 Ok(message) => message,
                 Err(error) if error.is_timeout() => continue,
@@ -85,7 +136,7 @@ impl Listener {
             };
             let forwarded = match Event::parse(&payload) {
                 Some(Event::Granted { client, grant }) if client == self.client_id => {
-                    self.deliver(grant)
+                    deliver(&self.line, &self.leases, &self.commands, grant)
                 }
                 Some(Event::Closed) => self.commands.send(Command::Closed).is_ok(),
                 _ => true,
@@ -96,18 +147,24 @@ impl Listener {
         }
         Ok(())
     }
+}
 
-    /// Hands a grant to its waiter; what is left (a grant to give back, a place in the line
-    /// to change) goes to the semaphore's thread. False if that thread is gone.
-    fn deliver(&self, grant: crate::scripts::Grant) -> bool {
-        let handoff = self.line.deliver(grant, None, &self.leases);
-        let settle = handoff.settle;
-        for lease in handoff.hand_over() {
-            let release = Command::Release { lease, reply: None };
-            if self.commands.send(release).is_err() {
-                return false;
-            }
+/// Hands a grant heard on a channel to its waiter; what is left (a grant to give back, a
+/// place in the line to change) goes to the semaphore's thread. False if that thread is
+/// gone.
+pub(crate) fn deliver(
+    line: &Line,
+    leases: &Leases,
+    commands: &Sender<Command>,
+    grant: crate::scripts::Grant,
+) -> bool {
+    let handoff = line.deliver(grant, None, leases);
+    let settle = handoff.settle;
+    for lease in handoff.hand_over() {
+        let release = Command::Release { lease, reply: None };
+        if commands.send(release).is_err() {
+            return false;
         }
-        !settle || self.commands.send(Command::Settle).is_ok()
     }
+    !settle || commands.send(Command::Settle).is_ok()
 }

@@ -17,6 +17,9 @@ use crate::line::Line;
 pub(crate) struct FastPath {
     pub(crate) link: crate::fast_link::FastLink,
     pub(crate) context: crate::scripts::Context,
+    /// `Context::command_prefix` of the acquire and release scripts.
+    pub(crate) acquire: redis::Cmd,
+    pub(crate) release: redis::Cmd,
 }
 
 #[derive(Debug)]
@@ -35,6 +38,9 @@ pub(crate) struct Shared {
     pub(crate) leases: Arc<Leases>,
     /// This process's waiters and its place in the line.
     pub(crate) line: Arc<Line>,
+    /// Whether the fast path's connection hears this process's grants (then the pub/sub
+    /// thread does not).
+    pub(crate) hearing: Arc<crate::listener::Hearing>,
     /// Tells the pub/sub thread to stop.
     pub(crate) stop: Arc<AtomicBool>,
 }

@@ -94,6 +94,42 @@ async fn a_queued_waiter_fails_when_redis_stays_away() {
         .expect("the held lease is presumed lost");
 }
 
+/// A process idle for over a lease (its thread made no call meanwhile) queues a waiter on
+/// the fast path, then Redis pauses for less than a lease: the waiter waits on, since the
+/// call that queued it reached Redis; "unreachable for a whole lease" counts from there.
+#[tokio::test]
+async fn a_waiter_of_a_long_idle_process_outlives_a_short_outage() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let holder = open(&url, "idle").await;
+    let held = holder.acquire().await.expect("acquire");
+    // A short I/O timeout: each renewal during the pause fails within it.
+    let idle = RedisSemaphore::builder(&url, "idle", 1)
+        .lease(LEASE)
+        .io_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    tokio::time::sleep(LEASE * 3 / 2).await;
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "idle");
+    let waiter = tokio::spawn(async move { idle.acquire().await });
+    while support::arrival(&mut connection, "idle") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.pause();
+    tokio::time::sleep(LEASE * 7 / 10).await;
+    server.resume();
+    // Released, or lost in the pause and expired: either way the waiter's turn comes.
+    let _ = held.release().await;
+    let permit = tokio::time::timeout(LEASE * 10, waiter)
+        .await
+        .expect("the waiter must not hang")
+        .unwrap()
+        .expect("granted, not failed: Redis was away for less than a lease");
+    permit.release().await.expect("release");
+}
+
 #[tokio::test]
 async fn connecting_to_nothing_fails_in_bounded_time() {
     let url = {
@@ -181,8 +217,13 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
         .connect()
         .await
         .unwrap();
+    // The first call also opens the fast path's connection (`HELLO 3`, `SUBSCRIBE` to this
+    // process's channel), after which the pub/sub thread leaves that channel: a one-time
+    // cost, left out of the count.
+    let warm = sem.acquire().await.expect("warm-up acquire");
+    warm.release().await.expect("warm-up release");
     let lines = monitor(&server);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mark = lines.lock().unwrap().len();
     let permit = sem.acquire().await.expect("acquire");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -198,9 +239,72 @@ async fn uncontended_acquire_and_release_are_one_round_trip_each() {
     let release = client_commands(&lines, mark);
     assert_eq!(release.len(), 1, "release sent {release:#?}");
     assert!(release[0].contains("\"EVALSHA\""), "{release:?}");
-    // Nobody waits: ZREM holders, HINCRBY config, EXISTS line; no clock, no PUBLISH.
+    // Nobody waits: ZRANGE line (its front), ZREM holders, HINCRBY config; no clock, no
+    // PUBLISH.
     let inside = script_commands(&lines, mark);
     assert_eq!(inside.len(), 3, "the release script ran {inside:#?}");
+    drop(creator);
+}
+
+/// Contended, the common cases end in the scripts' first parts, before the shared prelude:
+/// a process's first waiter, while every permit is in use, joins the line in one call of
+/// 8 commands, and a release hands its permit to the next process in one call of 10.
+#[tokio::test]
+async fn a_contended_acquire_and_release_are_one_call_each_of_few_commands() {
+    let server = RedisServer::start();
+    let url = server.url();
+    // Created with a short lease (its grace period), then used with long ones, so that no
+    // renewal falls inside the window counted.
+    let creator = open(&url, "joins").await;
+    drop(creator.acquire().await.expect("first acquire"));
+    let long = || {
+        RedisSemaphore::builder(&url, "joins", 1)
+            .lease(Duration::from_secs(60))
+            .connect()
+    };
+    let holder = long().await.unwrap();
+    let held = holder.acquire().await.expect("the permit");
+    let waiter = long().await.unwrap();
+    // Opens the waiter's fast connection first (a one-time cost, not counted).
+    let busy = waiter.try_acquire().await;
+    assert!(busy.is_err(), "the permit is held");
+    let lines = monitor(&server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mark = lines.lock().unwrap().len();
+    let mut connection = server.connection();
+    let before = support::arrival(&mut connection, "joins");
+    let waiting = tokio::spawn(async move { waiter.acquire().await });
+    while support::arrival(&mut connection, "joins") == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent: Vec<String> = client_commands(&lines, mark)
+        .into_iter()
+        .filter(|line| line.contains("\"EVALSHA\""))
+        .collect();
+    assert_eq!(sent.len(), 1, "the waiter sent {sent:#?}");
+    // TIME, HMGET config, ZRANGEBYSCORE holders (an expired lease?), HGET clients (a place
+    // already?), ZADD line, HSET clients, ZADD alive, HSET config.
+    let inside: Vec<String> = script_commands(&lines, mark)
+        .into_iter()
+        .filter(|line| !line.contains("\"HGET\" \"prio-semaphore:{joins}:config\" \"arrival\""))
+        .collect();
+    assert_eq!(inside.len(), 8, "the acquire script ran {inside:#?}");
+    let mark = lines.lock().unwrap().len();
+    held.release().await.expect("release");
+    let permit = waiting.await.unwrap().expect("granted");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = client_commands(&lines, mark);
+    assert_eq!(sent.len(), 1, "the holder sent {sent:#?}");
+    // ZRANGE line (its front), ZREM holders, TIME, HMGET config, ZSCORE alive (the next
+    // process is alive), ZADD holders, ZREM line, HDEL clients, PUBLISH, HSET config.
+    let inside = script_commands(&lines, mark);
+    assert_eq!(inside.len(), 10, "the release script ran {inside:#?}");
+    assert!(
+        inside.iter().any(|c| c.contains("\"PUBLISH\"")),
+        "{inside:#?}"
+    );
+    permit.release().await.expect("release");
     drop(creator);
 }
 

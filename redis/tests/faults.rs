@@ -575,6 +575,129 @@ fn a_waiter_killed_before_its_turn_delays_the_line_by_about_one_lease() {
     assert_nothing_leaked(&server, name, lease);
 }
 
+/// Polls `check` every 10 ms on the runtime (which keeps driving the connections' tasks)
+/// until it is true; panics with `what` after a minute (a hang, not a timing check).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The ids of the connections that speak RESP3: the fast paths' own connections.
+fn resp3_clients(redis: &mut redis::Connection) -> Vec<String> {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(redis).unwrap();
+    list.lines()
+        .filter(|line| line.contains(" resp=3"))
+        .filter_map(|line| line.strip_prefix("id="))
+        .map(|rest| rest.split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+/// How many connections hear each process's own channel of semaphore `name`.
+fn own_channel_subscribers(redis: &mut redis::Connection, name: &str) -> Vec<i64> {
+    let pattern = format!("{}:*", key(name, "events"));
+    let channels: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg(pattern)
+        .query(redis)
+        .unwrap();
+    let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(&channels)
+        .query(redis)
+        .unwrap();
+    counts.into_iter().map(|(_, n)| n).collect()
+}
+
+/// On tokio a process hears its grants on the fast path's own connection (RESP3 push) and
+/// its pub/sub thread leaves its channel. Redis drops that connection while a waiter
+/// waits: the thread takes the channel back and polls, so the grant made meanwhile still
+/// reaches the waiter, and nothing leaks.
+#[test]
+fn a_waiter_whose_fast_connection_is_dropped_is_still_granted() {
+    let name = "fast-dropped";
+    let lease = Duration::from_millis(1500);
+    let server = RedisServer::start();
+    let mut redis = server.connection();
+    runtime().block_on(async {
+        let open = || {
+            RedisSemaphore::builder(server.url(), name, 1)
+                .lease(lease)
+                .connect()
+        };
+        let (holder, waiter) = (open().await.unwrap(), open().await.unwrap());
+        let held = holder.acquire().await.expect("the permit");
+        let waiting = tokio::spawn(async move { waiter.acquire().await });
+        eventually(
+            "the waiter is in line, heard by its fast connection alone",
+            || {
+                let line: usize = redis::cmd("ZCARD")
+                    .arg(key(name, "line"))
+                    .query(&mut redis)
+                    .unwrap();
+                let heard = own_channel_subscribers(&mut redis, name);
+                line == 1 && heard.len() == 2 && heard.iter().all(|&n| n == 1)
+            },
+        )
+        .await;
+        for id in resp3_clients(&mut redis) {
+            let _: i64 = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query(&mut redis)
+                .unwrap();
+        }
+        // The release is sent again on a fresh connection; its grant is published while
+        // the waiter's process may have nobody on its channel.
+        held.release().await.expect("release");
+        let permit = waiting.await.unwrap().expect("granted after all");
+        permit.release().await.expect("release");
+        drop(holder);
+    });
+    assert_nothing_leaked(&server, name, lease);
+}
+
+/// The runtime that made a handle's fast connection (which hears its grants) is dropped,
+/// and the handle goes on off tokio: its pub/sub thread takes the channel back, and a
+/// waiter queued there is granted when the permit is released elsewhere.
+#[test]
+fn grants_still_arrive_after_the_fast_paths_runtime_is_gone() {
+    let name = "runtime-gone";
+    let lease = Duration::from_millis(1500);
+    let server = RedisServer::start();
+    let open = || {
+        RedisSemaphore::builder(server.url(), name, 1)
+            .lease(lease)
+            .connect()
+    };
+    let first = runtime();
+    let (sem, holder) = first.block_on(async {
+        let sem = open().await.unwrap();
+        // Opens the fast connection on this runtime.
+        sem.acquire().await.unwrap().release().await.unwrap();
+        (sem, open().await.unwrap())
+    });
+    let held = first.block_on(holder.acquire()).expect("the permit");
+    drop(first);
+    let waiter = std::thread::spawn(move || futures::executor::block_on(sem.acquire()));
+    let mut redis = server.connection();
+    wait_until("the waiter is in line", Duration::from_secs(20), || {
+        let line: usize = redis::cmd("ZCARD")
+            .arg(key(name, "line"))
+            .query(&mut redis)
+            .unwrap();
+        line == 1
+    });
+    futures::executor::block_on(held.release()).expect("release");
+    let permit = waiter.join().unwrap().expect("granted");
+    futures::executor::block_on(permit.release()).expect("release");
+    drop(holder);
+    assert_nothing_leaked(&server, name, lease);
+}
+
 #[test]
 fn the_checker_finds_an_overlap() {
     let dir = std::env::temp_dir().join(format!("history-check-{}", std::process::id()));

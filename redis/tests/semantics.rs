@@ -323,11 +323,11 @@ async fn many_waiters_of_one_process_are_one_line_entry_and_served_in_order() {
         .arg(key("many", "line"))
         .query(&mut connection)
         .unwrap();
-    let entries: usize = redis::cmd("HLEN")
-        .arg(key("many", "entries"))
+    let clients: usize = redis::cmd("HLEN")
+        .arg(key("many", "clients"))
         .query(&mut connection)
         .unwrap();
-    assert_eq!((line, entries), (1, 1));
+    assert_eq!((line, clients), (1, 1));
     drop(gate);
     for task in tasks {
         task.await.unwrap();

@@ -38,7 +38,9 @@ if ARGV[8] ~= 'wait' then
 end
 arrival = number
 local current = redis.call('HGET', K_CLIENTS, CLIENT)
-if (not current) or member < current then
+local current_member, _, current_n, current_more
+if current then current_member, _, current_n, current_more = parse_entry(current) end
+if (not current) or member < current_member then
   -- This process's new best waiter: it replaces the process's place in the line (the
   -- one it replaces, if any, stays queued in the process, behind it).
   local more = '0'
@@ -46,11 +48,14 @@ if (not current) or member < current then
   set_entry(current, member, n, more)
 else
   -- A better waiter of this process is already in line: remember that more follow it.
-  local client, en = parse_entry(redis.call('HGET', K_ENTRIES, current))
-  if en > 0 then
-    redis.call('HSET', K_ENTRIES, current, client .. ' ' .. fmt(en) .. ' 1')
+  if current_n > 0 and current_more ~= '1' then
+    local entry = entry_of(current_member, CLIENT, current_n, '1')
+    redis.call('ZREM', K_LINE, current)
+    redis.call('ZADD', K_LINE, '0', entry)
+    redis.call('HSET', K_CLIENTS, CLIENT, entry)
   end
-  redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+  redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
 end
 save()
+if #mine == 0 then return 'queued 0 ' .. member end -- one string, as for a release
 return { 'queued', 0, member, {}, mine, NOW_US }

@@ -6,20 +6,26 @@
 -- KEYS: 1 config  (hash: limit, used, closed, grace_until, fence, arrival)
 --       2 holders (zset: lease -> expiry, server ms; a lease is the string
 --                  "member client permits token", so it names its holder and its permits)
---       3 line    (zset, all scores 0, so ordered by member = priority then arrival)
---       4 entries (hash: line member -> "client n more"; n = 0 marks a barrier)
---       5 clients (hash: client -> its one line member)
+--       3 line    (zset, all scores 0, so ordered by entry: "member client n more", the
+--                  member being priority then arrival (fixed width), n = 0 marking a
+--                  barrier, more = 1 when the process has waiters behind this one; one
+--                  entry per process, read whole from the front with no second lookup)
+--       4 entries (no longer written: an older layout's, deleted with the others)
+--       5 clients (hash: client -> its one line entry)
 --       6 alive   (zset: client -> expiry of its place in the line, server ms)
 -- ARGV: 1 channel (closing; grants go to channel:client), 2 client id, 3 limit, 4 lease ms
 --       (also how long a process's place in the line lives without renewal), 5 '1' once
 --       the calling process has seen this semaphore exist, then per script.
--- Every table reply is { status, number, member, lost, grants, server time in µs }.
+-- Every table reply is { status, number, member, lost, grants, server time in µs }; a
+-- reply with no grant and nothing lost may be one string instead, "status [number
+-- [member]]" (scripts.rs reads both).
 local K_CONFIG, K_HOLDERS, K_LINE = KEYS[1], KEYS[2], KEYS[3]
 local K_ENTRIES, K_CLIENTS, K_ALIVE = KEYS[4], KEYS[5], KEYS[6]
 local CHANNEL, CLIENT = ARGV[1], ARGV[2]
 local LIMIT, LEASE_MS = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ALIVE_MS = LEASE_MS
 local SEEN = ARGV[5] == '1'
+local RESET = false -- the state was missing and was created afresh by this call
 
 -- The server's clock, never a client's (read by the first part already, or now).
 time = time or redis.call('TIME')
@@ -46,6 +52,7 @@ if not cfg[1] then
     local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
     grace_until = NOW_MS - (tonumber(uptime) or 0) * 1000 + LEASE_MS
   end
+  RESET = true
   redis.call('DEL', K_HOLDERS, K_LINE, K_ENTRIES, K_CLIENTS, K_ALIVE)
   redis.call('HSET', K_CONFIG, 'limit', LIMIT, 'used', 0, 'closed', 0,
     'grace_until', grace_until)
@@ -59,13 +66,26 @@ local closed = cfg[3] == '1'
 local grace_until = tonumber(cfg[4])
 local fence = tonumber(cfg[5] or '0')
 local arrival = tonumber(cfg[6] or '0') -- the last arrival number taken
+-- As stored: save() writes only what changed.
+local saved_used, saved_fence, saved_arrival = used, fence, arrival
 local mine = {} -- grants to the calling client: member, n, token, barrier left (0/1), expiry ms, ...
 
 local function fmt(x) return string.format('%d', x) end
 
-local function parse_entry(value)
-  local client, n, more = string.match(value, '^(%S+) (%d+) (%d)$')
-  return client, tonumber(n), more
+-- A line entry: "member client n more" (the line's members and the clients' values), and
+-- back.
+local function entry_of(member, client, n, more)
+  return member .. ' ' .. client .. ' ' .. fmt(n) .. ' ' .. more
+end
+
+local function parse_entry(entry)
+  local member, client, n, more = string.match(entry, '^(%S+) (%S+) (%d+) (%d)$')
+  if not member then
+    -- Only an older version of this crate writes bare members in the line.
+    error({ err = 'ERR prio-semaphore: a line entry in an older key layout; processes of '
+      .. 'different versions share this semaphore' })
+  end
+  return member, client, tonumber(n), more
 end
 
 -- A lease: "member client permits token" (the holders' key), and back.
@@ -98,10 +118,9 @@ end
 
 -- Drops a process's place in the line: it stopped renewing it (a killed waiter).
 local function drop_place(client)
-  local member = redis.call('HGET', K_CLIENTS, client)
-  if member then
-    redis.call('ZREM', K_LINE, member)
-    redis.call('HDEL', K_ENTRIES, member)
+  local entry = redis.call('HGET', K_CLIENTS, client)
+  if entry then
+    redis.call('ZREM', K_LINE, entry)
   end
   redis.call('HDEL', K_CLIENTS, client)
   redis.call('ZREM', K_ALIVE, client)
@@ -122,7 +141,7 @@ end
 local function grant(member, client, n, barrier, expiry)
   fence = math.max(fence + 1, NOW_US)
   local token = fence
-  redis.call('ZADD', K_HOLDERS, expiry, lease_id(member, client, n, token))
+  redis.call('ZADD', K_HOLDERS, fmt(expiry), lease_id(member, client, n, token))
   used = used + n
   if client == CLIENT then
     table.insert(mine, member)
@@ -139,10 +158,10 @@ end
 -- line, and claims it: its lease now runs until now + lease, like a renewal.
 local function report(member, n, token)
   local barrier = 0
-  local entry = redis.call('HGET', K_ENTRIES, member)
+  local entry = redis.call('HGET', K_CLIENTS, CLIENT)
   if entry then
-    local _, en = parse_entry(entry)
-    if en == 0 then barrier = 1 end
+    local em, _, en = parse_entry(entry)
+    if em == member and en == 0 then barrier = 1 end
   end
   local expiry = NOW_MS + LEASE_MS
   redis.call('ZADD', K_HOLDERS, 'XX', expiry, lease_id(member, CLIENT, n, token))
@@ -172,9 +191,10 @@ local function granting() return (not closed) and NOW_MS >= grace_until end
 local function serve()
   while true do
     if used >= LIMIT then return nil end
-    local front = redis.call('ZRANGE', K_LINE, 0, 0)[1]
-    if not front or not granting() then return front end
-    local client, n, more = parse_entry(redis.call('HGET', K_ENTRIES, front))
+    local front = redis.call('ZRANGE', K_LINE, '0', '0')[1]
+    if not front then return nil end
+    local member, client, n, more = parse_entry(front)
+    if not granting() then return member end
     local expiry = NOW_MS + LEASE_MS
     if client ~= CLIENT then
       expiry = tonumber(redis.call('ZSCORE', K_ALIVE, client))
@@ -182,28 +202,45 @@ local function serve()
     if (not expiry) or expiry <= NOW_MS then
       drop_place(client)
     elseif n == 0 or n > LIMIT - used then
-      return front
+      return member
     else
       local barrier = 0
       if more == '1' then barrier = 1 end
-      local token = grant(front, client, n, barrier, expiry)
+      local token = grant(member, client, n, barrier, expiry)
+      redis.call('ZREM', K_LINE, front)
       if more == '1' then
-        redis.call('HSET', K_ENTRIES, front, client .. ' 0 0')
+        local kept = entry_of(member, client, 0, '0')
+        redis.call('ZADD', K_LINE, '0', kept)
+        redis.call('HSET', K_CLIENTS, client, kept)
       else
-        redis.call('ZREM', K_LINE, front)
-        redis.call('HDEL', K_ENTRIES, front)
         redis.call('HDEL', K_CLIENTS, client)
       end
       -- Each process listens on its own channel: a grant is one message, not one per
       -- process.
-      redis.call('PUBLISH', CHANNEL .. ':' .. client, client .. ' ' .. front .. ' ' .. fmt(n)
+      redis.call('PUBLISH', CHANNEL .. ':' .. client, client .. ' ' .. member .. ' ' .. fmt(n)
         .. ' ' .. fmt(token) .. ' ' .. fmt(barrier) .. ' ' .. fmt(expiry))
     end
   end
 end
 
 local function save()
-  redis.call('HSET', K_CONFIG, 'used', used, 'fence', fmt(fence), 'arrival', fmt(arrival))
+  local changed = {}
+  if used ~= saved_used then
+    table.insert(changed, 'used')
+    table.insert(changed, fmt(used))
+  end
+  if fence ~= saved_fence then
+    table.insert(changed, 'fence')
+    table.insert(changed, fmt(fence))
+  end
+  if arrival ~= saved_arrival then
+    table.insert(changed, 'arrival')
+    table.insert(changed, fmt(arrival))
+  end
+  if #changed > 0 then
+    redis.call('HSET', K_CONFIG, unpack(changed))
+    saved_used, saved_fence, saved_arrival = used, fence, arrival
+  end
 end
 
 -- The lease of this process whose member is `member`, if any (a grant it may not have
@@ -227,19 +264,18 @@ local function find_lease(member)
   return nil
 end
 
--- Replaces this process's line member `current` (as read from `clients`, or false) by
--- `member` ('' to leave the line).
+-- Replaces this process's line entry `current` (as read from `clients`, or false) by one
+-- for `member` ('' to leave the line).
 local function set_entry(current, member, n, more)
   if current then
     redis.call('ZREM', K_LINE, current)
-    redis.call('HDEL', K_ENTRIES, current)
     if member == '' then redis.call('HDEL', K_CLIENTS, CLIENT) end
   end
   if member ~= '' then
-    redis.call('ZADD', K_LINE, 0, member)
-    redis.call('HSET', K_ENTRIES, member, CLIENT .. ' ' .. fmt(n) .. ' ' .. more)
-    redis.call('HSET', K_CLIENTS, CLIENT, member)
-    redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
+    local entry = entry_of(member, CLIENT, n, more)
+    redis.call('ZADD', K_LINE, '0', entry)
+    redis.call('HSET', K_CLIENTS, CLIENT, entry)
+    redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
   end
 end
 

@@ -31,10 +31,9 @@ local current = redis.call('HGET', K_CLIENTS, CLIENT)
 local place = ''
 local place_n = 0
 if current then
-  redis.call('ZADD', K_ALIVE, NOW_MS + ALIVE_MS, CLIENT)
-  place = current
-  local _, n = parse_entry(redis.call('HGET', K_ENTRIES, current))
-  place_n = n
+  redis.call('ZADD', K_ALIVE, fmt(NOW_MS + ALIVE_MS), CLIENT)
+  local _
+  place, _, place_n = parse_entry(current)
 end
 save()
 local state = 'open'
