@@ -346,7 +346,8 @@ impl<K, P, S: FlowStore<P, K>, L: RawLock> FairSemaphore<K, P, S, L> {
     /// assert!(a1.as_mut().poll(cx).is_pending() && a2.as_mut().poll(cx).is_pending());
     /// assert!(b.as_mut().poll(cx).is_pending());
     ///
-    /// let mut buf = [ClassInfo::default(); 4];
+    /// // `FairKey` is not `Copy`: fill the buffer with `from_fn`, not `[x; n]`.
+    /// let mut buf: [ClassInfo<_>; 4] = std::array::from_fn(|_| ClassInfo::default());
     /// let summary = sem.snapshot_into(&mut buf);
     /// let classes: Vec<_> = buf[..summary.classes].iter().map(|c| c.waiters).collect();
     /// assert_eq!(classes, [2, 1]); // flow "a" (two requests), then flow "b"
