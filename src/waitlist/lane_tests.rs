@@ -6,18 +6,8 @@ use std::pin::Pin;
 use std::task::Waker;
 use std::vec::Vec;
 
+use super::tests::Rng;
 use super::*;
-
-/// A small deterministic generator, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// A fair-style key: ordered by `(priority, tag)`, naming its lane beside (and, for the
 /// model only, its arrival).

@@ -9,9 +9,9 @@ use super::*;
 use crate::loom::WAKE_BATCH;
 
 /// A small deterministic generator, so failures reproduce.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

@@ -52,6 +52,32 @@ impl Ord for Liar {
     }
 }
 
+/// Polls the queued `requests` until none is left, dropping each permit as it comes so
+/// that it goes on: asserts that none is stranded, and returns how many were served.
+fn serve_all<F, T, E>(mut requests: Vec<Pin<Box<F>>>) -> usize
+where
+    F: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    let mut served = 0;
+    loop {
+        let before = requests.len();
+        requests.retain_mut(|r| match poll_noop(r.as_mut()) {
+            Poll::Ready(permit) => {
+                drop(permit.unwrap());
+                served += 1;
+                false
+            }
+            Poll::Pending => true,
+        });
+        if requests.is_empty() || requests.len() == before {
+            break;
+        }
+    }
+    assert!(requests.is_empty(), "{} requests stranded", requests.len());
+    served
+}
+
 /// Queues requests of lying flows (cancelling some), then frees the permits: every request
 /// left is served, and every count comes back exact.
 fn lying_keys_lose_nothing<S: FlowStore<i64, Liar>>(sem: &FairSemaphore<Liar, i64, S>) {
@@ -75,23 +101,7 @@ fn lying_keys_lose_nothing<S: FlowStore<i64, Liar>>(sem: &FairSemaphore<Liar, i6
         }
     }
     drop(held);
-    let mut served = 0;
-    loop {
-        let before = requests.len();
-        requests.retain_mut(|r| match poll_noop(r.as_mut()) {
-            Poll::Ready(permit) => {
-                drop(permit.unwrap());
-                served += 1;
-                false
-            }
-            Poll::Pending => true,
-        });
-        if requests.is_empty() || requests.len() == before {
-            break;
-        }
-    }
-    assert!(requests.is_empty(), "{} requests stranded", requests.len());
-    assert!(served > 0);
+    assert!(serve_all(requests) > 0);
     assert_eq!(sem.entries(), (0, 0), "nothing left counted");
     assert_exact(sem.semaphore(), 2);
 }
@@ -298,23 +308,7 @@ fn priorities_that_lie_or_panic_lose_no_flow() {
     assert!(failed > 0, "some comparisons panicked");
     assert_eq!(sem.semaphore().waiter_count(), requests.len());
     drop(held);
-    let mut served = 0;
-    loop {
-        let before = requests.len();
-        requests.retain_mut(|r| match poll_noop(r.as_mut()) {
-            Poll::Ready(permit) => {
-                drop(permit.unwrap());
-                served += 1;
-                false
-            }
-            Poll::Pending => true,
-        });
-        if requests.is_empty() || requests.len() == before {
-            break;
-        }
-    }
-    assert!(requests.is_empty(), "{} requests stranded", requests.len());
-    assert!(served > 0);
+    assert!(serve_all(requests) > 0);
     assert_eq!(sem.entries(), (0, 0), "nothing left counted");
     assert_exact(sem.semaphore(), 2);
 }
